@@ -1,0 +1,66 @@
+"""xmlsync: ERP offer records -> MiniCRM XML Sync feeds, validated against the bundled XSD.
+
+The steps, one module each: :mod:`~xmlsync.readers` (read), :mod:`~xmlsync.mapping` (map and
+normalise), :mod:`~xmlsync.builder` (build with lxml), :mod:`~xmlsync.validate` (check against the XSD)
+and :mod:`~xmlsync.writer` (write atomically). :func:`build_file` runs them all.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from xmlsync.builder import build_project, build_tree
+from xmlsync.config import BuildConfig
+from xmlsync.errors import InputError, Issue, OutputError, ValidationError, XmlSyncError
+from xmlsync.mapping import project_from_dict
+from xmlsync.pipeline import BuildResult, build_file, write_feed
+from xmlsync.records import (
+    Address,
+    Business,
+    Contact,
+    Customer,
+    Email,
+    Offer,
+    Phone,
+    Product,
+    Project,
+)
+from xmlsync.schema import schema_path, schema_text
+from xmlsync.validate import is_valid, iter_errors, parse, validate, validate_file
+
+try:
+    __version__ = version("xmlsync")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Address",
+    "BuildConfig",
+    "BuildResult",
+    "Business",
+    "Contact",
+    "Customer",
+    "Email",
+    "InputError",
+    "Issue",
+    "Offer",
+    "OutputError",
+    "Phone",
+    "Product",
+    "Project",
+    "ValidationError",
+    "XmlSyncError",
+    "__version__",
+    "build_file",
+    "build_project",
+    "build_tree",
+    "is_valid",
+    "iter_errors",
+    "parse",
+    "project_from_dict",
+    "schema_path",
+    "schema_text",
+    "validate",
+    "validate_file",
+    "write_feed",
+]

@@ -1,0 +1,25 @@
+"""Options that steer normalisation and output, passed from the CLI to the library in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """How records are normalised and written.
+
+    Args:
+        pretty: Indent the XML (two spaces per level); ``False`` writes it on one line.
+        clean_text: Drop characters XML 1.0 cannot hold (control characters such as ``\\x0b``, lone
+            surrogates) instead of failing on them. Off by default, so no data is changed silently.
+        vat_codes: VAT values other than a percentage (``27%``) that are accepted as given, such as
+            ``KBAUK`` or ``AAM``. Empty by default: MiniCRM documents only percentages for XML Sync.
+        statuses: If set, the only Offer ``Status`` values accepted. ``None`` (the default) accepts any
+            non-empty status, because status names and numeric ids differ in every MiniCRM system.
+    """
+
+    pretty: bool = True
+    clean_text: bool = False
+    vat_codes: frozenset[str] = frozenset()
+    statuses: frozenset[str] | None = None

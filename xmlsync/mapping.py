@@ -1,0 +1,477 @@
+"""Map and normalise: plain records (dicts, as read from JSON) -> typed domain records.
+
+Keys are the element names of the MiniCRM tree (``Id``, ``Name``, ``CategoryId``, ``Offers``...), so an
+input record reads like the XML it becomes. Every problem of a record is collected, then raised together
+as one :class:`~xmlsync.errors.InputError`, each naming the record and the field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from xmlsync.config import BuildConfig
+from xmlsync.errors import InputError, Issue
+from xmlsync.records import (
+    Address,
+    Business,
+    Contact,
+    Customer,
+    DateValue,
+    Email,
+    Fields,
+    Offer,
+    Phone,
+    Product,
+    Project,
+)
+
+T = TypeVar("T")
+
+_INVALID_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_DIGITS = re.compile(r"[0-9]+")
+_PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_DATE_FORMATS = (("%Y-%m-%d %H:%M:%S", True), ("%Y-%m-%dT%H:%M:%S", True), ("%Y-%m-%d", False))
+MAX_ID = 2**63 - 1
+
+PROJECT_KEYS = ("Id", "Name", "CategoryId", "StatusId", "UserId", "Business", "Contacts", "Offers", "Fields")
+BUSINESS_KEYS = ("Name", "VatNumber", "Emails", "Phones", "Addresses")
+CONTACT_KEYS = ("Id", "FirstName", "LastName", "Emails", "Phones")
+ADDRESS_KEYS = ("CountryId", "PostalCode", "City", "Address")
+OFFER_KEYS = (
+    "Id", "Number", "CurrencyCode", "Prompt", "Performance", "Issued", "Subject", "Status",
+    "Customer", "Products", "Project",
+)  # fmt: skip
+CUSTOMER_KEYS = ("Name", "CountryId", "PostalCode", "City", "Address")
+PRODUCT_KEYS = ("Id", "Name", "SKU", "EAN", "PriceNet", "Quantity", "Unit", "VAT", "FolderName")
+# Names a custom card field may not take, because the documented elements use them.
+RESERVED_PROJECT_FIELDS = frozenset(PROJECT_KEYS) - {"Fields"}
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | Decimal | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+class _Problem(Exception):
+    """A single field value could not be converted; the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _RecordMapper:
+    """Converts one project dict, collecting an issue for every bad field."""
+
+    def __init__(self, source: str | None, config: BuildConfig) -> None:
+        self.source = source
+        self.config = config
+        self.record: str | None = None
+        self.issues: list[Issue] = []
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def report(self, path: str, code: str, message: str) -> None:
+        self.issues.append(Issue(code=code, message=message, source=self.source, record=self.record, path=path))
+
+    def _join(self, path: str, key: str) -> str:
+        return f"{path}.{key}" if path else key
+
+    def check_keys(self, obj: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+        for key in obj:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else f"; known fields: {', '.join(allowed)}"
+                self.report(self._join(path, str(key)), "unknown-field", f'unknown field "{key}"{hint}')
+
+    # -- generic field access ------------------------------------------------------------------
+
+    def field(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        convert: Callable[[Any], T],
+        *,
+        required: bool = True,
+    ) -> T | None:
+        where = self._join(path, key)
+        if key not in obj or obj[key] is None:
+            if required:
+                self.report(where, "missing-field", f'missing required field "{key}"; add it to the record')
+            return None
+        try:
+            return convert(obj[key])
+        except _Problem as problem:
+            self.report(where, problem.code, problem.message)
+            return None
+
+    def obj(self, value: Any, path: str) -> Mapping[str, Any] | None:
+        if isinstance(value, Mapping):
+            return value
+        self.report(path, "wrong-type", f"expected an object, got {_describe(value)}")
+        return None
+
+    def items(self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> list[Any]:
+        where = self._join(path, key)
+        value = obj.get(key)
+        if value is None:
+            if required:
+                self.report(
+                    where, "missing-field", f'missing required field "{key}"; add a list with at least one item'
+                )
+            return []
+        if not isinstance(value, list | tuple):
+            self.report(where, "wrong-type", f"expected a list, got {_describe(value)}")
+            return []
+        if required and not value:
+            self.report(where, "empty-list", f'"{key}" must hold at least one item')
+        return list(value)
+
+    # -- value converters ----------------------------------------------------------------------
+
+    def text(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise _Problem("wrong-type", f"expected a text, got {_describe(value)}")
+        text = value if isinstance(value, str) else (format(value, "f") if isinstance(value, Decimal) else str(value))
+        bad = _INVALID_XML_CHAR.search(text)
+        if bad:
+            if self.config.clean_text:
+                return _INVALID_XML_CHAR.sub("", text)
+            raise _Problem(
+                "xml-char",
+                f"contains U+{ord(bad.group()):04X} at position {bad.start() + 1}, which XML 1.0 cannot hold;"
+                " remove it from the source data or use --clean-text to drop such characters",
+            )
+        return text
+
+    def required_text(self, value: Any) -> str:
+        text = self.text(value)
+        if not text.strip():
+            raise _Problem("empty-value", "must not be empty; give a value or leave the record out")
+        return text
+
+    def optional_text(self, value: Any) -> str | None:
+        text = self.text(value)
+        return text if text else None
+
+    def ident(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise _Problem("wrong-type", "expected a whole number Id, got a boolean")
+        whole_decimal = isinstance(value, Decimal) and value == value.to_integral_value()
+        if isinstance(value, int) or whole_decimal or (isinstance(value, str) and _DIGITS.fullmatch(value)):
+            number = int(value)
+        else:
+            raise _Problem(
+                "invalid-id",
+                f"{_show(value)} is not a valid Id; MiniCRM needs a non-negative whole number",
+            )
+        if not 0 <= number <= MAX_ID:
+            raise _Problem("invalid-id", f"{number} is out of range; an Id must be between 0 and {MAX_ID}")
+        return number
+
+    def decimal(self, value: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise _Problem("wrong-type", "expected a number, got a boolean")
+        if isinstance(value, int):
+            return Decimal(value)
+        if isinstance(value, Decimal) and value.is_finite():
+            return value
+        if isinstance(value, float):
+            raise _Problem("wrong-type", 'expected an exact number; pass a Decimal or a string such as "1250.50"')
+        if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+            return Decimal(value.strip())
+        raise _Problem(
+            "invalid-number",
+            f"{_show(value)} is not a number; use a dot as decimal separator and no thousands separator, e.g. 1250.50",
+        )
+
+    def when(self, value: Any) -> DateValue:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                raise _Problem("invalid-date", "has a time zone; give the local time MiniCRM should show")
+            return value.replace(microsecond=0)
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            for fmt, has_time in _DATE_FORMATS:
+                try:
+                    parsed = datetime.strptime(value, fmt)
+                except ValueError:
+                    continue
+                return parsed if has_time else parsed.date()
+        raise _Problem(
+            "invalid-date",
+            f"{_show(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13",
+        )
+
+    def vat(self, value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        elif isinstance(value, Decimal):
+            value = format(value, "f")
+        if isinstance(value, str):
+            match = _PERCENT.fullmatch(value.strip())
+            if match:
+                return f"{match.group(1)}%"
+            if value in self.config.vat_codes:
+                return value
+        raise _Problem(
+            "invalid-vat",
+            f"{_show(value)} is not a VAT rate; use a percentage such as 27% (or allow the code with --vat-code)",
+        )
+
+    def status(self, value: Any) -> str:
+        status = self.required_text(value)
+        allowed = self.config.statuses
+        if allowed is not None and status not in allowed:
+            raise _Problem(
+                "unknown-status",
+                f"{_show(status)} is not an allowed offer status; allowed: {', '.join(sorted(allowed))}",
+            )
+        return status
+
+    def fields(self, value: Any, reserved: frozenset[str]) -> Fields:
+        if not isinstance(value, Mapping):
+            raise _Problem("wrong-type", f"expected an object of custom field names and values, got {_describe(value)}")
+        pairs: list[tuple[str, str]] = []
+        for name, raw in value.items():
+            if not _XML_NAME.fullmatch(name) or name.lower().startswith("xml"):
+                raise _Problem(
+                    "invalid-field-name", f'"{name}" is not a usable field name; use the internal name, e.g. String1616'
+                )
+            if name in reserved:
+                raise _Problem(
+                    "reserved-field-name", f'"{name}" is a documented element; set it with its own key, not in "Fields"'
+                )
+            try:
+                pairs.append((name, self.text(raw)))
+            except _Problem as problem:
+                raise _Problem(problem.code, f'field "{name}" {problem.message}') from None
+        return tuple(pairs)
+
+    # -- records -------------------------------------------------------------------------------
+
+    def project(self, data: Any) -> Project | None:
+        obj = self.obj(data, "")
+        if obj is None:
+            return None
+        project_id = self.field(obj, "Id", "", self.ident)
+        if project_id is not None:
+            self.record = f"Project {project_id}"
+        self.check_keys(obj, PROJECT_KEYS, "")
+        name = self.field(obj, "Name", "", self.required_text)
+        category_id = self.field(obj, "CategoryId", "", self.ident)
+        status_id = self.field(obj, "StatusId", "", self.required_text)
+        user_id = self.field(obj, "UserId", "", self.optional_text, required=False)
+        fields = self.field(obj, "Fields", "", lambda v: self.fields(v, RESERVED_PROJECT_FIELDS), required=False)
+        business = None
+        if obj.get("Business") is not None:
+            business = self.business(obj["Business"], "Business")
+        contacts = tuple(
+            c for i, raw in enumerate(self.items(obj, "Contacts", "")) if (c := self.contact(raw, f"Contacts[{i}]"))
+        )
+        if obj.get("Business") is None and not obj.get("Contacts"):
+            self.report(
+                "Business",
+                "company-or-person-required",
+                'a project needs a "Business" (company) or at least one item in "Contacts" (person)',
+            )
+        offers = tuple(
+            o
+            for i, raw in enumerate(self.items(obj, "Offers", "", required=True))
+            if (o := self.offer(raw, f"Offers[{i}]"))
+        )
+        if self.issues:
+            return None
+        assert project_id is not None and name is not None and category_id is not None and status_id is not None
+        return Project(
+            id=project_id,
+            name=name,
+            category_id=category_id,
+            status_id=status_id,
+            user_id=user_id,
+            business=business,
+            contacts=contacts,
+            offers=offers,
+            fields=fields or (),
+            source=self.source,
+        )
+
+    def business(self, data: Any, path: str) -> Business | None:
+        obj = self.obj(data, path)
+        if obj is None:
+            return None
+        self.check_keys(obj, BUSINESS_KEYS, path)
+        name = self.field(obj, "Name", path, self.required_text)
+        vat_number = self.field(obj, "VatNumber", path, self.optional_text, required=False)
+        addresses = tuple(
+            a
+            for i, raw in enumerate(self.items(obj, "Addresses", path))
+            if (a := self.address(raw, f"{path}.Addresses[{i}]"))
+        )
+        if name is None:
+            return None
+        return Business(
+            name=name,
+            vat_number=vat_number,
+            emails=self.values(obj, "Emails", path, Email),
+            phones=self.values(obj, "Phones", path, Phone),
+            addresses=addresses,
+        )
+
+    def values(self, obj: Mapping[str, Any], key: str, path: str, kind: Callable[[str], T]) -> tuple[T, ...]:
+        result: list[T] = []
+        for i, raw in enumerate(self.items(obj, key, path)):
+            try:
+                result.append(kind(self.required_text(raw)))
+            except _Problem as problem:
+                self.report(f"{self._join(path, key)}[{i}]", problem.code, problem.message)
+        return tuple(result)
+
+    def address(self, data: Any, path: str) -> Address | None:
+        obj = self.obj(data, path)
+        if obj is None:
+            return None
+        self.check_keys(obj, ADDRESS_KEYS, path)
+        parts = [self.field(obj, key, path, self.optional_text, required=False) for key in ADDRESS_KEYS]
+        return Address(*parts)
+
+    def contact(self, data: Any, path: str) -> Contact | None:
+        obj = self.obj(data, path)
+        if obj is None:
+            return None
+        self.check_keys(obj, CONTACT_KEYS, path)
+        contact_id = self.field(obj, "Id", path, self.ident, required=False)
+        first = self.field(obj, "FirstName", path, self.optional_text, required=False)
+        last = self.field(obj, "LastName", path, self.optional_text, required=False)
+        if not (first and first.strip()) and not (last and last.strip()):
+            self.report(f"{path}.FirstName", "missing-field", 'a contact needs "FirstName" or "LastName"')
+        return Contact(
+            id=contact_id,
+            first_name=first,
+            last_name=last,
+            emails=self.values(obj, "Emails", path, Email),
+            phones=self.values(obj, "Phones", path, Phone),
+        )
+
+    def offer(self, data: Any, path: str) -> Offer | None:
+        obj = self.obj(data, path)
+        if obj is None:
+            return None
+        self.check_keys(obj, OFFER_KEYS, path)
+        offer_id = self.field(obj, "Id", path, self.ident)
+        number = self.field(obj, "Number", path, self.required_text)
+        currency = self.field(obj, "CurrencyCode", path, self.required_text)
+        prompt = self.field(obj, "Prompt", path, self.when)
+        performance = self.field(obj, "Performance", path, self.when)
+        issued = self.field(obj, "Issued", path, self.when)
+        subject = self.field(obj, "Subject", path, self.optional_text, required=False)
+        status = self.field(obj, "Status", path, self.status)
+        customer = self.field(obj, "Customer", path, lambda v: self.customer(v, f"{path}.Customer"))
+        products = tuple(
+            p
+            for i, raw in enumerate(self.items(obj, "Products", path, required=True))
+            if (p := self.product(raw, f"{path}.Products[{i}]"))
+        )
+        fields = self.field(obj, "Project", path, lambda v: self.fields(v, frozenset()), required=False)
+        if None in (offer_id, number, currency, prompt, performance, issued, status, customer):
+            return None
+        assert offer_id is not None and number is not None and currency is not None and status is not None
+        assert prompt is not None and performance is not None and issued is not None and customer is not None
+        return Offer(
+            id=offer_id,
+            number=number,
+            currency_code=currency,
+            prompt=prompt,
+            performance=performance,
+            issued=issued,
+            subject=subject,
+            status=status,
+            customer=customer,
+            products=products,
+            fields=fields or (),
+        )
+
+    def customer(self, data: Any, path: str) -> Customer:
+        obj = self.obj(data, path)
+        if obj is None:
+            raise _Problem("wrong-type", f"expected an object, got {_describe(data)}")
+        self.check_keys(obj, CUSTOMER_KEYS, path)
+        values = [self.field(obj, key, path, self.required_text) for key in CUSTOMER_KEYS]
+        if any(v is None for v in values):
+            return Customer("", "", "", "", "")  # issues already reported; the record is dropped
+        name, country_id, postal_code, city, address = (str(v) for v in values)
+        return Customer(name, country_id, postal_code, city, address)
+
+    def product(self, data: Any, path: str) -> Product | None:
+        obj = self.obj(data, path)
+        if obj is None:
+            return None
+        self.check_keys(obj, PRODUCT_KEYS, path)
+        product_id = self.field(obj, "Id", path, self.ident)
+        name = self.field(obj, "Name", path, self.required_text)
+        sku = self.field(obj, "SKU", path, self.optional_text, required=False)
+        ean = self.field(obj, "EAN", path, self.optional_text, required=False)
+        price = self.field(obj, "PriceNet", path, self.decimal)
+        quantity = self.field(obj, "Quantity", path, self.decimal)
+        unit = self.field(obj, "Unit", path, self.required_text)
+        vat = self.field(obj, "VAT", path, self.vat)
+        folder = self.field(obj, "FolderName", path, self.required_text)
+        if None in (product_id, name, price, quantity, unit, vat, folder):
+            return None
+        assert product_id is not None and name is not None and price is not None and quantity is not None
+        assert unit is not None and vat is not None and folder is not None
+        return Product(
+            id=product_id,
+            name=name,
+            sku=sku,
+            ean=ean,
+            price_net=price,
+            quantity=quantity,
+            unit=unit,
+            vat=vat,
+            folder_name=folder,
+        )
+
+
+def _show(value: object) -> str:
+    text = repr(value) if not isinstance(value, Decimal) else format(value, "f")
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def project_from_dict(data: Any, *, source: str | None = None, config: BuildConfig | None = None) -> Project:
+    """Convert one project record (a dict keyed like the XML tree) to a :class:`Project`.
+
+    Args:
+        data: The record, e.g. one item of the JSON input list.
+        source: Where it came from (``offers.json:[3]``), used in messages.
+        config: Normalisation options; the defaults are documented on :class:`BuildConfig`.
+
+    Raises:
+        InputError: With one issue per bad field.
+    """
+    mapper = _RecordMapper(source, config or BuildConfig())
+    project = mapper.project(data)
+    if project is None:
+        raise InputError(mapper.issues)
+    return project

@@ -1,0 +1,12 @@
+"""Read: input files -> plain records, each with the place it came from.
+
+A reader yields :class:`RawRecord` items lazily; mapping them to typed records is the next step
+(:mod:`xmlsync.mapping`).
+"""
+
+from __future__ import annotations
+
+from xmlsync.readers.base import RawRecord, open_input
+from xmlsync.readers.json_reader import read_json
+
+__all__ = ["RawRecord", "open_input", "read_json"]
