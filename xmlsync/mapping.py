@@ -413,9 +413,9 @@ class _RecordMapper:
         )
 
     def customer(self, data: Any, path: str) -> Customer:
-        obj = self.obj(data, path)
-        if obj is None:
+        if not isinstance(data, Mapping):
             raise _Problem("wrong-type", f"expected an object, got {_describe(data)}")
+        obj = data
         self.check_keys(obj, CUSTOMER_KEYS, path)
         values = [self.field(obj, key, path, self.required_text) for key in CUSTOMER_KEYS]
         if any(v is None for v in values):

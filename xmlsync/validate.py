@@ -203,7 +203,8 @@ class _Translator:
                 el,
                 path=element_path(el, project_index=self.project_index),
             )
-        hint = f"expected {wanted} here" if expected else f"<{el.tag}> takes no further elements"
+        holds = ", ".join(f"<{name}>" for name in dict.fromkeys(order))
+        hint = f"expected {wanted} here" if expected else f"<{el.tag}> holds only {holds}, in that order"
         kind = "out of order or repeated" if child_tag in order else "not part of the format"
         return self.issue(
             "unexpected-element",
@@ -245,13 +246,12 @@ def _schema_issues(node: Document, source: str | None, project_index: int | None
     if lxml_schema().validate(node):
         return
     translator = _Translator(source, project_index)
-    seen: set[tuple[str, str | None]] = set()
+    issues: dict[tuple[str, str | None], Issue] = {}
     for err in rich_schema().iter_errors(node):
         issue = translator.translate(err)
-        key = (issue.code, issue.path)
-        if key not in seen:
-            seen.add(key)
-            yield issue
+        issues.setdefault((issue.code, issue.path), issue)
+    # xmlschema reports a parent's content after its children: report in document order instead.
+    yield from sorted(issues.values(), key=lambda issue: issue.line or 0)
 
 
 def iter_errors(doc: Document, *, source: str | None = None) -> Iterator[Issue]:

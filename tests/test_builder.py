@@ -1,0 +1,104 @@
+"""Builder output, byte for byte against golden files (rewrite them only with pytest --update-golden)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.conftest import FIXTURES, GOLDEN
+from xmlsync import BuildConfig, build_file, build_project, project_from_dict, validate
+from xmlsync.builder import format_date, format_decimal
+
+CASES = {"sample": FIXTURES / "sample.json", "offers": FIXTURES / "offers.json"}
+
+
+@pytest.mark.parametrize("pretty", [True, False], ids=["pretty", "compact"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_build_matches_golden_file(case: str, pretty: bool, golden) -> None:
+    out = io.BytesIO()
+    build_file(CASES[case], out, BuildConfig(pretty=pretty))
+    data = out.getvalue()
+    golden(data, GOLDEN / case / ("expected.xml" if pretty else "expected-compact.xml"))
+    validate(etree.fromstring(data))
+
+
+def test_compact_and_pretty_hold_the_same_tree() -> None:
+    pretty, compact = io.BytesIO(), io.BytesIO()
+    build_file(CASES["offers"], pretty, BuildConfig(pretty=True))
+    build_file(CASES["offers"], compact, BuildConfig(pretty=False))
+    parser = etree.XMLParser(remove_blank_text=True)
+    assert etree.tostring(etree.fromstring(pretty.getvalue(), parser), method="c14n") == etree.tostring(
+        etree.fromstring(compact.getvalue(), parser), method="c14n"
+    )
+
+
+def test_output_starts_with_the_documented_declaration() -> None:
+    out = io.BytesIO()
+    build_file(CASES["sample"], out)
+    assert out.getvalue().startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<Projects>\n  <Project Id="99999">')
+
+
+def test_empty_input_gives_an_empty_valid_feed(tmp_path: Path) -> None:
+    source = tmp_path / "empty.json"
+    source.write_text("[]")
+    out = io.BytesIO()
+    result = build_file(source, out)
+    assert out.getvalue() == b'<?xml version="1.0" encoding="UTF-8"?>\n<Projects></Projects>\n'
+    assert result.summary() == "0 projects, 0 offers, 0 products"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2021, 9, 30, 12, 15, 13), "2021-09-30 12:15:13"),
+        (datetime(2024, 3, 5, 7, 0, 0), "2024-03-05 07:00:00"),
+        (date(2024, 3, 5), "2024-03-05"),
+    ],
+)
+def test_dates_are_written_padded(value: date, text: str) -> None:
+    assert format_date(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("1250", "1250"), ("1250.50", "1250.50"), ("1E+3", "1000"), ("-0.5", "-0.5"), ("2.5E-3", "0.0025")],
+)
+def test_decimals_have_a_dot_and_no_exponent(value: str, text: str) -> None:
+    assert format_decimal(Decimal(value)) == text
+
+
+def test_custom_fields_follow_offers_and_fill_the_offer_project() -> None:
+    record = {
+        "Id": 1,
+        "Name": "N",
+        "CategoryId": 2,
+        "StatusId": "S",
+        "Contacts": [{"LastName": "L"}],
+        "Offers": [
+            {
+                "Id": 3,
+                "Number": "O",
+                "CurrencyCode": "EUR",
+                "Prompt": "2024-01-02",
+                "Performance": "2024-01-02",
+                "Issued": "2024-01-02",
+                "Status": "Draft",
+                "Customer": {"Name": "C", "CountryId": "Hungary", "PostalCode": "1", "City": "B", "Address": "A"},
+                "Products": [
+                    {"Id": 4, "Name": "P", "PriceNet": 1, "Quantity": 1, "Unit": "u", "VAT": "5.5%", "FolderName": "F"}
+                ],
+                "Project": {"String1616": "x", "UserId": "Kovács Éva"},
+            }
+        ],
+        "Fields": {"Enum1951": "Gold"},
+    }
+    el = build_project(project_from_dict(record))
+    assert [child.tag for child in el] == ["Name", "CategoryId", "StatusId", "Contacts", "Offers", "Enum1951"]
+    assert etree.tostring(el.find("Offers/Offer/Project"), encoding="unicode") == (
+        "<Project><String1616>x</String1616><UserId>Kovács Éva</UserId></Project>"
+    )

@@ -1,0 +1,260 @@
+"""The command line: exit codes, exact messages, nothing written on failure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import FIXTURES, GOLDEN, ROOT, SAMPLE_XML
+from xmlsync import __version__
+from xmlsync.cli import cli
+
+BAD_RECORDS = [
+    {
+        "Id": 7,
+        "Name": "Kft.",
+        "CategoryId": "39",
+        "StatusId": "Registered",
+        "Business": {"Name": "Kft."},
+        "Offers": [
+            {
+                "Id": 8,
+                "Number": "A-1",
+                "CurrencyCode": "huf",
+                "Prompt": "2024-01-01",
+                "Performance": "2024-01-01",
+                "Issued": "2024-01-01",
+                "Status": "Accepted",
+                "Customer": {"Name": "X", "CountryId": "Hungary", "PostalCode": "1", "City": "B", "Address": "A"},
+                "Products": [
+                    {"Id": 9, "Name": "P", "PriceNet": 1, "Quantity": 1, "Unit": "db", "VAT": "27%", "FolderName": "F"}
+                ],
+            }
+        ],
+    },
+    {"Id": 8, "Name": 5, "CategoryId": 39, "StatusId": ["x"], "Contacts": [{"FirstName": "A"}], "Offers": "none"},
+]
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_build_writes_the_feed(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "offers.xml"
+    result = runner.invoke(cli, ["build", str(FIXTURES / "sample.json"), "-o", str(out)], catch_exceptions=False)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", f"{out}: wrote 1 project, 1 offer, 1 product\n")
+    assert out.read_bytes() == (GOLDEN / "sample" / "expected.xml").read_bytes()
+
+
+def test_build_compact_to_stdout_from_stdin(runner: CliRunner) -> None:
+    data = (FIXTURES / "offers.json").read_bytes()
+    result = runner.invoke(cli, ["build", "-", "-o", "-", "--compact"], input=data, catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.stdout_bytes == (GOLDEN / "offers" / "expected-compact.xml").read_bytes()
+    assert result.stderr == "<stdout>: wrote 2 projects, 3 offers, 5 products\n"
+
+
+def test_build_reports_every_problem_and_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    source = write_json(tmp_path / "in.json", BAD_RECORDS)
+    out = tmp_path / "offers.xml"
+    out.write_bytes(b"previous feed")
+    result = runner.invoke(cli, ["build", str(source), "-o", str(out)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{source}:[0]: /Projects/Project[1]/Offers/Offer[1]/CurrencyCode (Project 7 > Offer 8): <CurrencyCode> is"
+        " 'huf'; expected a three-letter upper-case ISO 4217 currency code, e.g. HUF [invalid-value]",
+        f"{source}:[1]: StatusId (Project 8): expected a text, got a list [wrong-type]",
+        f"{source}:[1]: Offers (Project 8): expected a list, got a text [wrong-type]",
+        f"Error: 3 problems found; {out} was not written",
+    ]
+    assert out.read_bytes() == b"previous feed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "offers.xml"]
+
+
+def test_build_rejects_invalid_json_with_its_position(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text('[\n  {"Id": 1,}\n]\n')
+    out = tmp_path / "offers.xml"
+    result = runner.invoke(cli, ["build", str(source), "-o", str(out)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{source}:2:12: not valid JSON: Expecting property name enclosed in double quotes [invalid-json]\n"
+        f"Error: 1 problem found; {out} was not written\n",
+    )
+    assert not out.exists()
+
+
+def test_build_rejects_a_top_level_object(runner: CliRunner, tmp_path: Path) -> None:
+    source = write_json(tmp_path / "in.json", {"Projects": []})
+    result = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "o.xml")])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f'{source}: expected a JSON list of projects at the top level, e.g. [{{"Id": 1, ...}}] [wrong-type]'
+    )
+
+
+def test_build_rejects_bytes_that_are_not_utf8(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_bytes('[\n{"Name": "Árvíztűrő"}]'.encode("cp1250"))
+    result = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "o.xml")])
+    assert result.exit_code == 1
+    assert (
+        result.stderr.splitlines()[0] == f"{source}:2: byte 0xC1 is not valid UTF-8; save the file as UTF-8 [encoding]"
+    )
+
+
+def test_build_names_the_field_with_a_character_xml_cannot_hold(runner: CliRunner, tmp_path: Path) -> None:
+    records = json.loads((FIXTURES / "sample.json").read_text())
+    records[0]["Offers"][0]["Subject"] = "tab\tok, vertical tab\x0bnot"
+    source = write_json(tmp_path / "in.json", records)
+    out = tmp_path / "o.xml"
+    result = runner.invoke(cli, ["build", str(source), "-o", str(out)])
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        1,
+        [
+            f"{source}:[0]: Offers[0].Subject (Project 99999): contains U+000B at position 21, which XML 1.0 cannot"
+            " hold; remove it from the source data or use --clean-text to drop such characters [xml-char]",
+            f"Error: 1 problem found; {out} was not written",
+        ],
+    )
+    result = runner.invoke(cli, ["build", str(source), "-o", str(out), "--clean-text"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert b"<Subject>tab\tok, vertical tabnot</Subject>" in out.read_bytes()
+
+
+def test_build_needs_an_existing_input(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["build", str(tmp_path / "missing.json"), "-o", str(tmp_path / "o.xml")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for 'INPUT': File '{tmp_path / 'missing.json'}' does not exist."
+    )
+
+
+def test_build_needs_an_output(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["build", str(FIXTURES / "sample.json")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == "Error: Missing option '-o' / '--output'."
+
+
+def test_validate_a_valid_file(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["validate", str(SAMPLE_XML)], catch_exceptions=False)
+    assert (result.exit_code, result.stdout) == (0, f"{SAMPLE_XML}: valid\n")
+
+
+def test_validate_lists_every_error_and_exits_1(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    text = SAMPLE_XML.read_text(encoding="utf-8")
+    bad.write_text(
+        text.replace("<CurrencyCode>HUF</CurrencyCode>", "").replace("2021-09-22 12:15:13", "22.09.2021"),
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, ["validate", str(SAMPLE_XML), str(bad)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{SAMPLE_XML}: valid",
+        f"{bad}:37: /Projects/Project[1]/Offers/Offer[1] (Project 99999 > Offer 99999): <Offer> is missing"
+        " <CurrencyCode> before <Prompt>; add it [missing-element]",
+        f"{bad}:47: /Projects/Project[1]/Offers/Offer[1]/Issued (Project 99999 > Offer 99999): <Issued> is"
+        " '22.09.2021'; expected a date YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13 [invalid-value]",
+        f"{bad}: not valid (2 errors)",
+    ]
+
+
+def test_validate_json_report(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<Projects><Project Id='1'/></Projects>")
+    result = runner.invoke(cli, ["validate", "--format", "json", str(bad)])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [
+        {
+            "code": "missing-element",
+            "severity": "error",
+            "message": "<Project> is missing <Name>; add it",
+            "source": str(bad),
+            "record": "Project 1",
+            "path": "/Projects/Project[1]",
+            "line": 1,
+            "column": None,
+        }
+    ]
+
+
+def test_validate_reads_stdin(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["validate", "-"], input="<Projects><Oops/></Projects>")
+    assert (result.exit_code, result.stdout.splitlines()) == (
+        1,
+        [
+            "<stdin>:1: /Projects/Oops[1]: <Oops> is not part of the format in <Projects>; <Projects> holds only"
+            " <Project>, in that order [unexpected-element]",
+            "<stdin>: not valid (1 error)",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (
+            "<Projects><Project></Projects>",
+            "x.xml:1:31: not well-formed XML: Opening and ending tag mismatch: Project"
+            " line 1 and Projects [xml-syntax]",
+        ),
+        ("", "x.xml:1:1: not well-formed XML: Document is empty [xml-syntax]"),
+        (
+            "<Offers/>",
+            "x.xml:1: /Offers: the root element is <Offers>; an XML Sync offer feed starts with <Projects>"
+            " [wrong-root]",
+        ),
+    ],
+)
+def test_validate_reports_unusable_files_in_one_line(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, line: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("x.xml").write_text(content)
+    result = runner.invoke(cli, ["validate", "x.xml"])
+    assert (result.exit_code, result.stdout.splitlines()) == (1, [line, "x.xml: not valid (1 error)"])
+
+
+def test_validate_usage_errors_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    missing = runner.invoke(cli, ["validate", str(tmp_path / "none.xml")])
+    assert missing.exit_code == 2
+    assert (
+        missing.stderr.splitlines()[-1]
+        == f"Error: Invalid value for 'FILE...': File '{tmp_path / 'none.xml'}' does not exist."
+    )
+    nothing = runner.invoke(cli, ["validate"])
+    assert (nothing.exit_code, nothing.stderr.splitlines()[-1]) == (2, "Error: Missing argument 'FILE...'.")
+    bad_format = runner.invoke(cli, ["validate", "--format", "xml", str(SAMPLE_XML)])
+    assert bad_format.exit_code == 2
+
+
+def test_schema_prints_the_bundled_xsd(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["schema"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.stdout == (ROOT / "schemas" / "minicrm-offers.xsd").read_text(encoding="utf-8")
+
+
+def test_schema_infer_prints_the_skeleton(runner: CliRunner, golden) -> None:
+    result = runner.invoke(cli, ["schema", "infer", str(SAMPLE_XML)], catch_exceptions=False)
+    assert result.exit_code == 0
+    golden(result.stdout_bytes, GOLDEN / "infer" / "skeleton.xsd")
+
+
+def test_schema_infer_rejects_a_broken_sample(runner: CliRunner, tmp_path: Path) -> None:
+    broken = tmp_path / "s.xml"
+    broken.write_text("<Projects>")
+    result = runner.invoke(cli, ["schema", "infer", str(broken)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "Error: 1 problem found; no skeleton was printed"
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert (result.exit_code, result.stdout) == (0, f"xmlsync, version {__version__}\n")

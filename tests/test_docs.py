@@ -1,0 +1,46 @@
+"""Docs are tested: the README's commands, CI's test command, and help for every command."""
+
+from __future__ import annotations
+
+import re
+
+import click
+import pytest
+
+from tests.conftest import ROOT
+from xmlsync.cli import cli
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+INSTALL_AND_BUILD = (
+    "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/xmlsync build fixtures/offers.json -o offers.xml"
+)
+INSTALL_AND_TEST = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+
+
+def commands(group: click.Group, prefix: str = "xmlsync") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        found.append((f"{prefix} {name}", command))
+        if isinstance(command, click.Group):
+            found.extend(commands(command, f"{prefix} {name}"))
+    return found
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    blocks = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+    assert blocks[:2] == [INSTALL_AND_BUILD, INSTALL_AND_TEST]
+    assert README.index(INSTALL_AND_BUILD) < README.index("## ")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert INSTALL_AND_TEST in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_main_command_uses_a_bundled_fixture() -> None:
+    assert (ROOT / "fixtures" / "offers.json").is_file()
+
+
+@pytest.mark.parametrize(("name", "command"), commands(cli), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_command_has_help_with_an_example_and_a_readme_entry(name: str, command: click.Command) -> None:
+    assert command.help and "\b\n    Example:\n        xmlsync " in command.help
+    assert f"`{name}" in README
