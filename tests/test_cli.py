@@ -191,7 +191,7 @@ def test_validate_reads_stdin(runner: CliRunner) -> None:
         1,
         [
             "<stdin>:1: /Projects/Oops[1]: <Oops> is not part of the format in <Projects>; <Projects> holds only"
-            " <Project>, in that order [unexpected-element]",
+            " <Project> [unexpected-element]",
             "<stdin>: not valid (1 error)",
         ],
     )
@@ -205,7 +205,7 @@ def test_validate_reads_stdin(runner: CliRunner) -> None:
             "x.xml:1:31: not well-formed XML: Opening and ending tag mismatch: Project"
             " line 1 and Projects [xml-syntax]",
         ),
-        ("", "x.xml:1:1: not well-formed XML: Document is empty [xml-syntax]"),
+        ("", "x.xml:1: not well-formed XML: the file is empty [xml-syntax]"),
         (
             "<Offers/>",
             "x.xml:1: /Offers: the root element is <Offers>; an XML Sync offer feed starts with <Projects>"

@@ -15,7 +15,8 @@ from lxml import etree
 from tests.conftest import FIXTURES
 from xmlsync import InputError, project_from_dict
 from xmlsync.builder import build_project
-from xmlsync.validate import iter_project_errors, parse
+from xmlsync.rules import FeedRules
+from xmlsync.validate import check_project, parse
 
 XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 SAMPLE = json.loads((FIXTURES / "sample.json").read_text(), parse_float=Decimal)[0]
@@ -34,7 +35,7 @@ def test_text_round_trips_or_is_refused(text: str) -> None:
             return
         raise AssertionError("a character XML 1.0 cannot hold was accepted")
     element = build_project(project_from_dict(record))
-    assert list(iter_project_errors(element, index=1)) == []
+    assert check_project(element, index=1, rules=FeedRules()) == []
     data = etree.tostring(element, encoding="UTF-8", xml_declaration=True)
     reparsed = parse(io.BytesIO(data)).getroot()
     assert reparsed.findtext("Offers/Offer/Subject") == text

@@ -12,9 +12,8 @@ from decimal import Decimal
 
 from lxml import etree
 
+from xmlsync.paths import ROOT_TAG
 from xmlsync.records import Business, Contact, DateValue, Email, Fields, Offer, Phone, Product, Project
-
-ROOT_TAG = "Projects"
 
 
 def format_date(value: DateValue) -> str:

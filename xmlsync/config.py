@@ -17,9 +17,11 @@ class BuildConfig:
             ``KBAUK`` or ``AAM``. Empty by default: MiniCRM documents only percentages for XML Sync.
         statuses: If set, the only Offer ``Status`` values accepted. ``None`` (the default) accepts any
             non-empty status, because status names and numeric ids differ in every MiniCRM system.
+        strict: Treat rule warnings (EAN check digit, Issued after Prompt...) as errors.
     """
 
     pretty: bool = True
     clean_text: bool = False
     vat_codes: frozenset[str] = frozenset()
     statuses: frozenset[str] | None = None
+    strict: bool = False

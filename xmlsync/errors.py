@@ -83,5 +83,9 @@ class ValidationError(XmlSyncError, ValueError):
     """An XML tree or file does not satisfy the MiniCRM offer schema."""
 
 
+class UnreadableError(XmlSyncError, OSError):
+    """An input file could not be opened or read."""
+
+
 class OutputError(XmlSyncError, OSError):
     """The output file could not be written."""

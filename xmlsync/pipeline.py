@@ -11,10 +11,11 @@ from typing import IO
 
 from xmlsync.builder import build_project
 from xmlsync.config import BuildConfig
-from xmlsync.errors import InputError, Issue
+from xmlsync.errors import InputError, Issue, OutputError
 from xmlsync.mapping import project_from_dict
 from xmlsync.readers import RawRecord, open_input, read_json
-from xmlsync.validate import iter_project_errors
+from xmlsync.rules import FeedRules, RuleConfig
+from xmlsync.validate import check_project
 from xmlsync.writer import FeedWriter, atomic_output
 
 _SPOOL_BYTES = 16 * 1024 * 1024
@@ -27,6 +28,7 @@ class BuildResult:
     projects: int = 0
     offers: int = 0
     products: int = 0
+    warnings: tuple[Issue, ...] = ()
 
     def summary(self) -> str:
         """Return ``1 project, 2 offers, 5 products``."""
@@ -46,7 +48,9 @@ def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig
         InputError: With every problem found, each naming its record and field or XML path.
     """
     config = config or BuildConfig()
+    rules = FeedRules(RuleConfig(vat_codes=config.vat_codes, strict=config.strict))
     issues: list[Issue] = []
+    warnings: list[Issue] = []
     projects = offers = products = 0
     with FeedWriter(out, pretty=config.pretty) as writer:
         for index, raw in enumerate(records, start=1):
@@ -56,7 +60,9 @@ def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig
                 issues.extend(exc.issues)
                 continue
             element = build_project(project)
-            problems = list(iter_project_errors(element, index=index, source=raw.source))
+            found = check_project(element, index=index, rules=rules, source=raw.source)
+            warnings.extend(issue for issue in found if issue.severity == "warning")
+            problems = [issue for issue in found if issue.severity == "error"]
             if problems:
                 issues.extend(problems)
                 continue
@@ -68,7 +74,7 @@ def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig
             products += sum(len(offer.products) for offer in project.offers)
         if issues:
             raise InputError(issues)
-    return BuildResult(projects, offers, products)
+    return BuildResult(projects, offers, products, tuple(warnings))
 
 
 def build_file(
@@ -85,8 +91,16 @@ def build_file(
     try:
         records = read_json(stream, name)
         if isinstance(output, str | Path):
-            with atomic_output(output) as out:
-                return write_feed(records, out, config)
+            try:
+                with atomic_output(output) as out:
+                    return write_feed(records, out, config)
+            except OSError as exc:
+                if isinstance(exc, OutputError):
+                    raise
+                reason = exc.strerror or str(exc)
+                raise OutputError(
+                    [Issue("unwritable-output", f"cannot write the file: {reason}", source=str(output))]
+                ) from None
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             result = write_feed(records, spool, config)
             spool.seek(0)

@@ -1,36 +1,45 @@
-"""Validate: XML trees and files against the bundled XSD, with every error turned into an :class:`Issue`.
+"""Validate: XML trees and files against the bundled XSD and the business rules.
 
-libxml2 (lxml) answers "valid?" fast; only when the answer is no does xmlschema walk the tree again to
+libxml2 (lxml) answers "valid?" fast; only when the answer is no does xmlschema walk the element again to
 give each error its structure (which element is missing, what was expected, which type a value has),
 from which our own one-line messages are made.
 
+Files are streamed: each ``<Project>`` is parsed, checked and freed before the next one is read, so the
+memory needed does not grow with the file, and the file is read once.
+
 Three entry points share one signature, after xmlschema: :func:`iter_errors`, :func:`validate` and
-:func:`is_valid`.
+:func:`is_valid`. :func:`check_file` validates a file and returns a :class:`FileReport`.
 """
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
 import xmlschema
 from lxml import etree
 
-from xmlsync.builder import ROOT_TAG
-from xmlsync.errors import Issue, ValidationError
+from xmlsync.errors import Issue, UnreadableError, ValidationError
+from xmlsync.paths import ROOT_TAG, element_line, element_path, record_label
+from xmlsync.rules import FeedRules, RuleConfig
 from xmlsync.schema import lxml_schema, rich_schema, type_help
 
 Document = etree._ElementTree | etree._Element
 Source = str | Path | bytes | IO[bytes]
 
-# Parents whose children repeat: their children always get an index in paths.
-_CONTAINERS = frozenset({"Projects", "Contacts", "Emails", "Phones", "Addresses", "Offers", "Products"})
-_RECORD_TAGS = ("Project", "Contact", "Offer", "Product")
 _ATTRIBUTE_REASON = re.compile(r"attribute (\w+)=")
 _MISSING_ATTRIBUTE = re.compile(r"missing required attribute '(\w+)'")
 _UNKNOWN_ATTRIBUTE = re.compile(r"'(\w+)' attribute not allowed")
+_PROLOG_BYTES = 64 * 1024
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_DTD_MESSAGE = (
+    "the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no entity is"
+    " expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration"
+)
 
 
 def safe_parser() -> etree.XMLParser:
@@ -41,43 +50,37 @@ def safe_parser() -> etree.XMLParser:
 
 
 def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
-    """Parse an XML file, bytes or binary stream safely.
+    """Parse a whole XML document safely into memory (for small files; :func:`check_file` streams).
 
     Raises:
         ValidationError: ``xml-syntax`` with line and column if the text is not well-formed XML, or
-            ``dtd-forbidden`` if it declares a DOCTYPE (which an XML Sync feed never needs).
+            ``dtd-forbidden`` if it declares a DOCTYPE.
+        UnreadableError: If the file cannot be read.
     """
     label = name or _source_name(source)
-    parser = safe_parser()
     try:
         if isinstance(source, bytes):
-            tree = etree.ElementTree(etree.fromstring(source, parser))
+            tree = etree.ElementTree(etree.fromstring(source, safe_parser()))
         else:
-            tree = etree.parse(str(source) if isinstance(source, Path) else source, parser)
+            tree = etree.parse(str(source) if isinstance(source, Path) else source, safe_parser())
     except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (None, None)
-        message = _syntax_message(exc)
-        raise ValidationError(
-            [Issue("xml-syntax", f"not well-formed XML: {message}", source=label, line=line, column=column)]
-        ) from None
+        raise ValidationError([_syntax_issue(exc, label)]) from None
+    except OSError as exc:
+        raise UnreadableError([_unreadable(exc, label)]) from None
     if cast(Any, tree.docinfo).doctype:
-        raise ValidationError(
-            [
-                Issue(
-                    "dtd-forbidden",
-                    "the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not"
-                    " process (entities are not expanded); remove the <!DOCTYPE ...> declaration",
-                    source=label,
-                    line=1,
-                )
-            ]
-        )
+        raise ValidationError([Issue("dtd-forbidden", _DTD_MESSAGE, source=label, line=1)])
     return tree
 
 
-def _syntax_message(exc: etree.XMLSyntaxError) -> str:
-    text = str(exc.msg or exc).strip()
-    return re.sub(r", line \d+, column \d+$", "", text)
+def _syntax_issue(exc: etree.XMLSyntaxError, label: str) -> Issue:
+    line, column = exc.position if exc.position else (None, None)
+    text = re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc).strip())
+    return Issue("xml-syntax", f"not well-formed XML: {text}", source=label, line=line or None, column=column or None)
+
+
+def _unreadable(exc: OSError, label: str) -> Issue:
+    reason = exc.strerror or str(exc)
+    return Issue("unreadable-input", f"cannot read the file: {reason}", source=label)
 
 
 def _source_name(source: Source) -> str:
@@ -86,61 +89,18 @@ def _source_name(source: Source) -> str:
     return str(getattr(source, "name", "<stdin>"))
 
 
-# -- paths and record labels ----------------------------------------------------------------------
-
-
-def element_path(el: etree._Element, *, project_index: int | None = None) -> str:
-    """Return the XPath of ``el`` with an index on every repeatable element.
-
-    For a ``<Project>`` validated on its own, ``project_index`` (1-based) gives its place in the feed.
-    """
-    parts: list[str] = []
-    node: etree._Element | None = el
-    while node is not None:
-        parent = node.getparent()
-        tag = str(node.tag)
-        if parent is not None and parent.tag in _CONTAINERS:
-            parts.append(f"{tag}[{_position(node)}]")
-        elif parent is None and tag == "Project" and project_index is not None:
-            parts.append(f"Project[{project_index}]")
-            parts.append(ROOT_TAG)
-        else:
-            parts.append(tag)
-        node = parent
-    return "/" + "/".join(reversed(parts))
-
-
-def _position(node: etree._Element) -> int:
-    position = 1
-    for sibling in node.itersiblings(preceding=True):
-        if sibling.tag == node.tag:
-            position += 1
-    return position
-
-
-def record_label(el: etree._Element) -> str | None:
-    """Return ``Project 99999 > Offer 12 > Product 7`` for the records enclosing ``el``."""
-    labels: list[str] = []
-    node: etree._Element | None = el
-    while node is not None:
-        parent = node.getparent()
-        is_card = node.tag == "Project" and (parent is None or parent.tag == ROOT_TAG)
-        if (node.tag in _RECORD_TAGS and node.tag != "Project") or is_card:
-            ident = node.get("Id")
-            labels.append(f"{node.tag} {ident}" if ident is not None else str(node.tag))
-        node = parent
-    return " > ".join(reversed(labels)) or None
-
-
 # -- translation of xmlschema errors ----------------------------------------------------------------
 
 
 class _Translator:
-    """Turns xmlschema's errors into issues for one document or one built Project."""
+    """Turns xmlschema's errors into issues for one Project or document."""
 
     def __init__(self, source: str | None, project_index: int | None) -> None:
         self.source = source
         self.project_index = project_index
+
+    def path(self, el: etree._Element) -> str:
+        return element_path(el, project_index=self.project_index)
 
     def issue(self, code: str, message: str, el: etree._Element, path: str | None = None) -> Issue:
         return Issue(
@@ -148,8 +108,8 @@ class _Translator:
             message=message,
             source=self.source,
             record=record_label(el),
-            path=path or element_path(el, project_index=self.project_index),
-            line=_line(el),
+            path=path or self.path(el),
+            line=element_line(el),
         )
 
     def translate(self, err: xmlschema.XMLSchemaValidationError) -> Issue:
@@ -164,16 +124,12 @@ class _Translator:
             return self.issue("missing-attribute", f'<{el.tag}> has no {name} attribute; add {name}="..."', el)
         if match := _UNKNOWN_ATTRIBUTE.search(reason):
             name = match.group(1)
-            path = f"{element_path(el, project_index=self.project_index)}/@{name}"
-            return self.issue(
-                "unexpected-attribute", f"<{el.tag}> has an unknown attribute {name}; remove it", el, path
-            )
+            message = f"<{el.tag}> has an unknown attribute {name}; remove it"
+            return self.issue("unexpected-attribute", message, el, f"{self.path(el)}/@{name}")
         if match := _ATTRIBUTE_REASON.match(reason):
             name = match.group(1)
-            path = f"{element_path(el, project_index=self.project_index)}/@{name}"
-            value = el.get(name, "")
-            expected = _expected_help(el, name)
-            return self.issue("invalid-value", f"{name} of <{el.tag}> is {value!r}; expected {expected}", el, path)
+            message = f"{name} of <{el.tag}> is {el.get(name, '')!r}; expected {_expected_help(el, name)}"
+            return self.issue("invalid-value", message, el, f"{self.path(el)}/@{name}")
         if isinstance(err.obj, str) and len(el) == 0:
             expected = _expected_help(el, None)
             if not err.obj.strip():
@@ -197,25 +153,11 @@ class _Translator:
         order = [str(x.name) for x in err.validator.iter_elements() if getattr(x, "name", None)]
         child_tag = str(child.tag)
         if child_tag in order and expected and _first(order, child_tag) > min(_first(order, e) for e in expected):
-            return self.issue(
-                "missing-element",
-                f"<{el.tag}> is missing {wanted} before <{child_tag}>; add it",
-                el,
-                path=element_path(el, project_index=self.project_index),
-            )
+            return self.issue("missing-element", f"<{el.tag}> is missing {wanted} before <{child_tag}>; add it", el)
         holds = ", ".join(f"<{name}>" for name in dict.fromkeys(order))
         hint = f"expected {wanted} here" if expected else f"<{el.tag}> holds only {holds}, in that order"
         kind = "out of order or repeated" if child_tag in order else "not part of the format"
-        return self.issue(
-            "unexpected-element",
-            f"<{child_tag}> is {kind} in <{el.tag}>; {hint}",
-            child,
-        )
-
-
-def _line(el: etree._Element) -> int | None:
-    line = el.sourceline
-    return line if isinstance(line, int) else None
+        return self.issue("unexpected-element", f"<{child_tag}> is {kind} in <{el.tag}>; {hint}", child)
 
 
 def _first(order: list[str], name: str) -> int:
@@ -239,58 +181,292 @@ def _expected_help(el: etree._Element, attribute: str | None) -> str:
     return type_help(type_) or "a value of the right type"
 
 
-# -- public API -----------------------------------------------------------------------------------
-
-
-def _schema_issues(node: Document, source: str | None, project_index: int | None) -> Iterator[Issue]:
+def _schema_issues(node: Document, source: str | None, project_index: int | None) -> list[Issue]:
     if lxml_schema().validate(node):
-        return
+        return []
     translator = _Translator(source, project_index)
     issues: dict[tuple[str, str | None], Issue] = {}
     for err in rich_schema().iter_errors(node):
         issue = translator.translate(err)
         issues.setdefault((issue.code, issue.path), issue)
     # xmlschema reports a parent's content after its children: report in document order instead.
-    yield from sorted(issues.values(), key=lambda issue: issue.line or 0)
+    return sorted(issues.values(), key=lambda issue: issue.line or 0)
 
 
-def iter_errors(doc: Document, *, source: str | None = None) -> Iterator[Issue]:
-    """Yield every problem of a whole ``<Projects>`` document, in document order."""
-    root = doc.getroot() if isinstance(doc, etree._ElementTree) else doc
+# -- one Project, one document ----------------------------------------------------------------------
+
+
+def check_project(project: etree._Element, *, index: int, rules: FeedRules, source: str | None = None) -> list[Issue]:
+    """Return the schema and rule issues of one ``<Project>``, the ``index``-th (1-based) of its feed."""
+    issues = _schema_issues(project, source, index)
+    issues.extend(rules.check(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
+    return issues
+
+
+def _root_issues(root: etree._Element, source: str | None) -> Iterator[Issue]:
     if root.tag != ROOT_TAG:
         yield Issue(
             "wrong-root",
             f"the root element is <{root.tag}>; an XML Sync offer feed starts with <{ROOT_TAG}>",
             source=source,
             path=f"/{root.tag}",
-            line=_line(root),
+            line=element_line(root),
         )
         return
-    yield from _schema_issues(doc, source, None)
+    for attribute in root.attrib:
+        name = str(attribute)
+        yield Issue(
+            "unexpected-attribute",
+            f"<{ROOT_TAG}> has an unknown attribute {name}; remove it",
+            source=source,
+            path=f"/{ROOT_TAG}/@{name}",
+            line=element_line(root),
+        )
+    if (root.text or "").strip():
+        yield _stray_text(root, source)
 
 
-def iter_project_errors(project: etree._Element, *, index: int, source: str | None = None) -> Iterator[Issue]:
-    """Yield every problem of one built ``<Project>`` that will stand at position ``index`` (1-based)."""
-    yield from _schema_issues(project, source, index)
+def _stray_text(root: etree._Element, source: str | None) -> Issue:
+    return Issue(
+        "unexpected-text",
+        f"text directly inside <{ROOT_TAG}> is not allowed; it holds only <Project> elements",
+        source=source,
+        path=f"/{ROOT_TAG}",
+        line=element_line(root),
+    )
 
 
-def validate(doc: Document, *, source: str | None = None) -> None:
-    """Raise :class:`ValidationError` with every problem of ``doc``; return ``None`` if it is valid."""
-    issues = list(iter_errors(doc, source=source))
-    if issues:
-        raise ValidationError(issues)
+def _sibling_issues(node: etree._Element, position: int, source: str | None) -> Iterator[Issue]:
+    """Issues of a non-Project child of ``<Projects>`` (an element, comment or processing instruction)."""
+    if isinstance(node.tag, str) and node.tag != "Project":
+        yield Issue(
+            "unexpected-element",
+            f"<{node.tag}> is not part of the format in <{ROOT_TAG}>; <{ROOT_TAG}> holds only <Project>",
+            source=source,
+            path=f"/{ROOT_TAG}/{node.tag}[{position}]",
+            line=element_line(node),
+        )
+    if (node.tail or "").strip():
+        parent = node.getparent()
+        if parent is not None:
+            yield _stray_text(parent, source)
 
 
-def is_valid(doc: Document) -> bool:
-    """Return whether ``doc`` is a valid offer feed."""
-    return next(iter_errors(doc), None) is None
+def iter_errors(doc: Document, *, source: str | None = None, rules: RuleConfig | None = None) -> Iterator[Issue]:
+    """Yield every problem (errors and warnings) of a whole ``<Projects>`` document, in document order."""
+    root = doc.getroot() if isinstance(doc, etree._ElementTree) else doc
+    yield from _root_issues(root, source)
+    if root.tag != ROOT_TAG:
+        return
+    feed_rules = FeedRules(rules)
+    index = 0
+    for position, child in enumerate(root, start=1):
+        if child.tag == "Project":
+            index += 1
+            yield from check_project(child, index=index, rules=feed_rules, source=source)
+        else:
+            yield from _sibling_issues(child, position, source)
 
 
-def validate_file(source: Source, *, name: str | None = None) -> list[Issue]:
-    """Parse and validate one XML file; return its issues (an empty list when it is valid)."""
-    label = name or _source_name(source)
+def validate(doc: Document, *, source: str | None = None, rules: RuleConfig | None = None) -> None:
+    """Raise :class:`ValidationError` with every error of ``doc``; return ``None`` if it has none."""
+    errors = [issue for issue in iter_errors(doc, source=source, rules=rules) if issue.severity == "error"]
+    if errors:
+        raise ValidationError(errors)
+
+
+def is_valid(doc: Document, *, rules: RuleConfig | None = None) -> bool:
+    """Return whether ``doc`` is a valid offer feed (warnings do not count)."""
+    return not any(issue.severity == "error" for issue in iter_errors(doc, rules=rules))
+
+
+# -- files, streamed --------------------------------------------------------------------------------
+
+
+@dataclass
+class FileReport:
+    """The result of checking one file.
+
+    Args:
+        name: The file's display name.
+        issues: Every error and warning found, in file order.
+        projects: ``(Id, line)`` of every ``<Project>`` checked, in order (for per-project reports).
+        complete: ``False`` if checking stopped early at the error limit.
+    """
+
+    name: str
+    issues: list[Issue] = field(default_factory=list)
+    projects: list[tuple[str | None, int | None]] = field(default_factory=list)
+    complete: bool = True
+
+    @property
+    def errors(self) -> int:
+        """Return the number of errors."""
+        return sum(1 for issue in self.issues if issue.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        """Return the number of warnings."""
+        return len(self.issues) - self.errors
+
+    @property
+    def valid(self) -> bool:
+        """Return whether the file has no errors."""
+        return self.errors == 0
+
+
+class _Prefixed:
+    """A stream that replays ``head`` before reading on from ``rest``."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._rest.read(size)
+        if size < 0:
+            data, self._head = self._head + self._rest.read(), b""
+        else:
+            data, self._head = self._head[:size], self._head[size:]
+        return data
+
+
+def _declares_doctype(head: bytes) -> bool:
+    first = _FIRST_ELEMENT.search(head)
+    prolog = head[: first.start()] if first else head
+    return b"<!DOCTYPE" in prolog
+
+
+def iter_file_issues(
+    stream: IO[bytes],
+    *,
+    name: str,
+    rules: RuleConfig | None = None,
+    on_project: Callable[[str | None, int | None], None] | None = None,
+) -> Iterator[Issue]:
+    """Stream a feed and yield its issues, one ``<Project>`` at a time, in file order.
+
+    ``on_project`` is called with the ``Id`` and line of each ``<Project>`` checked.
+    """
+    head = stream.read(_PROLOG_BYTES)
+    if not head.strip():
+        yield Issue("xml-syntax", "not well-formed XML: the file is empty", source=name, line=1)
+        return
+    if _declares_doctype(head):
+        yield Issue("dtd-forbidden", _DTD_MESSAGE, source=name, line=1)
+        return
+    feed_rules = FeedRules(rules)
+    events = etree.iterparse(
+        cast(Any, _Prefixed(head, stream)),
+        events=("end",),
+        tag="Project",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    index = 0
+    position = 0
+    root: etree._Element | None = None
     try:
-        tree = parse(source, name=label)
-    except ValidationError as exc:
-        return list(exc.issues)
-    return list(iter_errors(tree, source=label))
+        for _, element in events:
+            if root is None:
+                root = element.getroottree().getroot()
+                yield from _root_issues(root, name)
+            if root.tag != ROOT_TAG:
+                return
+            if element.getparent() is not root:
+                continue  # an Offer's own <Project> of custom fields
+            for node in list(element.itersiblings(preceding=True))[::-1]:
+                position += 1
+                yield from _sibling_issues(node, position, name)
+                root.remove(node)
+            index += 1
+            position += 1
+            if on_project is not None:
+                on_project(element.get("Id"), element_line(element))
+            yield from check_project(element, index=index, rules=feed_rules, source=name)
+            element.clear()
+    except etree.XMLSyntaxError as exc:
+        yield _syntax_issue(exc, name)
+        return
+    except (LookupError, UnicodeError, ValueError) as exc:
+        yield Issue("xml-syntax", f"not well-formed XML: {exc}", source=name)
+        return
+    root = root if root is not None else events.root
+    if root is None:
+        return
+    if index == 0:
+        yield from _root_issues(root, name)
+    if cast(Any, root.getroottree().docinfo).doctype:
+        yield Issue("dtd-forbidden", _DTD_MESSAGE, source=name, line=1)
+    if root.tag == ROOT_TAG:
+        for node in list(root):
+            if node.tag != "Project":
+                position += 1
+                yield from _sibling_issues(node, position, name)
+
+
+def check_file(
+    source: Source,
+    *,
+    name: str | None = None,
+    rules: RuleConfig | None = None,
+    max_errors: int | None = None,
+    keep_projects: bool = False,
+) -> FileReport:
+    """Validate one file (a path, bytes or binary stream) and return its report.
+
+    Args:
+        source: The file.
+        name: Its display name; by default the path or the stream's name.
+        rules: Options of the business rules.
+        max_errors: Stop after this many errors (the report is then marked incomplete).
+        keep_projects: Record the Id and line of every Project (for per-project reports such as JUnit).
+
+    Raises:
+        UnreadableError: If the file cannot be opened or read.
+    """
+    label = name or _source_name(source)
+    report = FileReport(label)
+    on_project = (lambda ident, line: report.projects.append((ident, line))) if keep_projects else None
+    try:
+        stream: IO[bytes]
+        if isinstance(source, bytes):
+            stream = io.BytesIO(source)
+        elif isinstance(source, str | Path):
+            stream = open(source, "rb")  # noqa: SIM115 - closed below
+        else:
+            stream = source
+        try:
+            for issue in iter_file_issues(stream, name=label, rules=rules, on_project=on_project):
+                report.issues.append(issue)
+                if max_errors is not None and report.errors >= max_errors:
+                    report.complete = False
+                    break
+        finally:
+            if isinstance(source, str | Path):
+                stream.close()
+    except OSError as exc:
+        raise UnreadableError([_unreadable(exc, label)]) from None
+    return report
+
+
+def validate_file(source: Source, *, name: str | None = None, rules: RuleConfig | None = None) -> list[Issue]:
+    """Validate one file; return its issues (errors and warnings; an empty list when there are none)."""
+    return check_file(source, name=name, rules=rules).issues
+
+
+__all__ = [
+    "FileReport",
+    "check_file",
+    "check_project",
+    "is_valid",
+    "iter_errors",
+    "iter_file_issues",
+    "parse",
+    "safe_parser",
+    "validate",
+    "validate_file",
+]

@@ -16,7 +16,7 @@ from typing import IO
 
 from lxml import etree
 
-from xmlsync.builder import ROOT_TAG
+from xmlsync.paths import ROOT_TAG
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 INDENT = "  "

@@ -1,0 +1,239 @@
+"""Business rules the XSD cannot express, checked per ``<Project>`` with state across the feed.
+
+``build`` and ``validate`` run the same rules, so a build never writes a file that ``validate`` rejects.
+Errors make a feed invalid; warnings do not, unless ``strict`` turns them into errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from lxml import etree
+
+from xmlsync.errors import Issue, Severity
+from xmlsync.paths import element_line, record_label
+
+# Active ISO 4217 codes that are money (test codes, funds units and precious metals left out).
+ISO_4217 = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD
+    HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL
+    LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR
+    PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND
+    TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+    """.split()  # noqa: SIM905 - a list of 170 codes reads better as text
+)
+# Elements of a Project whose names a custom card field (after <Offers>) must not take.
+PROJECT_ELEMENTS = frozenset({"Name", "CategoryId", "StatusId", "UserId", "Business", "Contacts", "Offers"})
+_PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+# The XSD's date pattern: a value that matches it but is no calendar date (2021-02-30) breaks a rule.
+_DATE_SHAPE = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?"
+)
+_IssueFactory = Callable[[str, Severity, str, etree._Element, str], Issue]
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """Options of the business rules.
+
+    Args:
+        vat_codes: VAT values other than ``N%`` that are accepted without a warning (e.g. ``KBAUK``).
+        strict: Report warnings as errors.
+    """
+
+    vat_codes: frozenset[str] = frozenset()
+    strict: bool = False
+
+
+def ean_check_digit_ok(code: str) -> bool:
+    """Return whether an EAN-8/13 (or GTIN-12/14) code has a correct check digit."""
+    digits = [int(c) for c in code]
+    body = reversed(digits[:-1])
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
+    return (10 - total % 10) % 10 == digits[-1]
+
+
+def _parse_date(text: str | None) -> date | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text or "", fmt)
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """Where an Id was first used."""
+
+    path: str
+    line: int | None
+    source: str | None
+
+    def describe(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        line = f" (line {self.line})" if self.line else ""
+        return f"{where}{self.path}{line}"
+
+
+class FeedRules:
+    """Checks one project after another, remembering Ids across the feed.
+
+    Args:
+        config: Which VAT codes are accepted and whether warnings are errors.
+    """
+
+    def __init__(self, config: RuleConfig | None = None) -> None:
+        self.config = config or RuleConfig()
+        self._projects: dict[str, _Seen] = {}
+        self._offers: dict[str, _Seen] = {}
+
+    def check(self, project: etree._Element, path: str, *, source: str | None = None) -> Iterator[Issue]:
+        """Yield the rule violations of one ``<Project>`` element standing at ``path``."""
+
+        def issue(code: str, severity: Severity, message: str, el: etree._Element, at: str) -> Issue:
+            if severity == "warning" and self.config.strict:
+                severity = "error"
+            return Issue(code, message, source, record_label(el), at, element_line(el), severity=severity)
+
+        project_id = project.get("Id")
+        if project_id is not None:
+            first = self._projects.setdefault(project_id, _Seen(path, element_line(project), source))
+            if first.path != path or first.source != source:
+                yield issue(
+                    "duplicate-project-id",
+                    "error",
+                    f"Project Id {project_id} is used again; first at {first.describe()}. MiniCRM upserts cards by"
+                    " Id, so the later one would overwrite the earlier: give each card its own Id",
+                    project,
+                    f"{path}/@Id",
+                )
+        seen_offers = False
+        for el in project:
+            tag = el.tag
+            if tag == "Offers":
+                seen_offers = True
+                for position, offer in enumerate(el.iterchildren("Offer"), start=1):
+                    yield from self._offer(offer, f"{path}/Offers/Offer[{position}]", source, issue)
+            elif tag == "Business":
+                yield from self._emails(el, f"{path}/Business", issue)
+            elif tag == "Contacts":
+                for position, contact in enumerate(el.iterchildren("Contact"), start=1):
+                    yield from self._emails(contact, f"{path}/Contacts/Contact[{position}]", issue)
+            elif seen_offers and isinstance(tag, str) and tag in PROJECT_ELEMENTS:
+                yield issue(
+                    "misplaced-element",
+                    "error",
+                    f"<{tag}> after <Offers> would be read as a custom card field; write it once, in its documented"
+                    " place before <Offers>",
+                    el,
+                    f"{path}/{tag}",
+                )
+
+    def _offer(self, offer: etree._Element, path: str, source: str | None, issue: _IssueFactory) -> Iterator[Issue]:
+        offer_id = offer.get("Id")
+        if offer_id is not None:
+            first = self._offers.setdefault(offer_id, _Seen(path, element_line(offer), source))
+            if first.path != path or first.source != source:
+                yield issue(
+                    "duplicate-offer-id",
+                    "error",
+                    f"Offer Id {offer_id} is used again; first at {first.describe()}. Give each offer its own Id",
+                    offer,
+                    f"{path}/@Id",
+                )
+        currency = offer.findtext("CurrencyCode")
+        if currency and len(currency) == 3 and currency.isupper() and currency not in ISO_4217:
+            yield issue(
+                "unknown-currency",
+                "error",
+                f"CurrencyCode {currency!r} is not an ISO 4217 currency; use a code such as HUF, EUR or RON",
+                offer,
+                f"{path}/CurrencyCode",
+            )
+        dates: dict[str, date] = {}
+        for tag in ("Prompt", "Performance", "Issued"):
+            text = offer.findtext(tag)
+            if text is None:
+                continue
+            parsed = _parse_date(text)
+            if parsed is None and _DATE_SHAPE.fullmatch(text):
+                yield issue(
+                    "invalid-date",
+                    "error",
+                    f"<{tag}> {text!r} is not a calendar date; check the day and month",
+                    offer,
+                    f"{path}/{tag}",
+                )
+            elif parsed is not None:
+                dates[tag] = parsed
+        if "Issued" in dates and "Prompt" in dates and dates["Issued"] > dates["Prompt"]:
+            yield issue(
+                "issued-after-prompt",
+                "warning",
+                f"<Issued> ({offer.findtext('Issued')}) is after <Prompt> ({offer.findtext('Prompt')}); an offer"
+                " is normally issued before its deadline: check both dates",
+                offer,
+                f"{path}/Issued",
+            )
+        products = offer.find("Products")
+        if products is not None:
+            yield from self._products(products, f"{path}/Products", issue)
+
+    def _products(self, products: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
+        ids: dict[str, int] = {}
+        for position, product in enumerate(products.iterchildren("Product"), start=1):
+            here = f"{path}/Product[{position}]"
+            product_id = product.get("Id")
+            if product_id is not None:
+                first = ids.setdefault(product_id, position)
+                if first != position:
+                    yield issue(
+                        "duplicate-product-id",
+                        "error",
+                        f"Product Id {product_id} appears twice in this offer (also Product[{first}]); merge the lines"
+                        " (add up Quantity) or give them different Ids",
+                        product,
+                        f"{here}/@Id",
+                    )
+            ean = product.findtext("EAN")
+            if ean and ean.isdigit() and len(ean) in (8, 12, 13, 14) and not ean_check_digit_ok(ean):
+                yield issue(
+                    "ean-check-digit",
+                    "warning",
+                    f"EAN {ean} has a wrong check digit; check the code (or leave EAN out)",
+                    product,
+                    f"{here}/EAN",
+                )
+            vat = product.findtext("VAT")
+            if vat and not _PERCENT.fullmatch(vat) and vat not in self.config.vat_codes:
+                yield issue(
+                    "vat-code",
+                    "warning",
+                    f"VAT {vat!r} is not a percentage; MiniCRM documents only values like 27% for XML Sync"
+                    " (accept the code with --vat-code)",
+                    product,
+                    f"{here}/VAT",
+                )
+
+    def _emails(self, owner: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
+        emails = owner.find("Emails")
+        if emails is None:
+            return
+        for position, email in enumerate(emails.iterchildren("Email"), start=1):
+            value = (email.findtext("Value") or "").strip()
+            if value and not _EMAIL.fullmatch(value):
+                yield issue(
+                    "invalid-email",
+                    "warning",
+                    f"{value!r} does not look like an e-mail address (name@domain.tld)",
+                    email,
+                    f"{path}/Emails/Email[{position}]/Value",
+                )
