@@ -58,6 +58,8 @@ def test_empty_input_gives_an_empty_valid_feed(tmp_path: Path) -> None:
         (datetime(2021, 9, 30, 12, 15, 13), "2021-09-30 12:15:13"),
         (datetime(2024, 3, 5, 7, 0, 0), "2024-03-05 07:00:00"),
         (date(2024, 3, 5), "2024-03-05"),
+        (datetime(999, 1, 2, 3, 4, 5), "0999-01-02 03:04:05"),
+        (date(33, 1, 2), "0033-01-02"),
     ],
 )
 def test_dates_are_written_padded(value: date, text: str) -> None:

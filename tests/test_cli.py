@@ -163,6 +163,7 @@ def test_validate_lists_every_error_and_exits_1(runner: CliRunner, tmp_path: Pat
         f"{bad}:47: /Projects/Project[1]/Offers/Offer[1]/Issued (Project 99999 > Offer 99999): <Issued> is"
         " '22.09.2021'; expected a date YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13 [invalid-value]",
         f"{bad}: not valid (2 errors)",
+        "2 files: 1 valid, 1 not valid",
     ]
 
 
@@ -171,18 +172,30 @@ def test_validate_json_report(runner: CliRunner, tmp_path: Path) -> None:
     bad.write_text("<Projects><Project Id='1'/></Projects>")
     result = runner.invoke(cli, ["validate", "--format", "json", str(bad)])
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [
-        {
-            "code": "missing-element",
-            "severity": "error",
-            "message": "<Project> is missing <Name>; add it",
-            "source": str(bad),
-            "record": "Project 1",
-            "path": "/Projects/Project[1]",
-            "line": 1,
-            "column": None,
-        }
-    ]
+    assert json.loads(result.stdout) == {
+        "valid": False,
+        "files": [
+            {
+                "file": str(bad),
+                "valid": False,
+                "errors": 1,
+                "warnings": 0,
+                "complete": True,
+                "issues": [
+                    {
+                        "code": "missing-element",
+                        "severity": "error",
+                        "message": "<Project> is missing <Name>; add it",
+                        "source": str(bad),
+                        "record": "Project 1",
+                        "path": "/Projects/Project[1]",
+                        "line": 1,
+                        "column": None,
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def test_validate_reads_stdin(runner: CliRunner) -> None:

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from xmlsync.builder import build_project, build_tree
 from xmlsync.config import BuildConfig
-from xmlsync.errors import InputError, Issue, OutputError, ValidationError, XmlSyncError
+from xmlsync.errors import InputError, Issue, OutputError, UnreadableError, ValidationError, XmlSyncError
 from xmlsync.mapping import project_from_dict
 from xmlsync.pipeline import BuildResult, build_file, write_feed
 from xmlsync.records import (
@@ -25,8 +25,18 @@ from xmlsync.records import (
     Product,
     Project,
 )
+from xmlsync.rules import RuleConfig
 from xmlsync.schema import schema_path, schema_text
-from xmlsync.validate import is_valid, iter_errors, parse, validate, validate_file
+from xmlsync.validate import (
+    FileReport,
+    check_file,
+    check_files,
+    is_valid,
+    iter_errors,
+    parse,
+    validate,
+    validate_file,
+)
 
 try:
     __version__ = version("xmlsync")
@@ -41,6 +51,7 @@ __all__ = [
     "Contact",
     "Customer",
     "Email",
+    "FileReport",
     "InputError",
     "Issue",
     "Offer",
@@ -48,12 +59,16 @@ __all__ = [
     "Phone",
     "Product",
     "Project",
+    "RuleConfig",
+    "UnreadableError",
     "ValidationError",
     "XmlSyncError",
     "__version__",
     "build_file",
     "build_project",
     "build_tree",
+    "check_file",
+    "check_files",
     "is_valid",
     "iter_errors",
     "parse",

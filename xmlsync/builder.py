@@ -19,7 +19,7 @@ from xmlsync.records import Business, Contact, DateValue, Email, Fields, Offer, 
 def format_date(value: DateValue) -> str:
     """Return ``YYYY-MM-DD HH:MM:SS`` for a datetime and ``YYYY-MM-DD`` for a date."""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return value.isoformat(sep=" ", timespec="seconds")  # strftime does not pad years before 1000
     assert isinstance(value, date)
     return value.isoformat()
 

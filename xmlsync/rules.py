@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from lxml import etree
 
@@ -77,8 +78,8 @@ class _Seen:
     line: int | None
     source: str | None
 
-    def describe(self) -> str:
-        where = f"{self.source}: " if self.source else ""
+    def describe(self, current: str | None) -> str:
+        where = f"{self.source}: " if self.source and self.source != current else ""
         line = f" (line {self.line})" if self.line else ""
         return f"{where}{self.path}{line}"
 
@@ -110,8 +111,8 @@ class FeedRules:
                 yield issue(
                     "duplicate-project-id",
                     "error",
-                    f"Project Id {project_id} is used again; first at {first.describe()}. MiniCRM upserts cards by"
-                    " Id, so the later one would overwrite the earlier: give each card its own Id",
+                    f"Project Id {project_id} is used again; first at {first.describe(source)}. MiniCRM upserts cards"
+                    " by Id, so the later one would overwrite the earlier: give each card its own Id",
                     project,
                     f"{path}/@Id",
                 )
@@ -145,23 +146,31 @@ class FeedRules:
                 yield issue(
                     "duplicate-offer-id",
                     "error",
-                    f"Offer Id {offer_id} is used again; first at {first.describe()}. Give each offer its own Id",
+                    f"Offer Id {offer_id} is used again; first at {first.describe(source)}. Give each offer its own Id",
                     offer,
                     f"{path}/@Id",
                 )
-        currency = offer.findtext("CurrencyCode")
-        if currency and len(currency) == 3 and currency.isupper() and currency not in ISO_4217:
+        currency_el = offer.find("CurrencyCode")
+        currency = currency_el.text if currency_el is not None else None
+        if (
+            currency_el is not None
+            and currency
+            and len(currency) == 3
+            and currency.isupper()
+            and currency not in ISO_4217
+        ):
             yield issue(
                 "unknown-currency",
                 "error",
                 f"CurrencyCode {currency!r} is not an ISO 4217 currency; use a code such as HUF, EUR or RON",
-                offer,
+                currency_el,
                 f"{path}/CurrencyCode",
             )
         dates: dict[str, date] = {}
         for tag in ("Prompt", "Performance", "Issued"):
-            text = offer.findtext(tag)
-            if text is None:
+            date_el = offer.find(tag)
+            text = date_el.text if date_el is not None else None
+            if date_el is None or text is None:
                 continue
             parsed = _parse_date(text)
             if parsed is None and _DATE_SHAPE.fullmatch(text):
@@ -169,7 +178,7 @@ class FeedRules:
                     "invalid-date",
                     "error",
                     f"<{tag}> {text!r} is not a calendar date; check the day and month",
-                    offer,
+                    date_el,
                     f"{path}/{tag}",
                 )
             elif parsed is not None:
@@ -180,7 +189,7 @@ class FeedRules:
                 "warning",
                 f"<Issued> ({offer.findtext('Issued')}) is after <Prompt> ({offer.findtext('Prompt')}); an offer"
                 " is normally issued before its deadline: check both dates",
-                offer,
+                cast(etree._Element, offer.find("Issued")),
                 f"{path}/Issued",
             )
         products = offer.find("Products")
@@ -203,23 +212,31 @@ class FeedRules:
                         product,
                         f"{here}/@Id",
                     )
-            ean = product.findtext("EAN")
-            if ean and ean.isdigit() and len(ean) in (8, 12, 13, 14) and not ean_check_digit_ok(ean):
+            ean_el = product.find("EAN")
+            ean = ean_el.text if ean_el is not None else None
+            if (
+                ean_el is not None
+                and ean
+                and ean.isdigit()
+                and len(ean) in (8, 12, 13, 14)
+                and not ean_check_digit_ok(ean)
+            ):
                 yield issue(
                     "ean-check-digit",
                     "warning",
                     f"EAN {ean} has a wrong check digit; check the code (or leave EAN out)",
-                    product,
+                    ean_el,
                     f"{here}/EAN",
                 )
-            vat = product.findtext("VAT")
-            if vat and not _PERCENT.fullmatch(vat) and vat not in self.config.vat_codes:
+            vat_el = product.find("VAT")
+            vat = vat_el.text if vat_el is not None else None
+            if vat_el is not None and vat and not _PERCENT.fullmatch(vat) and vat not in self.config.vat_codes:
                 yield issue(
                     "vat-code",
                     "warning",
                     f"VAT {vat!r} is not a percentage; MiniCRM documents only values like 27% for XML Sync"
                     " (accept the code with --vat-code)",
-                    product,
+                    vat_el,
                     f"{here}/VAT",
                 )
 
@@ -228,12 +245,13 @@ class FeedRules:
         if emails is None:
             return
         for position, email in enumerate(emails.iterchildren("Email"), start=1):
-            value = (email.findtext("Value") or "").strip()
-            if value and not _EMAIL.fullmatch(value):
+            value_el = email.find("Value")
+            value = (value_el.text or "").strip() if value_el is not None else ""
+            if value_el is not None and value and not _EMAIL.fullmatch(value):
                 yield issue(
                     "invalid-email",
                     "warning",
                     f"{value!r} does not look like an e-mail address (name@domain.tld)",
-                    email,
+                    value_el,
                     f"{path}/Emails/Email[{position}]/Value",
                 )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -35,7 +36,6 @@ _ATTRIBUTE_REASON = re.compile(r"attribute (\w+)=")
 _MISSING_ATTRIBUTE = re.compile(r"missing required attribute '(\w+)'")
 _UNKNOWN_ATTRIBUTE = re.compile(r"'(\w+)' attribute not allowed")
 _PROLOG_BYTES = 64 * 1024
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _DTD_MESSAGE = (
     "the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no entity is"
     " expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration"
@@ -74,7 +74,7 @@ def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
 
 def _syntax_issue(exc: etree.XMLSyntaxError, label: str) -> Issue:
     line, column = exc.position if exc.position else (None, None)
-    text = re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc).strip())
+    text = " ".join(re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc).strip()).split())
     return Issue("xml-syntax", f"not well-formed XML: {text}", source=label, line=line or None, column=column or None)
 
 
@@ -182,25 +182,30 @@ def _expected_help(el: etree._Element, attribute: str | None) -> str:
 
 
 def _schema_issues(node: Document, source: str | None, project_index: int | None) -> list[Issue]:
-    if lxml_schema().validate(node):
-        return []
+    try:
+        if lxml_schema().validate(node):
+            return []
+    except etree.XMLSchemaValidateError:
+        pass  # libxml2 gave up (e.g. on an unexpanded entity node): let xmlschema explain
     translator = _Translator(source, project_index)
     issues: dict[tuple[str, str | None], Issue] = {}
     for err in rich_schema().iter_errors(node):
         issue = translator.translate(err)
         issues.setdefault((issue.code, issue.path), issue)
-    # xmlschema reports a parent's content after its children: report in document order instead.
-    return sorted(issues.values(), key=lambda issue: issue.line or 0)
+    return list(issues.values())
 
 
 # -- one Project, one document ----------------------------------------------------------------------
 
 
 def check_project(project: etree._Element, *, index: int, rules: FeedRules, source: str | None = None) -> list[Issue]:
-    """Return the schema and rule issues of one ``<Project>``, the ``index``-th (1-based) of its feed."""
+    """Return the schema and rule issues of one ``<Project>``, the ``index``-th (1-based) of its feed.
+
+    Issues come in line order (xmlschema reports a parent's content after its children).
+    """
     issues = _schema_issues(project, source, index)
     issues.extend(rules.check(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
-    return issues
+    return sorted(issues, key=lambda issue: issue.line or 0)
 
 
 def _root_issues(root: etree._Element, source: str | None) -> Iterator[Issue]:
@@ -332,10 +337,33 @@ class _Prefixed:
         return data
 
 
-def _declares_doctype(head: bytes) -> bool:
-    first = _FIRST_ELEMENT.search(head)
-    prolog = head[: first.start()] if first else head
-    return b"<!DOCTYPE" in prolog
+def _read_prolog(stream: IO[bytes]) -> tuple[bytes, bool]:
+    """Read the prolog (declaration, comments, processing instructions) and tell whether a DOCTYPE follows.
+
+    Returns everything read, to be replayed to the parser. A comment or instruction longer than the first
+    block makes it read on, so no DOCTYPE can hide behind one.
+    """
+    data = stream.read(_PROLOG_BYTES)
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        while pos < len(data) and data[pos : pos + 1] in b" \t\r\n":
+            pos += 1
+        closing = b"-->" if data.startswith(b"<!--", pos) else b"?>" if data.startswith(b"<?", pos) else None
+        if closing is None:
+            if pos >= len(data) - 9:  # too little left to tell: read on, unless the stream has ended
+                more = stream.read(_PROLOG_BYTES)
+                if more:
+                    data += more
+                    continue
+            return data, data.startswith(b"<!DOCTYPE", pos)
+        end = data.find(closing, pos + 2)
+        while end < 0:
+            more = stream.read(_PROLOG_BYTES)
+            if not more:
+                return data, False
+            data += more
+            end = data.find(closing, pos + 2)
+        pos = end + len(closing)
 
 
 def iter_file_issues(
@@ -349,11 +377,11 @@ def iter_file_issues(
 
     ``on_project`` is called with the ``Id`` and line of each ``<Project>`` checked.
     """
-    head = stream.read(_PROLOG_BYTES)
+    head, doctype = _read_prolog(stream)
     if not head.strip():
         yield Issue("xml-syntax", "not well-formed XML: the file is empty", source=name, line=1)
         return
-    if _declares_doctype(head):
+    if doctype:
         yield Issue("dtd-forbidden", _DTD_MESSAGE, source=name, line=1)
         return
     feed_rules = FeedRules(rules)
@@ -392,7 +420,7 @@ def iter_file_issues(
         yield _syntax_issue(exc, name)
         return
     except (LookupError, UnicodeError, ValueError) as exc:
-        yield Issue("xml-syntax", f"not well-formed XML: {exc}", source=name)
+        yield Issue("xml-syntax", f"not well-formed XML: {' '.join(str(exc).split())}", source=name)
         return
     root = root if root is not None else events.root
     if root is None:
@@ -453,6 +481,32 @@ def check_file(
     return report
 
 
+def check_files(
+    paths: Sequence[str | Path],
+    *,
+    rules: RuleConfig | None = None,
+    max_errors: int | None = None,
+    keep_projects: bool = False,
+) -> list[FileReport]:
+    """Validate several files (``-`` is stdin) with one rule state per file and one error limit in all.
+
+    Raises:
+        UnreadableError: If a file cannot be opened or read.
+    """
+    reports: list[FileReport] = []
+    remaining = max_errors
+    for path in paths:
+        source: Source = sys.stdin.buffer if str(path) == "-" else path
+        name = "<stdin>" if str(path) == "-" else str(path)
+        report = check_file(source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects)
+        reports.append(report)
+        if remaining is not None:
+            remaining -= report.errors
+            if remaining <= 0:
+                break
+    return reports
+
+
 def validate_file(source: Source, *, name: str | None = None, rules: RuleConfig | None = None) -> list[Issue]:
     """Validate one file; return its issues (errors and warnings; an empty list when there are none)."""
     return check_file(source, name=name, rules=rules).issues
@@ -461,6 +515,7 @@ def validate_file(source: Source, *, name: str | None = None, rules: RuleConfig 
 __all__ = [
     "FileReport",
     "check_file",
+    "check_files",
     "check_project",
     "is_valid",
     "iter_errors",

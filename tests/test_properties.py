@@ -1,0 +1,126 @@
+"""Hypothesis: whatever records build, validate accepts; whatever bytes validate reads, it reports."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import SAMPLE_XML
+from xmlsync import BuildConfig, check_file
+from xmlsync.pipeline import write_feed
+from xmlsync.readers import RawRecord
+from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS
+
+XML_TEXT = st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff") | st.sampled_from(
+    "\t\n\r&<>\"'"
+)
+TEXT = st.text(XML_TEXT, min_size=1, max_size=30).filter(lambda s: s.strip())
+OPTIONAL_TEXT = st.none() | TEXT
+IDS = st.integers(min_value=0, max_value=2**63 - 1)
+MONEY = st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False, allow_infinity=False)
+WHEN = st.dates().map(str) | st.datetimes().map(lambda d: d.isoformat(sep=" ", timespec="seconds"))
+FIELD_NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True).filter(
+    lambda n: not n.lower().startswith("xml") and n not in PROJECT_ELEMENTS
+)
+EMAILS = st.lists(st.emails(), max_size=2)
+
+
+@st.composite
+def products(draw: st.DrawFn) -> list[dict[str, Any]]:
+    ids = draw(st.lists(IDS, min_size=1, max_size=3, unique=True))
+    return [
+        {
+            "Id": product_id,
+            "Name": draw(TEXT),
+            "SKU": draw(OPTIONAL_TEXT),
+            "PriceNet": draw(MONEY),
+            "Quantity": draw(MONEY),
+            "Unit": draw(TEXT),
+            "VAT": draw(st.sampled_from(["27%", "5%", "0%", "5.5%", 19, Decimal("9")])),
+            "FolderName": draw(TEXT),
+        }
+        for product_id in ids
+    ]
+
+
+@st.composite
+def projects(draw: st.DrawFn) -> list[dict[str, Any]]:
+    project_ids = draw(st.lists(IDS, min_size=1, max_size=3, unique=True))
+    offer_ids = iter(draw(st.lists(IDS, min_size=6, max_size=6, unique=True)))
+    records = []
+    for project_id in project_ids:
+        business = draw(st.none() | st.fixed_dictionaries({"Name": TEXT, "Emails": EMAILS}))
+        contacts = draw(
+            st.lists(
+                st.fixed_dictionaries({"FirstName": TEXT, "LastName": OPTIONAL_TEXT}),
+                min_size=0 if business else 1,
+                max_size=2,
+            )
+        )
+        offers = []
+        for _ in range(draw(st.integers(1, 2))):
+            issued = draw(WHEN)
+            offers.append(
+                {
+                    "Id": next(offer_ids),
+                    "Number": draw(TEXT),
+                    "CurrencyCode": draw(st.sampled_from(sorted(ISO_4217))),
+                    "Prompt": draw(WHEN),
+                    "Performance": draw(WHEN),
+                    "Issued": issued,
+                    "Subject": draw(OPTIONAL_TEXT),
+                    "Status": draw(TEXT),
+                    "Customer": {key: draw(TEXT) for key in ("Name", "CountryId", "PostalCode", "City", "Address")},
+                    "Products": draw(products()),
+                    "Project": draw(st.dictionaries(FIELD_NAME, TEXT, max_size=2)),
+                }
+            )
+        records.append(
+            {
+                "Id": project_id,
+                "Name": draw(TEXT),
+                "CategoryId": draw(IDS),
+                "StatusId": draw(TEXT),
+                "UserId": draw(OPTIONAL_TEXT),
+                "Business": business,
+                "Contacts": contacts,
+                "Offers": offers,
+                "Fields": draw(st.dictionaries(FIELD_NAME, TEXT, max_size=2)),
+            }
+        )
+    return records
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(projects(), st.booleans())
+def test_any_built_feed_passes_validate(records: list[dict[str, Any]], pretty: bool) -> None:
+    out = io.BytesIO()
+    write_feed((RawRecord(r, f"gen:[{i}]") for i, r in enumerate(records)), out, BuildConfig(pretty=pretty))
+    report = check_file(out.getvalue(), name="built.xml")
+    assert report.errors == 0, [str(issue) for issue in report.issues]
+    assert len(report.issues) == report.warnings
+
+
+SAMPLE = SAMPLE_XML.read_bytes()
+
+
+@st.composite
+def damaged_samples(draw: st.DrawFn) -> bytes:
+    data = SAMPLE
+    for _ in range(draw(st.integers(1, 4))):
+        start = draw(st.integers(0, len(data)))
+        end = draw(st.integers(start, min(len(data), start + 40)))
+        data = data[:start] + draw(st.binary(max_size=8)) + data[end:]
+    return data
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300) | damaged_samples())
+def test_any_bytes_give_a_report_never_a_traceback(data: bytes) -> None:
+    report = check_file(data, name="fuzz.xml")
+    assert report.valid == (report.errors == 0)
+    assert all(issue.code and issue.message and "\n" not in issue.message for issue in report.issues)

@@ -1,0 +1,140 @@
+"""Business rules: the same checks in validate and build; exit codes never carry an error count."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import FIXTURES, ROOT, SAMPLE_XML
+from xmlsync import UnreadableError
+from xmlsync.cli import cli
+from xmlsync.rules import ean_check_digit_ok
+from xmlsync.validate import check_file
+
+RULES_FILE = ROOT / "tests" / "fixtures" / "validate" / "rules-2_errors-4_warnings.xml"
+SAMPLE_RECORD = json.loads((FIXTURES / "sample.json").read_text(), parse_float=Decimal)[0]
+
+
+def record(project_id: int, offer_id: int, **changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(SAMPLE_RECORD)
+    data["Id"] = project_id
+    data["Offers"][0]["Id"] = offer_id
+    data["Offers"][0]["Products"][0].update(changes)
+    return data
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps(records, default=str))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [
+        ("5901234123457", True),
+        ("5901234123458", False),
+        ("96385074", True),
+        ("96385075", False),
+        ("036000291452", True),
+        ("10614141000415", True),
+        ("10614141000416", False),
+    ],
+)
+def test_ean_check_digit(code: str, ok: bool) -> None:
+    assert ean_check_digit_ok(code) is ok
+
+
+def test_a_feed_with_300_errors_exits_1(runner: CliRunner, tmp_path: Path) -> None:
+    project = SAMPLE_XML.read_text(encoding="utf-8").split("<Projects>", 1)[1].rsplit("</Projects>", 1)[0]
+    projects = [
+        project.replace('Id="99999"', f'Id="{i}"').replace('Id="11144"', f'Id="{i}"').replace(">HUF<", ">huf<")
+        for i in range(1, 301)
+    ]
+    feed = tmp_path / "big.xml"
+    feed.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<Projects>{"".join(projects)}</Projects>\n')
+    result = runner.invoke(cli, ["validate", str(feed)])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 301
+    assert lines[-1] == f"{feed}: not valid (300 errors)"
+    limited = runner.invoke(cli, ["validate", "--max-errors", "10", str(feed)])
+    assert limited.exit_code == 1
+    assert limited.stdout.splitlines()[-1] == (
+        f"{feed}: not valid (10 errors); stopped at the error limit (--max-errors), more may follow"
+    )
+
+
+def test_warnings_alone_keep_a_file_valid_unless_strict(runner: CliRunner, tmp_path: Path) -> None:
+    text = RULES_FILE.read_text(encoding="utf-8").replace(">HUN<", ">HUF<")
+    text = text.replace('<Product Id="11144">\n<Name>Second', '<Product Id="11145">\n<Name>Second')
+    feed = tmp_path / "warnings.xml"
+    feed.write_text(text, encoding="utf-8")
+    relaxed = runner.invoke(cli, ["validate", str(feed)])
+    assert (relaxed.exit_code, relaxed.stdout.splitlines()[-1]) == (0, f"{feed}: valid (4 warnings)")
+    strict = runner.invoke(cli, ["validate", "--strict", str(feed)])
+    assert (strict.exit_code, strict.stdout.splitlines()[-1]) == (1, f"{feed}: not valid (4 errors)")
+    allowed = runner.invoke(cli, ["validate", "--strict", "--vat-code", "KBAUK", str(feed)])
+    assert (allowed.exit_code, allowed.stdout.splitlines()[-1]) == (1, f"{feed}: not valid (3 errors)")
+
+
+def test_an_unreadable_file_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for 'FILE...': File '{tmp_path}' is a directory."
+    with pytest.raises(UnreadableError) as info:
+        check_file(tmp_path)
+    assert str(info.value) == f"{tmp_path}: cannot read the file: Is a directory [unreadable-input]"
+
+
+def test_build_refuses_duplicate_ids_naming_both_records(runner: CliRunner, tmp_path: Path) -> None:
+    source = write(tmp_path / "in.json", [record(1, 10), record(2, 20), record(1, 10)])
+    out = tmp_path / "out.xml"
+    result = runner.invoke(cli, ["build", str(source), "-o", str(out)])
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        1,
+        [
+            f"{source}:[2]: /Projects/Project[3]/@Id (Project 1): Project Id 1 is used again; first at {source}:[0]:"
+            " /Projects/Project[1]. MiniCRM upserts cards by Id, so the later one would overwrite the earlier: give"
+            " each card its own Id [duplicate-project-id]",
+            f"{source}:[2]: /Projects/Project[3]/Offers/Offer[1]/@Id (Project 1 > Offer 10): Offer Id 10 is used"
+            f" again; first at {source}:[0]: /Projects/Project[1]/Offers/Offer[1]. Give each offer its own Id"
+            " [duplicate-offer-id]",
+            f"Error: 2 problems found; {out} was not written",
+        ],
+    )
+    assert not out.exists()
+
+
+def test_build_prints_warnings_and_strict_makes_them_fatal(runner: CliRunner, tmp_path: Path) -> None:
+    source = write(tmp_path / "in.json", [record(1, 10, EAN="5901234123458")])
+    out = tmp_path / "out.xml"
+    warning = (
+        f"{source}:[0]: /Projects/Project[1]/Offers/Offer[1]/Products/Product[1]/EAN (Project 1 > Offer 10 > Product"
+        " 11144): warning: EAN 5901234123458 has a wrong check digit; check the code (or leave EAN out)"
+        " [ean-check-digit]"
+    )
+    result = runner.invoke(cli, ["build", str(source), "-o", str(out)], catch_exceptions=False)
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        0,
+        [warning, f"{out}: wrote 1 project, 1 offer, 1 product"],
+    )
+    out.unlink()
+    strict = runner.invoke(cli, ["build", str(source), "-o", str(out), "--strict"])
+    assert strict.exit_code == 1
+    assert strict.stderr.splitlines()[0] == warning.replace("warning: ", "")
+    assert not out.exists()
+
+
+def test_a_built_feed_passes_validate_with_the_same_options(runner: CliRunner, tmp_path: Path) -> None:
+    source = write(tmp_path / "in.json", [record(1, 10, VAT="KBAUK")])
+    out = tmp_path / "out.xml"
+    built = runner.invoke(cli, ["build", str(source), "-o", str(out), "--vat-code", "KBAUK", "--strict"])
+    assert built.exit_code == 0
+    checked = runner.invoke(cli, ["validate", str(out), "--vat-code", "KBAUK", "--strict"])
+    assert (checked.exit_code, checked.stdout) == (0, f"{out}: valid\n")

@@ -1,0 +1,150 @@
+"""Validation reports for people and CI systems: text, JSON, JUnit XML and GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+
+from lxml import etree
+
+from xmlsync.errors import Issue
+from xmlsync.validate import FileReport
+
+_PROJECT_PATH = re.compile(r"^/Projects/Project\[(\d+)\]")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def verdict(report: FileReport) -> str:
+    """Return ``valid``, ``valid (1 warning)`` or ``not valid (2 errors, 1 warning)``."""
+    counts = [_plural(report.errors, "error")] if report.errors else []
+    if report.warnings:
+        counts.append(_plural(report.warnings, "warning"))
+    text = ("valid" if report.valid else "not valid") + (f" ({', '.join(counts)})" if counts else "")
+    if not report.complete:
+        text += "; stopped at the error limit (--max-errors), more may follow"
+    return text
+
+
+def summary(reports: Sequence[FileReport]) -> str:
+    """Return ``3 files: 2 valid, 1 not valid``."""
+    valid = sum(1 for report in reports if report.valid)
+    return f"{_plural(len(reports), 'file')}: {valid} valid, {len(reports) - valid} not valid"
+
+
+def format_text(reports: Sequence[FileReport]) -> str:
+    """One line per issue, a verdict per file and, for several files, a summary at the end."""
+    lines: list[str] = []
+    for report in reports:
+        lines.extend(str(issue) for issue in report.issues)
+        lines.append(f"{report.name}: {verdict(report)}")
+    if len(reports) > 1:
+        lines.append(summary(reports))
+    return "\n".join(lines) + "\n"
+
+
+def format_json(reports: Sequence[FileReport]) -> str:
+    """A JSON object: overall validity and, per file, its counts and issues."""
+    data = {
+        "valid": all(report.valid for report in reports),
+        "files": [
+            {
+                "file": report.name,
+                "valid": report.valid,
+                "errors": report.errors,
+                "warnings": report.warnings,
+                "complete": report.complete,
+                "issues": [issue.to_dict() for issue in report.issues],
+            }
+            for report in reports
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _project_of(issue: Issue) -> int | None:
+    match = _PROJECT_PATH.match(issue.path or "")
+    return int(match.group(1)) if match else None
+
+
+def _line(issue: Issue) -> str:
+    where = ":".join(str(p) for p in (issue.line, issue.column) if p is not None)
+    return ": ".join(part for part in (where, issue.path, f"{issue.message} [{issue.code}]") if part)
+
+
+def format_junit(reports: Sequence[FileReport]) -> str:
+    """JUnit XML: a test suite per file and a test case per ``<Project>`` (plus one for file-level issues).
+
+    Errors are ``<failure>`` elements; warnings go to the test case's ``<system-out>``.
+    """
+    suites = etree.Element("testsuites", name="xmlsync validate")
+    total = failures = 0
+    for report in reports:
+        by_project: dict[int | None, list[Issue]] = {}
+        for issue in report.issues:
+            by_project.setdefault(_project_of(issue), []).append(issue)
+        cases: list[tuple[str, list[Issue]]] = []
+        if None in by_project or not report.projects:
+            cases.append((f"{report.name} (file)", by_project.get(None, [])))
+        for index, (ident, line) in enumerate(report.projects, start=1):
+            label = f"/Projects/Project[{index}] (Id {ident}" + (f", line {line})" if line else ")")
+            cases.append((label, by_project.get(index, [])))
+        suite = etree.SubElement(suites, "testsuite", name=report.name)
+        suite_failures = 0
+        for name, issues in cases:
+            case = etree.SubElement(suite, "testcase", classname=report.name, name=name)
+            errors = [issue for issue in issues if issue.severity == "error"]
+            warnings = [issue for issue in issues if issue.severity == "warning"]
+            if errors:
+                suite_failures += 1
+                failure = etree.SubElement(case, "failure", type=errors[0].code, message=errors[0].message)
+                failure.text = "\n".join(_line(issue) for issue in errors)
+            if warnings:
+                etree.SubElement(case, "system-out").text = "\n".join(f"warning: {_line(issue)}" for issue in warnings)
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(suite_failures))
+        suite.set("errors", "0")
+        total += len(cases)
+        failures += suite_failures
+    suites.set("tests", str(total))
+    suites.set("failures", str(failures))
+    suites.set("errors", "0")
+    etree.indent(suites, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(suites, encoding="unicode") + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(reports: Sequence[FileReport]) -> str:
+    """GitHub Actions workflow commands (``::error file=...,line=...::...``), then a verdict per file."""
+    lines: list[str] = []
+    for report in reports:
+        for issue in report.issues:
+            props = [f"file={_escape_property(report.name)}"]
+            if issue.line is not None:
+                props.append(f"line={issue.line}")
+            if issue.column is not None:
+                props.append(f"col={issue.column}")
+            props.append(f"title={_escape_property(issue.code)}")
+            where = " ".join(part for part in (issue.path, f"({issue.record})" if issue.record else None) if part)
+            message = f"{where}: {issue.message}" if where else issue.message
+            lines.append(f"::{issue.severity} {','.join(props)}::{_escape_data(message)}")
+        lines.append(f"{report.name}: {verdict(report)}")
+    return "\n".join(lines) + "\n"
+
+
+FORMATS: dict[str, Callable[[Sequence[FileReport]], str]] = {
+    "text": format_text,
+    "json": format_json,
+    "junit": format_junit,
+    "github": format_github,
+}
