@@ -44,3 +44,19 @@ def test_the_main_command_uses_a_bundled_fixture() -> None:
 def test_every_command_has_help_with_an_example_and_a_readme_entry(name: str, command: click.Command) -> None:
     assert command.help and "\b\n    Example:\n        xmlsync " in command.help
     assert f"`{name}" in README
+
+
+def test_the_library_never_imports_click() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, xmlsync, xmlsync.report, xmlsync.infer; print('click' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == "False\n"
+
+
+def test_the_pre_commit_hook_runs_validate() -> None:
+    hook = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    assert "- id: xmlsync-validate\n" in hook
+    assert "  entry: xmlsync validate\n" in hook
+    assert "  types: [xml]\n" in hook
