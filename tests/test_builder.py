@@ -49,7 +49,7 @@ def test_empty_input_gives_an_empty_valid_feed(tmp_path: Path) -> None:
     out = io.BytesIO()
     result = build_file(source, out)
     assert out.getvalue() == b'<?xml version="1.0" encoding="UTF-8"?>\n<Projects></Projects>\n'
-    assert result.summary() == "0 projects, 0 offers, 0 products"
+    assert result.summary() == "0 projects, 0 offers, 0 products from 0 input rows, 0 rejected"
 
 
 @pytest.mark.parametrize(

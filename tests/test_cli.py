@@ -47,7 +47,11 @@ def write_json(path: Path, data: object) -> Path:
 def test_build_writes_the_feed(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "offers.xml"
     result = runner.invoke(cli, ["build", str(FIXTURES / "sample.json"), "-o", str(out)], catch_exceptions=False)
-    assert (result.exit_code, result.stdout, result.stderr) == (0, "", f"{out}: wrote 1 project, 1 offer, 1 product\n")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "",
+        f"{out}: wrote 1 project, 1 offer, 1 product from 1 input row, 0 rejected\n",
+    )
     assert out.read_bytes() == (GOLDEN / "sample" / "expected.xml").read_bytes()
 
 
@@ -56,7 +60,7 @@ def test_build_compact_to_stdout_from_stdin(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["build", "-", "-o", "-", "--compact"], input=data, catch_exceptions=False)
     assert result.exit_code == 0
     assert result.stdout_bytes == (GOLDEN / "offers" / "expected-compact.xml").read_bytes()
-    assert result.stderr == "<stdout>: wrote 2 projects, 3 offers, 5 products\n"
+    assert result.stderr == "<stdout>: wrote 2 projects, 3 offers, 5 products from 2 input rows, 0 rejected\n"
 
 
 def test_build_reports_every_problem_and_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ def test_build_prints_warnings_and_strict_makes_them_fatal(runner: CliRunner, tm
     result = runner.invoke(cli, ["build", str(source), "-o", str(out)], catch_exceptions=False)
     assert (result.exit_code, result.stderr.splitlines()) == (
         0,
-        [warning, f"{out}: wrote 1 project, 1 offer, 1 product"],
+        [warning, f"{out}: wrote 1 project, 1 offer, 1 product from 1 input row, 0 rejected"],
     )
     out.unlink()
     strict = runner.invoke(cli, ["build", str(source), "-o", str(out), "--strict"])

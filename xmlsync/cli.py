@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
@@ -15,11 +16,14 @@ from xmlsync import __version__
 from xmlsync.config import BuildConfig
 from xmlsync.errors import UnreadableError, XmlSyncError
 from xmlsync.infer import infer_schema
+from xmlsync.inputs import InputSpec, mapping_issues, mapping_template
 from xmlsync.pipeline import build_file
-from xmlsync.report import FORMATS
+from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
+from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.rules import RuleConfig
 from xmlsync.schema import schema_text
 from xmlsync.validate import check_files
+from xmlsync.writer import atomic_output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,8 +59,55 @@ def cli() -> None:
     """Turn ERP offer records into MiniCRM XML Sync feeds, and validate such feeds."""
 
 
+def input_options(func: F) -> F:
+    """Options that say how to read the input, shared by build and mapping."""
+    func = click.option(
+        "--format",
+        "input_format",
+        type=click.Choice(FORMATS),
+        help="Input format; by default the profile's, else the file extension's.",
+    )(func)
+    func = click.option(
+        "--profile",
+        "profile_path",
+        type=click.Path(dir_okay=False, exists=True),
+        help="Mapping profile (TOML) for flat inputs: columns, constants, value maps, locale, encoding.",
+    )(func)
+    return func
+
+
+def sql_options(func: F) -> F:
+    """Options to read from a database instead of a file."""
+    func = click.option("--table", help="Table to read (all its columns) when no --query is given.")(func)
+    func = click.option("--query", help='SQL query, e.g. "SELECT * FROM offers ORDER BY partner, offer".')(func)
+    func = click.option(
+        "--from-sql",
+        "sql_url",
+        metavar="URL",
+        help="Read rows from a database: sqlite:///erp.db (built in) or any SQLAlchemy URL (xmlsync[sql]).",
+    )(func)
+    return func
+
+
+def _input(
+    path: str | None, input_format: str | None, sql_url: str | None, table: str | None, query: str | None
+) -> InputSpec:
+    if (path is None) == (sql_url is None):
+        raise click.UsageError("give either INPUT or --from-sql URL")
+    return InputSpec(path=path, format=input_format, sql_url=sql_url, table=table, query=query)
+
+
+def _profile(path: str | None) -> Profile:
+    try:
+        return load_profile(path) if path else Profile()
+    except XmlSyncError as exc:
+        raise _fail(exc, "fix the profile") from None
+
+
 @cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, exists=True, allow_dash=True))
+@click.argument(
+    "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
+)
 @click.option(
     "-o",
     "--output",
@@ -64,6 +115,8 @@ def cli() -> None:
     type=click.Path(dir_okay=False, writable=True, allow_dash=True),
     help="The XML file to write (replaced atomically), or - for stdout.",
 )
+@input_options
+@sql_options
 @click.option("--pretty/--compact", default=True, show_default=True, help="Indent the XML or write it compactly.")
 @click.option(
     "--clean-text",
@@ -79,24 +132,33 @@ def cli() -> None:
 )
 @rule_options
 def build(
-    input_path: str,
+    input_path: str | None,
     output: str,
+    profile_path: str | None,
+    input_format: str | None,
+    sql_url: str | None,
+    query: str | None,
+    table: str | None,
     pretty: bool,
     clean_text: bool,
     statuses: Sequence[str],
     strict: bool,
     vat_codes: Sequence[str],
 ) -> None:
-    """Build a MiniCRM XML Sync offer feed from JSON records.
+    """Build a MiniCRM XML Sync offer feed from ERP records.
 
-    INPUT is a JSON list of projects keyed like the XML tree (- for stdin). The feed is checked against
-    the XSD and the business rules before it is written: on any error nothing is written and every
-    problem is listed.
+    INPUT is JSON (a list of projects keyed like the XML tree), JSON Lines, CSV or XLSX (- for stdin),
+    or use --from-sql. Flat inputs (one product line per row) are read through a mapping --profile. The
+    feed is checked against the XSD and the business rules before it is written: on any error nothing
+    is written and every problem is listed.
 
     \b
     Example:
         xmlsync build fixtures/offers.json -o offers.xml
+        xmlsync build erp.csv --profile erp.toml -o offers.xml
+        xmlsync build --from-sql sqlite:///erp.db --table offers --profile erp.toml -o offers.xml
     """
+    spec = _input(input_path, input_format, sql_url, table, query)
     config = BuildConfig(
         pretty=pretty,
         clean_text=clean_text,
@@ -106,7 +168,7 @@ def build(
     )
     target = sys.stdout.buffer if output == "-" else output
     try:
-        result = build_file(input_path, target, config)
+        result = build_file(spec, target, config, _profile(profile_path))
     except XmlSyncError as exc:
         raise _fail(exc, "nothing was written" if output == "-" else f"{output} was not written") from None
     for warning in result.warnings:
@@ -125,7 +187,7 @@ def build(
 @click.option(
     "--format",
     "report_format",
-    type=click.Choice(list(FORMATS)),
+    type=click.Choice(list(REPORT_FORMATS)),
     default="text",
     show_default=True,
     help="text: a line per issue; json: one object; junit: a test case per Project; github: annotations.",
@@ -157,7 +219,7 @@ def validate(
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(2)
-    click.echo(FORMATS[report_format](reports), nl=False)
+    click.echo(REPORT_FORMATS[report_format](reports), nl=False)
     ctx.exit(int(not all(report.valid for report in reports)))
 
 
@@ -190,3 +252,80 @@ def infer(sample: str) -> None:
         click.echo(infer_schema(sample), nl=False)
     except XmlSyncError as exc:
         raise _fail(exc, "no skeleton was printed") from None
+
+
+@cli.group()
+def mapping() -> None:
+    """Write and check mapping profiles for flat ERP exports.
+
+    \b
+    Example:
+        xmlsync mapping init erp.csv -o erp.toml
+    """
+
+
+@mapping.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, exists=True))
+@input_options
+@click.option("--encoding", help="Encoding of a CSV input (utf-8, cp1250, iso-8859-2).")
+@click.option("--delimiter", help="Delimiter of a CSV input.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the profile here.")
+def init(
+    input_path: str,
+    profile_path: str | None,
+    input_format: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    output: str | None,
+) -> None:
+    """Write a commented profile template from an input's header.
+
+    Columns whose names match a field are filled in; the others are listed as TODO.
+
+    \b
+    Example:
+        xmlsync mapping init erp.csv --encoding cp1250 --delimiter ";" -o erp.toml
+    """
+    profile = _profile(profile_path)
+    profile = replace(
+        profile,
+        encoding=ENCODINGS.get((encoding or "").lower(), profile.encoding),
+        delimiter=delimiter or profile.delimiter,
+    )
+    try:
+        text = mapping_template(InputSpec(path=input_path, format=input_format), profile)
+    except XmlSyncError as exc:
+        raise _fail(exc, "no profile was written") from None
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_output(output) as out:
+        out.write(text.encode("utf-8"))
+    click.echo(f"{output}: written; fill in the TODO fields, then run xmlsync mapping check", err=True)
+
+
+@mapping.command()
+@click.argument("profile_path", metavar="PROFILE", type=click.Path(dir_okay=False, exists=True))
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, exists=True))
+@click.option("--format", "input_format", type=click.Choice(FORMATS), help="Input format.")
+@click.pass_context
+def check(ctx: click.Context, profile_path: str, input_path: str, input_format: str | None) -> None:
+    """Check a profile against an input before a run.
+
+    Reports required fields that are not mapped and mapped columns the input lacks (errors), and input
+    columns the profile does not use (warnings). Exits 1 if there is an error.
+
+    \b
+    Example:
+        xmlsync mapping check erp.toml erp.csv
+    """
+    try:
+        issues = mapping_issues(InputSpec(path=input_path, format=input_format), load_profile(profile_path))
+    except XmlSyncError as exc:
+        raise _fail(exc, "the profile could not be checked") from None
+    for issue in issues:
+        click.echo(str(issue))
+    errors = sum(1 for issue in issues if issue.severity == "error")
+    verdict = f"{errors} error{'' if errors == 1 else 's'}" if errors else "fits"
+    click.echo(f"{profile_path}: {verdict} ({input_path})")
+    ctx.exit(int(errors > 0))

@@ -12,8 +12,10 @@ from typing import IO
 from xmlsync.builder import build_project
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
+from xmlsync.inputs import InputSpec, read_records
 from xmlsync.mapping import project_from_dict
-from xmlsync.readers import RawRecord, open_input, read_json
+from xmlsync.profile import Profile
+from xmlsync.readers import RawRecord
 from xmlsync.rules import FeedRules, RuleConfig
 from xmlsync.validate import check_project
 from xmlsync.writer import FeedWriter, atomic_output
@@ -29,13 +31,14 @@ class BuildResult:
     offers: int = 0
     products: int = 0
     warnings: tuple[Issue, ...] = ()
+    rows: int = 0
+    rejected: int = 0
 
     def summary(self) -> str:
-        """Return ``1 project, 2 offers, 5 products``."""
-        return ", ".join(
-            f"{count} {noun}{'' if count == 1 else 's'}"
-            for count, noun in ((self.projects, "project"), (self.offers, "offer"), (self.products, "product"))
-        )
+        """Return ``1 project, 2 offers, 5 products from 5 input rows, 0 rejected``."""
+        counts = ((self.projects, "project"), (self.offers, "offer"), (self.products, "product"))
+        written = ", ".join(f"{count} {noun}{'' if count == 1 else 's'}" for count, noun in counts)
+        return f"{written} from {self.rows} input row{'' if self.rows == 1 else 's'}, {self.rejected} rejected"
 
 
 def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig | None = None) -> BuildResult:
@@ -51,13 +54,19 @@ def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig
     rules = FeedRules(RuleConfig(vat_codes=config.vat_codes, strict=config.strict))
     issues: list[Issue] = []
     warnings: list[Issue] = []
-    projects = offers = products = 0
+    projects = offers = products = rows = rejected = 0
     with FeedWriter(out, pretty=config.pretty) as writer:
         for index, raw in enumerate(records, start=1):
+            rows += raw.rows
+            if raw.issues:
+                issues.extend(raw.issues)
+                rejected += raw.rows
+                continue
             try:
                 project = project_from_dict(raw.data, source=raw.source, config=config)
             except InputError as exc:
                 issues.extend(exc.issues)
+                rejected += raw.rows
                 continue
             element = build_project(project)
             found = check_project(element, index=index, rules=rules, source=raw.source)
@@ -65,6 +74,7 @@ def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig
             problems = [issue for issue in found if issue.severity == "error"]
             if problems:
                 issues.extend(problems)
+                rejected += raw.rows
                 continue
             if issues:
                 continue
@@ -74,22 +84,24 @@ def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig
             products += sum(len(offer.products) for offer in project.offers)
         if issues:
             raise InputError(issues)
-    return BuildResult(projects, offers, products, tuple(warnings))
+    return BuildResult(projects, offers, products, tuple(warnings), rows, rejected)
 
 
 def build_file(
-    input_path: str | Path,
+    source: str | Path | InputSpec,
     output: str | Path | IO[bytes],
     config: BuildConfig | None = None,
+    profile: Profile | None = None,
 ) -> BuildResult:
-    """Build the feed for a JSON input file (``-`` for stdin) into ``output``.
+    """Build the feed for an input into ``output``.
 
-    ``output`` is a path, replaced atomically, or a binary stream, which receives the feed only once it
-    is complete and valid.
+    ``source`` is a path (``-`` for stdin; the format comes from the extension or the profile) or an
+    :class:`~xmlsync.inputs.InputSpec`. ``output`` is a path, replaced atomically, or a binary stream,
+    which receives the feed only once it is complete and valid.
     """
-    stream, name = open_input(input_path)
+    spec = source if isinstance(source, InputSpec) else InputSpec(path=str(source))
+    records = read_records(spec, profile)
     try:
-        records = read_json(stream, name)
         if isinstance(output, str | Path):
             try:
                 with atomic_output(output) as out:
@@ -98,9 +110,8 @@ def build_file(
                 if isinstance(exc, OutputError):
                     raise
                 reason = exc.strerror or str(exc)
-                raise OutputError(
-                    [Issue("unwritable-output", f"cannot write the file: {reason}", source=str(output))]
-                ) from None
+                issue = Issue("unwritable-output", f"cannot write the file: {reason}", source=str(output))
+                raise OutputError([issue]) from None
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             result = write_feed(records, spool, config)
             spool.seek(0)
@@ -108,5 +119,4 @@ def build_file(
             output.flush()
             return result
     finally:
-        if name != "<stdin>":
-            stream.close()
+        records.close()

@@ -6,7 +6,8 @@ A reader yields :class:`RawRecord` items lazily; mapping them to typed records i
 
 from __future__ import annotations
 
-from xmlsync.readers.base import RawRecord, open_input
+from xmlsync.readers.base import RawRecord, Row, open_input
 from xmlsync.readers.json_reader import read_json
+from xmlsync.readers.jsonl_reader import read_jsonl
 
-__all__ = ["RawRecord", "open_input", "read_json"]
+__all__ = ["RawRecord", "Row", "open_input", "read_json", "read_jsonl"]

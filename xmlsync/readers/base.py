@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,12 +18,31 @@ class RawRecord:
     """One project record as read, before mapping.
 
     Args:
-        data: The record, keyed like the XML tree.
-        source: Where it came from, e.g. ``offers.json:[3]`` or ``offers.jsonl:4``.
+        data: The record, keyed like the XML tree (``None`` if it could not be read).
+        source: Where it came from, e.g. ``offers.json:[3]``, ``offers.jsonl:4`` or ``erp.csv:2-5``.
+        issues: Problems found while reading it; a record with issues is not built.
+        rows: How many input rows it was made of.
     """
 
     data: Any
     source: str
+    issues: tuple[Issue, ...] = ()
+    rows: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One flat input row: column -> raw value (text from CSV, typed values from XLSX and SQL).
+
+    Args:
+        values: The row's values by column.
+        source: Where it is, e.g. ``erp.csv:12`` or ``offers:3`` (table and row number).
+        issues: Problems that make the row unusable (e.g. a wrong number of values).
+    """
+
+    values: Mapping[str, Any]
+    source: str
+    issues: tuple[Issue, ...] = ()
 
 
 def open_input(path: str | Path) -> tuple[IO[bytes], str]:

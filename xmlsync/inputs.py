@@ -1,0 +1,208 @@
+"""Pick the reader for an input and turn it into project records: the front of the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from xmlsync.errors import InputError, Issue
+from xmlsync.flat import group_rows
+from xmlsync.profile import FIELDS, Profile
+from xmlsync.readers import RawRecord, Row, open_input, read_json, read_jsonl
+from xmlsync.readers.base import STDIN_NAME
+
+EXTENSIONS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".sqlite": "sql",
+    ".sqlite3": "sql",
+    ".db": "sql",
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Where the records come from.
+
+    Args:
+        path: A file, or ``-`` for stdin; ``None`` when reading from ``sql_url``.
+        format: ``csv``, ``xlsx``, ``sql``, ``json`` or ``jsonl``; ``None``: the profile's, else the extension's.
+        sql_url: A database URL (``sqlite:///erp.db``, ``postgresql://...``) for ``--from-sql``.
+        table: SQL table to read when no query is given.
+        query: SQL query.
+    """
+
+    path: str | None = None
+    format: str | None = None
+    sql_url: str | None = None
+    table: str | None = None
+    query: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Return the input's display name."""
+        if self.path == "-":
+            return STDIN_NAME
+        return self.path or self.sql_url or "<input>"
+
+
+def detect_format(spec: InputSpec, profile: Profile) -> str:
+    """Return the input format: ``--format``, then the profile's, then the file extension.
+
+    Raises:
+        InputError: If none of them says it.
+    """
+    if spec.format:
+        return spec.format
+    if spec.sql_url:
+        return "sql"
+    if profile.format:
+        return profile.format
+    if spec.path == "-":
+        return "json"
+    suffix = Path(spec.path or "").suffix.lower()
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    raise InputError(
+        [
+            Issue(
+                "unknown-format",
+                f"cannot tell the format from {suffix or 'no extension'!r}; give --format",
+                source=spec.name,
+            )
+        ]
+    )
+
+
+def read_header(spec: InputSpec, profile: Profile) -> tuple[tuple[str, ...], Iterator[Row]]:
+    """Open a flat input and return its header and rows (the caller drains or drops the iterator)."""
+    fmt = detect_format(spec, profile)
+    if fmt == "sql":
+        from xmlsync.readers.sql_reader import read_sql
+
+        url = spec.sql_url or f"sqlite:///{spec.path}"
+        return read_sql(url, table=spec.table or profile.table, query=spec.query or profile.query)
+    if fmt not in ("csv", "xlsx"):
+        raise InputError([Issue("not-flat", f"{fmt} input is nested, not a table with columns", source=spec.name)])
+    stream, name = open_input(spec.path or "-")
+    if fmt == "xlsx":
+        from xmlsync.readers.xlsx_reader import read_xlsx
+
+        return read_xlsx(stream, name, profile)
+    from xmlsync.readers.csv_reader import read_csv
+
+    return read_csv(stream, name, profile)
+
+
+def check_columns(profile: Profile, header: tuple[str, ...], input_name: str) -> list[Issue]:
+    """Return the problems of a profile against an input's header, before any row is read.
+
+    Errors: a required field neither mapped nor constant, a mapped column the input lacks, no company or
+    person name. Warnings: input columns the profile does not use.
+    """
+    issues: list[Issue] = []
+    where = profile.source
+    listed = ", ".join(header)
+    for name, column in profile.columns.items():
+        if column not in header:
+            issues.append(
+                Issue(
+                    "missing-column",
+                    f"{name} is mapped to column {column!r}, which {input_name} does not have;"
+                    f" its columns are: {listed}",
+                    source=where,
+                    path=f"columns.{name}",
+                )
+            )
+    for name, spec in FIELDS.items():
+        if spec.required and name not in profile.columns and name not in profile.constants and name not in header:
+            issues.append(
+                Issue(
+                    "unmapped-field",
+                    f"required field {name} is not mapped; add it under [columns] (or [constants])",
+                    source=where,
+                    path=f"columns.{name}",
+                )
+            )
+    people = ("Business.Name", "Contact.FirstName", "Contact.LastName")
+    if not any(name in profile.columns or name in profile.constants or name in header for name in people):
+        issues.append(
+            Issue(
+                "company-or-person-required",
+                "map Business.Name or Contact.FirstName/Contact.LastName: MiniCRM needs a company or a person",
+                source=where,
+                path="columns",
+            )
+        )
+    used = set(profile.mapped_fields(header).values())
+    for column in header:
+        if column and column not in used:
+            issues.append(
+                Issue(
+                    "unused-column",
+                    f"column {column!r} of {input_name} is not mapped to any field",
+                    source=where,
+                    path="columns",
+                    severity="warning",
+                )
+            )
+    return issues
+
+
+def read_records(spec: InputSpec, profile: Profile | None = None) -> Generator[RawRecord, None, None]:
+    """Yield the project records of an input, lazily.
+
+    Raises:
+        InputError: For an input that cannot be read at all, or a profile that does not fit its header.
+    """
+    profile = profile or Profile()
+    fmt = detect_format(spec, profile)
+    if fmt in ("json", "jsonl"):
+        stream, name = open_input(spec.path or "-")
+        try:
+            yield from (read_jsonl if fmt == "jsonl" else read_json)(stream, name)
+        finally:
+            _close(stream, name)
+        return
+    header, rows = read_header(spec, profile)
+    try:
+        errors = [issue for issue in check_columns(profile, header, spec.name) if issue.severity == "error"]
+        if errors:
+            raise InputError(errors)
+        yield from group_rows(rows, profile, header)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+
+
+def _close(stream: IO[bytes], name: str) -> None:
+    if name != STDIN_NAME:
+        stream.close()
+
+
+def _header_of(spec: InputSpec, profile: Profile) -> tuple[str, ...]:
+    header, rows = read_header(spec, profile)
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+    return header
+
+
+def mapping_issues(spec: InputSpec, profile: Profile) -> list[Issue]:
+    """Return what ``mapping check`` reports: the profile's problems against the input's header."""
+    return check_columns(profile, _header_of(spec, profile), spec.name)
+
+
+def mapping_template(spec: InputSpec, profile: Profile) -> str:
+    """Return a commented profile for the input, as ``mapping init`` writes it."""
+    from xmlsync.template import profile_template
+
+    return profile_template(_header_of(spec, profile), detect_format(spec, profile), profile)

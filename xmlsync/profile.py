@@ -1,0 +1,310 @@
+"""Mapping profiles: how one ERP's flat export (CSV, XLSX, SQL rows) becomes MiniCRM records.
+
+A profile is a TOML file, one per ERP, kept under version control::
+
+    [input]
+    format = "csv"          # csv, xlsx, sql, json, jsonl; default: from the file extension
+    encoding = "cp1250"     # utf-8 (default; a BOM is fine), cp1250 / windows-1250, iso-8859-2
+    delimiter = ";"
+
+    [locale]
+    decimal_separator = ","          # "." by default
+    thousands_separator = " "        # none by default
+    date_formats = ["%Y.%m.%d"]      # tried after ISO dates; none by default
+
+    [ids]
+    non_numeric = "hash"             # "hash" (default) or "error"
+
+    [columns]                        # field = column of the input
+    "Project.Id" = "Partnerkód"
+
+    [constants]                      # field = value for every record
+    "Project.CategoryId" = 39
+
+    [values."Offer.Status"]          # value maps: input value = MiniCRM value
+    "E" = "Accepted"
+
+    [countries]                      # ISO codes -> MiniCRM country names
+    fields = ["Customer.CountryId"]
+    language = "hu"                  # en, hu or ro
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from xmlsync.countries import LANGUAGES
+from xmlsync.errors import InputError, Issue
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+Kind = Literal["id", "number", "decimal", "date", "vat", "text"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a flat field holds and whether every record needs it."""
+
+    kind: Kind
+    required: bool = False
+
+
+FIELDS: dict[str, FieldSpec] = {
+    "Project.Id": FieldSpec("id", True),
+    "Project.Name": FieldSpec("text", True),
+    "Project.CategoryId": FieldSpec("number", True),
+    "Project.StatusId": FieldSpec("text", True),
+    "Project.UserId": FieldSpec("text"),
+    "Business.Name": FieldSpec("text"),
+    "Business.VatNumber": FieldSpec("text"),
+    "Business.Email": FieldSpec("text"),
+    "Business.Phone": FieldSpec("text"),
+    "Business.CountryId": FieldSpec("text"),
+    "Business.PostalCode": FieldSpec("text"),
+    "Business.City": FieldSpec("text"),
+    "Business.Address": FieldSpec("text"),
+    "Contact.Id": FieldSpec("id"),
+    "Contact.FirstName": FieldSpec("text"),
+    "Contact.LastName": FieldSpec("text"),
+    "Contact.Email": FieldSpec("text"),
+    "Contact.Phone": FieldSpec("text"),
+    "Offer.Id": FieldSpec("id", True),
+    "Offer.Number": FieldSpec("text", True),
+    "Offer.CurrencyCode": FieldSpec("text", True),
+    "Offer.Prompt": FieldSpec("date", True),
+    "Offer.Performance": FieldSpec("date", True),
+    "Offer.Issued": FieldSpec("date", True),
+    "Offer.Subject": FieldSpec("text"),
+    "Offer.Status": FieldSpec("text", True),
+    "Customer.Name": FieldSpec("text", True),
+    "Customer.CountryId": FieldSpec("text", True),
+    "Customer.PostalCode": FieldSpec("text", True),
+    "Customer.City": FieldSpec("text", True),
+    "Customer.Address": FieldSpec("text", True),
+    "Product.Id": FieldSpec("id", True),
+    "Product.Name": FieldSpec("text", True),
+    "Product.SKU": FieldSpec("text"),
+    "Product.EAN": FieldSpec("text"),
+    "Product.PriceNet": FieldSpec("decimal", True),
+    "Product.Quantity": FieldSpec("decimal", True),
+    "Product.Unit": FieldSpec("text", True),
+    "Product.VAT": FieldSpec("vat", True),
+    "Product.FolderName": FieldSpec("text", True),
+}
+# Custom card fields: "Project.Fields.<name>" and "Offer.Project.<name>".
+CUSTOM_PREFIXES = ("Project.Fields.", "Offer.Project.")
+FORMATS = ("csv", "xlsx", "sql", "json", "jsonl")
+ENCODINGS = {
+    "utf-8": "utf-8-sig",
+    "utf8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "cp1250": "cp1250",
+    "windows-1250": "cp1250",
+    "iso-8859-2": "iso-8859-2",
+    "latin2": "iso-8859-2",
+}
+_SECTIONS = {
+    "input": ("format", "encoding", "delimiter", "quotechar", "sheet", "table", "query"),
+    "locale": ("decimal_separator", "thousands_separator", "date_formats"),
+    "ids": ("non_numeric",),
+    "columns": (),
+    "constants": (),
+    "values": (),
+    "countries": ("fields", "language"),
+}
+
+
+def spec_of(name: str) -> FieldSpec | None:
+    """Return the spec of a flat field name, custom card fields included."""
+    if name in FIELDS:
+        return FIELDS[name]
+    if name.startswith(CUSTOM_PREFIXES) and name.rsplit(".", 1)[1]:
+        return FieldSpec("text")
+    return None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A loaded, checked mapping profile (see the module docstring for the TOML form).
+
+    Args:
+        source: The profile file, for messages (``None`` for the built-in default).
+        format: Input format, or ``None`` to take it from the input's extension.
+        encoding: Python codec of text inputs.
+        delimiter: CSV field delimiter.
+        quotechar: CSV quote character.
+        sheet: XLSX sheet name (``None``: the first sheet).
+        table: SQL table to read when no query is given.
+        query: SQL query.
+        decimal_separator: ``.`` or ``,``.
+        thousands_separator: Grouping character allowed in numbers (``""``: none).
+        date_formats: ``strptime`` formats tried after the ISO forms.
+        non_numeric_ids: ``hash`` (stable 64-bit Ids for keys such as ``OF-2024/0017``) or ``error``.
+        columns: Field -> input column. Without a profile every field maps to a column of its own name.
+        constants: Field -> value used for every record.
+        values: Field -> {input value: MiniCRM value}.
+        country_fields: Fields whose ISO country codes become MiniCRM country names.
+        country_language: ``en``, ``hu`` or ``ro``.
+    """
+
+    source: str | None = None
+    format: str | None = None
+    encoding: str = "utf-8-sig"
+    delimiter: str = ","
+    quotechar: str = '"'
+    sheet: str | None = None
+    table: str | None = None
+    query: str | None = None
+    decimal_separator: str = "."
+    thousands_separator: str = ""
+    date_formats: tuple[str, ...] = ()
+    non_numeric_ids: str = "hash"
+    columns: Mapping[str, str] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    country_fields: tuple[str, ...] = ()
+    country_language: str = "en"
+
+    def column_of(self, name: str, header: tuple[str, ...] | None = None) -> str | None:
+        """Return the input column of a field: the mapped one, else a column named like the field."""
+        if name in self.columns:
+            return self.columns[name]
+        if name in self.constants:
+            return None
+        if header is None or name in header:
+            return name
+        return None
+
+    def mapped_fields(self, header: tuple[str, ...]) -> dict[str, str]:
+        """Return field -> column for every field this profile reads from an input with ``header``."""
+        found = {name: column for name, column in self.columns.items()}
+        for column in header:
+            if column not in found.values() and spec_of(column) is not None and column not in self.constants:
+                found.setdefault(column, column)
+        return found
+
+
+def _suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f'; did you mean "{close[0]}"?' if close else ""
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and check a TOML profile.
+
+    Raises:
+        InputError: With one issue per problem (unknown section, key or field, bad value), each naming
+            the profile file and the key.
+    """
+    name = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError([Issue("unreadable-input", f"cannot read the profile: {exc.strerror}", source=name)]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError([Issue("invalid-profile", f"not valid TOML: {exc}", source=name)]) from None
+    issues: list[Issue] = []
+
+    def problem(key: str, message: str, code: str = "invalid-profile") -> None:
+        issues.append(Issue(code, message, source=name, path=key))
+
+    for section, value in data.items():
+        if section not in _SECTIONS:
+            problem(section, f"unknown section [{section}]{_suggest(section, tuple(_SECTIONS))}")
+        elif not isinstance(value, dict):
+            problem(section, f"[{section}] must be a table")
+        elif _SECTIONS[section]:
+            for key in value:
+                if key not in _SECTIONS[section]:
+                    problem(f"{section}.{key}", f"unknown key{_suggest(key, _SECTIONS[section])}")
+    section_input = data.get("input", {}) if isinstance(data.get("input"), dict) else {}
+    locale = data.get("locale", {}) if isinstance(data.get("locale"), dict) else {}
+    ids = data.get("ids", {}) if isinstance(data.get("ids"), dict) else {}
+    countries = data.get("countries", {}) if isinstance(data.get("countries"), dict) else {}
+
+    def text(table: Mapping[str, Any], section: str, key: str, default: str | None) -> str | None:
+        value = table.get(key, default)
+        if value is not None and not isinstance(value, str):
+            problem(f"{section}.{key}", "must be a text")
+            return default
+        return value
+
+    fmt = text(section_input, "input", "format", None)
+    if fmt is not None and fmt not in FORMATS:
+        problem("input.format", f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    encoding = (text(section_input, "input", "encoding", "utf-8") or "utf-8").lower()
+    if encoding not in ENCODINGS:
+        problem("input.encoding", f"unsupported encoding {encoding!r}; use utf-8, cp1250 or iso-8859-2")
+    decimal = text(locale, "locale", "decimal_separator", ".") or "."
+    if decimal not in (".", ","):
+        problem("locale.decimal_separator", f'must be "." or ",", not {decimal!r}')
+    thousands = text(locale, "locale", "thousands_separator", "") or ""
+    if thousands == decimal or len(thousands) > 1:
+        problem("locale.thousands_separator", f"{thousands!r} cannot separate thousands when {decimal!r} is decimal")
+    date_formats = locale.get("date_formats", [])
+    if not isinstance(date_formats, list) or not all(isinstance(f, str) and "%" in f for f in date_formats):
+        problem("locale.date_formats", 'must be a list of strptime formats, e.g. ["%Y.%m.%d"]')
+        date_formats = []
+    non_numeric = text(ids, "ids", "non_numeric", "hash") or "hash"
+    if non_numeric not in ("hash", "error"):
+        problem("ids.non_numeric", f'must be "hash" or "error", not {non_numeric!r}')
+    columns = _field_table(data.get("columns", {}), "columns", str, problem)
+    constants = _field_table(data.get("constants", {}), "constants", (str, int, float), problem)
+    values: dict[str, dict[str, str]] = {}
+    for key, table in (data.get("values") or {}).items():
+        if spec_of(key) is None:
+            problem(f"values.{key}", f"unknown field{_suggest(key, list(FIELDS))}", "unknown-field")
+        elif not isinstance(table, dict) or not all(isinstance(v, str | int) for v in table.values()):
+            problem(f"values.{key}", 'must map input values to MiniCRM values, e.g. "E" = "Accepted"')
+        else:
+            values[key] = {str(k): str(v) for k, v in table.items()}
+    country_fields = countries.get("fields", [])
+    if not isinstance(country_fields, list) or any(spec_of(f) is None for f in country_fields):
+        problem("countries.fields", 'must list fields such as "Customer.CountryId"')
+        country_fields = []
+    language = text(countries, "countries", "language", "en") or "en"
+    if language not in LANGUAGES:
+        problem("countries.language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    if issues:
+        raise InputError(issues)
+    return Profile(
+        source=name,
+        format=fmt,
+        encoding=ENCODINGS[encoding],
+        delimiter=text(section_input, "input", "delimiter", ",") or ",",
+        quotechar=text(section_input, "input", "quotechar", '"') or '"',
+        sheet=text(section_input, "input", "sheet", None),
+        table=text(section_input, "input", "table", None),
+        query=text(section_input, "input", "query", None),
+        decimal_separator=decimal,
+        thousands_separator=thousands,
+        date_formats=tuple(date_formats),
+        non_numeric_ids=non_numeric,
+        columns=columns,
+        constants=constants,
+        values=values,
+        country_fields=tuple(country_fields),
+        country_language=language,
+    )
+
+
+def _field_table(table: Any, section: str, types: type | tuple[type, ...], problem: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if not isinstance(table, dict):
+        return result
+    for key, value in table.items():
+        if spec_of(key) is None:
+            problem(f"{section}.{key}", f"unknown field{_suggest(key, list(FIELDS))}", "unknown-field")
+        elif not isinstance(value, types) or isinstance(value, bool):
+            problem(f"{section}.{key}", f"has a value of the wrong type: {value!r}")
+        else:
+            result[key] = value
+    return result

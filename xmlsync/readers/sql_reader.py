@@ -1,0 +1,93 @@
+"""SQL input: SQLite with the standard library (the embedded default), any SQLAlchemy URL with the ``sql`` extra."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from xmlsync.errors import InputError, Issue
+from xmlsync.readers.base import Row
+
+_BATCH = 1000
+
+
+def _sqlite_path(url: str) -> str | None:
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    if url.startswith("sqlite://"):
+        return None
+    if "://" not in url and Path(url).suffix in (".sqlite", ".sqlite3", ".db"):
+        return url
+    return None
+
+
+def _statement(table: str | None, query: str | None, quote: str = '"') -> str:
+    if query:
+        return query
+    if not table:
+        raise InputError([Issue("missing-query", 'give --query "SELECT ..." or --table NAME (or [input] query/table)')])
+    return f"SELECT * FROM {quote}{table.replace(quote, quote * 2)}{quote}"
+
+
+def read_sql(url: str, *, table: str | None = None, query: str | None = None) -> tuple[tuple[str, ...], Iterator[Row]]:
+    """Return the columns and a lazy iterator of rows of a query (or of a whole table).
+
+    Row sources read ``<table or query>:<n>``, n counting from 1.
+
+    Raises:
+        InputError: If the database cannot be opened, the query fails, or SQLAlchemy is needed but missing.
+    """
+    label = table or "query"
+    path = _sqlite_path(url)
+    if path is not None:
+        if not Path(path).is_file():
+            raise InputError([Issue("unreadable-input", "no such SQLite database file", source=path)])
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            cursor = connection.execute(_statement(table, query))
+        except sqlite3.Error as exc:
+            connection.close()
+            raise InputError([Issue("sql-error", f"the query failed: {exc}", source=path)]) from None
+        header = tuple(str(d[0]) for d in cursor.description)
+        return header, _rows(iter(lambda: cursor.fetchmany(_BATCH), []), header, label, connection.close)
+    return _read_sqlalchemy(url, table, query, label)
+
+
+def _read_sqlalchemy(
+    url: str, table: str | None, query: str | None, label: str
+) -> tuple[tuple[str, ...], Iterator[Row]]:
+    try:
+        import sqlalchemy
+    except ImportError:
+        raise InputError(
+            [Issue("missing-extra", "this database URL needs SQLAlchemy: pip install 'xmlsync[sql]'", source=label)]
+        ) from None
+    try:
+        engine = sqlalchemy.create_engine(url)
+        connection = engine.connect().execution_options(stream_results=True, yield_per=_BATCH)
+        result = connection.execute(sqlalchemy.text(_statement(table, query)))
+    except InputError:
+        raise
+    except Exception as exc:  # SQLAlchemy and its drivers raise many kinds for a bad URL or query
+        message = " ".join(str(exc).split())
+        raise InputError([Issue("sql-error", f"the query failed: {message}", source=label)]) from None
+    header = tuple(str(key) for key in result.keys())  # noqa: SIM118 - iterating a Result gives rows
+
+    def close() -> None:
+        connection.close()
+        engine.dispose()
+
+    return header, _rows(result.partitions(_BATCH), header, label, close)
+
+
+def _rows(batches: Iterator[Any], header: tuple[str, ...], label: str, close: Any) -> Iterator[Row]:
+    number = 0
+    try:
+        for batch in batches:
+            for values in batch:
+                number += 1
+                yield Row(dict(zip(header, tuple(values), strict=True)), f"{label}:{number}")
+    finally:
+        close()
