@@ -43,3 +43,49 @@ def golden(request: pytest.FixtureRequest):
         assert actual == path.read_bytes(), f"output differs from {path}; review, then pytest --update-golden"
 
     return check
+
+
+def _pg_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on loopback: CI's (XMLSYNC_TEST_POSTGRES_URL), else a throwaway cluster."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    url = os.environ.get("XMLSYNC_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("the SQL tests need PostgreSQL: apt-get install postgresql, or set XMLSYNC_TEST_POSTGRES_URL")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = tempfile.mkdtemp(prefix="xmlsync-pg-")
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    run = lambda *args: subprocess.run([*as_user, *args], check=True, capture_output=True)  # noqa: E731
+    run(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data}"
+    run(pg_ctl, "-D", data, "-o", options, "-l", f"{data}/server.log", "-w", "start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run(pg_ctl, "-D", data, "-m", "fast", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)

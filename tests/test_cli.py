@@ -136,7 +136,7 @@ def test_build_needs_an_existing_input(runner: CliRunner, tmp_path: Path) -> Non
     result = runner.invoke(cli, ["build", str(tmp_path / "missing.json"), "-o", str(tmp_path / "o.xml")])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == (
-        f"Error: Invalid value for 'INPUT': File '{tmp_path / 'missing.json'}' does not exist."
+        f"Error: Invalid value for '[INPUT]': File '{tmp_path / 'missing.json'}' does not exist."
     )
 
 

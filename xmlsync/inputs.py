@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -10,8 +10,8 @@ from typing import IO
 from xmlsync.errors import InputError, Issue
 from xmlsync.flat import group_rows
 from xmlsync.profile import FIELDS, Profile
-from xmlsync.readers import RawRecord, Row, open_input, read_json, read_jsonl
-from xmlsync.readers.base import STDIN_NAME
+from xmlsync.readers import RawRecord, open_input, read_json, read_jsonl
+from xmlsync.readers.base import STDIN_NAME, Table
 
 EXTENSIONS = {
     ".json": "json",
@@ -81,8 +81,8 @@ def detect_format(spec: InputSpec, profile: Profile) -> str:
     )
 
 
-def read_header(spec: InputSpec, profile: Profile) -> tuple[tuple[str, ...], Iterator[Row]]:
-    """Open a flat input and return its header and rows (the caller drains or drops the iterator)."""
+def open_table(spec: InputSpec, profile: Profile) -> Table:
+    """Open a flat input (CSV, XLSX, SQL) as a :class:`Table`; the caller closes it."""
     fmt = detect_format(spec, profile)
     if fmt == "sql":
         from xmlsync.readers.sql_reader import read_sql
@@ -171,16 +171,14 @@ def read_records(spec: InputSpec, profile: Profile | None = None) -> Generator[R
         finally:
             _close(stream, name)
         return
-    header, rows = read_header(spec, profile)
+    table = open_table(spec, profile)
     try:
-        errors = [issue for issue in check_columns(profile, header, spec.name) if issue.severity == "error"]
+        errors = [issue for issue in check_columns(profile, table.header, spec.name) if issue.severity == "error"]
         if errors:
             raise InputError(errors)
-        yield from group_rows(rows, profile, header)
+        yield from group_rows(table.rows, profile, table.header)
     finally:
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()
+        table.close()
 
 
 def _close(stream: IO[bytes], name: str) -> None:
@@ -189,11 +187,9 @@ def _close(stream: IO[bytes], name: str) -> None:
 
 
 def _header_of(spec: InputSpec, profile: Profile) -> tuple[str, ...]:
-    header, rows = read_header(spec, profile)
-    close = getattr(rows, "close", None)
-    if close is not None:
-        close()
-    return header
+    table = open_table(spec, profile)
+    table.close()
+    return table.header
 
 
 def mapping_issues(spec: InputSpec, profile: Profile) -> list[Issue]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +43,18 @@ class Row:
     values: Mapping[str, Any]
     source: str
     issues: tuple[Issue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A flat input opened for reading: its columns, its rows (lazy) and how to release it.
+
+    The caller calls ``close()`` when done, also when it stops early or reads no row at all.
+    """
+
+    header: tuple[str, ...]
+    rows: Iterator[Row]
+    close: Callable[[], None]
 
 
 def open_input(path: str | Path) -> tuple[IO[bytes], str]:

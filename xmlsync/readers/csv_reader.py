@@ -9,7 +9,7 @@ from typing import IO
 
 from xmlsync.errors import InputError, Issue
 from xmlsync.profile import Profile
-from xmlsync.readers.base import STDIN_NAME, Row
+from xmlsync.readers.base import STDIN_NAME, Row, Table
 
 
 def _encoding_issue(name: str, line: int, exc: UnicodeDecodeError, encoding: str) -> Issue:
@@ -24,46 +24,40 @@ def _encoding_issue(name: str, line: int, exc: UnicodeDecodeError, encoding: str
     )
 
 
-def read_csv(stream: IO[bytes], name: str, profile: Profile) -> tuple[tuple[str, ...], Iterator[Row]]:
-    """Return the header and a lazy iterator of rows (sources ``name:line``).
+def read_csv(stream: IO[bytes], name: str, profile: Profile) -> Table:
+    """Open a CSV stream as a :class:`Table` (row sources ``name:line``); the table closes the stream.
 
     Raises:
         InputError: If the header cannot be read (empty file, duplicate columns, wrong encoding).
     """
     text = io.TextIOWrapper(stream, encoding=profile.encoding, newline="")
+
+    def close() -> None:
+        if name == STDIN_NAME:
+            text.detach()
+        else:
+            text.close()
+
     reader = csv.reader(text, delimiter=profile.delimiter, quotechar=profile.quotechar, strict=True)
     try:
         header = tuple(column.strip() for column in next(reader))
+        duplicates = sorted({c for c in header if header.count(c) > 1})
+        if duplicates:
+            message = f"the header repeats {', '.join(duplicates)}; rename the columns"
+            raise InputError([Issue("duplicate-column", message, source=f"{name}:1")])
     except StopIteration:
+        close()
         raise InputError([Issue("empty-input", "the file is empty; it needs a header row", source=name)]) from None
     except UnicodeDecodeError as exc:
+        close()
         raise InputError([_encoding_issue(name, 1, exc, profile.encoding)]) from None
     except csv.Error as exc:
+        close()
         raise InputError([Issue("invalid-csv", f"the header is not valid CSV: {exc}", source=f"{name}:1")]) from None
-    duplicates = sorted({c for c in header if header.count(c) > 1})
-    if duplicates:
-        raise InputError(
-            [
-                Issue(
-                    "duplicate-column",
-                    f"the header repeats {', '.join(duplicates)}; rename the columns",
-                    source=f"{name}:1",
-                )
-            ]
-        )
-    return header, _rows(reader, header, name, profile.encoding, text)
-
-
-def _rows(
-    reader: Iterator[list[str]], header: tuple[str, ...], name: str, encoding: str, text: io.TextIOWrapper
-) -> Iterator[Row]:
-    try:
-        yield from _read(reader, header, name, encoding)
-    finally:
-        if name != STDIN_NAME:
-            text.close()
-        else:
-            text.detach()
+    except InputError:
+        close()
+        raise
+    return Table(header, _read(reader, header, name, profile.encoding), close)
 
 
 def _read(reader: Iterator[list[str]], header: tuple[str, ...], name: str, encoding: str) -> Iterator[Row]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from xmlsync.errors import InputError, Issue
-from xmlsync.readers.base import Row
+from xmlsync.readers.base import Row, Table
 
 _BATCH = 1000
 
@@ -31,7 +31,7 @@ def _statement(table: str | None, query: str | None, quote: str = '"') -> str:
     return f"SELECT * FROM {quote}{table.replace(quote, quote * 2)}{quote}"
 
 
-def read_sql(url: str, *, table: str | None = None, query: str | None = None) -> tuple[tuple[str, ...], Iterator[Row]]:
+def read_sql(url: str, *, table: str | None = None, query: str | None = None) -> Table:
     """Return the columns and a lazy iterator of rows of a query (or of a whole table).
 
     Row sources read ``<table or query>:<n>``, n counting from 1.
@@ -47,30 +47,37 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None) ->
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             cursor = connection.execute(_statement(table, query))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, InputError) as exc:
             connection.close()
+            if isinstance(exc, InputError):
+                raise
             raise InputError([Issue("sql-error", f"the query failed: {exc}", source=path)]) from None
         header = tuple(str(d[0]) for d in cursor.description)
-        return header, _rows(iter(lambda: cursor.fetchmany(_BATCH), []), header, label, connection.close)
+        return Table(header, _rows(iter(lambda: cursor.fetchmany(_BATCH), []), header, label), connection.close)
     return _read_sqlalchemy(url, table, query, label)
 
 
-def _read_sqlalchemy(
-    url: str, table: str | None, query: str | None, label: str
-) -> tuple[tuple[str, ...], Iterator[Row]]:
+def _read_sqlalchemy(url: str, table: str | None, query: str | None, label: str) -> Table:
     try:
         import sqlalchemy
     except ImportError:
         raise InputError(
             [Issue("missing-extra", "this database URL needs SQLAlchemy: pip install 'xmlsync[sql]'", source=label)]
         ) from None
+    engine = None
+    connection = None
     try:
+        statement = _statement(table, query)
         engine = sqlalchemy.create_engine(url)
         connection = engine.connect().execution_options(stream_results=True, yield_per=_BATCH)
-        result = connection.execute(sqlalchemy.text(_statement(table, query)))
-    except InputError:
-        raise
+        result = connection.execute(sqlalchemy.text(statement))
     except Exception as exc:  # SQLAlchemy and its drivers raise many kinds for a bad URL or query
+        if connection is not None:
+            connection.close()
+        if engine is not None:
+            engine.dispose()
+        if isinstance(exc, InputError):
+            raise
         message = " ".join(str(exc).split())
         raise InputError([Issue("sql-error", f"the query failed: {message}", source=label)]) from None
     header = tuple(str(key) for key in result.keys())  # noqa: SIM118 - iterating a Result gives rows
@@ -79,15 +86,12 @@ def _read_sqlalchemy(
         connection.close()
         engine.dispose()
 
-    return header, _rows(result.partitions(_BATCH), header, label, close)
+    return Table(header, _rows(result.partitions(_BATCH), header, label), close)
 
 
-def _rows(batches: Iterator[Any], header: tuple[str, ...], label: str, close: Any) -> Iterator[Row]:
+def _rows(batches: Iterator[Any], header: tuple[str, ...], label: str) -> Iterator[Row]:
     number = 0
-    try:
-        for batch in batches:
-            for values in batch:
-                number += 1
-                yield Row(dict(zip(header, tuple(values), strict=True)), f"{label}:{number}")
-    finally:
-        close()
+    for batch in batches:
+        for values in batch:
+            number += 1
+            yield Row(dict(zip(header, tuple(values), strict=True)), f"{label}:{number}")

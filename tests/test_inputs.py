@@ -1,0 +1,369 @@
+"""Real ERP inputs: every reader builds the same golden feed; bad rows get exact, located messages."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import FIXTURES, GOLDEN
+from xmlsync import InputError
+from xmlsync.cli import cli
+from xmlsync.flat import HASH_OFFSET, stable_id
+from xmlsync.profile import load_profile
+
+ERP = FIXTURES / "erp"
+PROFILE = ERP / "erp.toml"
+SEMICOLON = ERP / "erp-semicolon.toml"
+EXPECTED = GOLDEN / "erp" / "expected.xml"
+CASES = {
+    "cp1250-csv": [str(ERP / "offers-cp1250.csv"), "--profile", str(PROFILE)],
+    "semicolon-csv": [str(ERP / "offers-semicolon.csv"), "--profile", str(SEMICOLON)],
+    "jsonl": [str(ERP / "offers.jsonl")],
+    "sqlite-file": [str(ERP / "offers.sqlite"), "--profile", str(PROFILE)],
+    "sqlite-url": [
+        "--from-sql",
+        f"sqlite:///{ERP / 'offers.sqlite'}",
+        "--query",
+        'SELECT * FROM offers ORDER BY "Partnerkód"',
+        "--profile",
+        str(PROFILE),
+    ],
+    "xlsx": [str(ERP / "offers.xlsx"), "--profile", str(PROFILE)],
+}
+
+
+def build(runner: CliRunner, out: Path, *args: str):
+    return runner.invoke(cli, ["build", *args, "-o", str(out)])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_reader_builds_the_same_feed(runner: CliRunner, tmp_path: Path, case: str, golden) -> None:
+    out = tmp_path / "offers.xml"
+    result = build(runner, out, *CASES[case])
+    rows = 3 if case == "jsonl" else 7
+    assert (result.exit_code, result.stderr) == (
+        0,
+        f"{out}: wrote 3 projects, 4 offers, 7 products from {rows} input rows, 0 rejected\n",
+    )
+    golden(out.read_bytes(), EXPECTED)
+
+
+def test_postgresql_builds_the_same_feed(runner: CliRunner, tmp_path: Path, postgres_url: str, golden) -> None:
+    import sqlalchemy
+
+    with sqlite3.connect(ERP / "offers.sqlite") as source:
+        cursor = source.execute("SELECT * FROM offers")
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    types = {"Partnerkód": "integer", "Termékkód": "integer", "Nettó egységár": "numeric", "Mennyiség": "numeric",
+             "Kelt": "timestamp", "Teljesítés": "timestamp", "Érvényes": "timestamp"}  # fmt: skip
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP TABLE IF EXISTS offers"))
+        connection.execute(sqlalchemy.text(
+            "CREATE TABLE offers (" + ", ".join(f'"{c}" {types.get(c, "text")}' for c in columns) + ")"
+        ))  # fmt: skip
+        insert = sqlalchemy.text(
+            "INSERT INTO offers VALUES ("
+            + ", ".join(f"CAST(:p{i} AS {types.get(c, 'text')})" for i, c in enumerate(columns))
+            + ")"
+        )
+        connection.execute(
+            insert, [{f"p{i}": (str(v) if v is not None else None) for i, v in enumerate(row)} for row in rows]
+        )
+    engine.dispose()
+    out = tmp_path / "offers.xml"
+    query = 'SELECT * FROM offers ORDER BY "Partnerkód", "Kelt", "Termékkód"'
+    result = build(runner, out, "--from-sql", postgres_url, "--query", query, "--profile", str(PROFILE))
+    assert (result.exit_code, result.stderr) == (
+        0,
+        f"{out}: wrote 3 projects, 4 offers, 7 products from 7 input rows, 0 rejected\n",
+    )
+    golden(out.read_bytes(), EXPECTED)
+
+
+def test_stable_ids_do_not_change() -> None:
+    assert stable_id("Offer", "OF-2024/0017") == 4766210813292982
+    assert stable_id("Project", "OF-2024/0017") != stable_id("Offer", "OF-2024/0017")
+    assert HASH_OFFSET <= stable_id("Offer", "x") < 2**63
+
+
+# -- bad input, each with its exact message ------------------------------------------------------------
+
+
+def semicolon_csv(tmp_path: Path, *changes: tuple[str, str]) -> Path:
+    text = (ERP / "offers-semicolon.csv").read_text(encoding="utf-8-sig")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "erp.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def profile_with(tmp_path: Path, *changes: tuple[str, str], base: Path = SEMICOLON) -> Path:
+    text = base.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "erp.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def failing(runner: CliRunner, tmp_path: Path, source: Path, profile: Path) -> list[str]:
+    out = tmp_path / "offers.xml"
+    result = build(runner, out, str(source), "--profile", str(profile))
+    assert result.exit_code == 1, result.stderr
+    assert not out.exists()
+    assert result.stderr.splitlines()[-1].endswith(f"found; {out} was not written")
+    return result.stderr.splitlines()[:-1]
+
+
+def test_a_missing_required_column(runner: CliRunner, tmp_path: Path) -> None:
+    profile = profile_with(tmp_path, ('"Product.PriceNet" = "Nettó egységár"', '"Product.PriceNet" = "Ár"'))
+    source = ERP / "offers-semicolon.csv"
+    assert failing(runner, tmp_path, source, profile) == [
+        f"{profile}: columns.Product.PriceNet: Product.PriceNet is mapped to column 'Ár', which {source} does not have;"
+        " its columns are: Partnerkód, Partner neve, Adószám, Partner e-mail, Vezetéknév, Keresztnév, Kapcsolat e-mail,"
+        " Ajánlatszám, Pénznem, Kelt, Teljesítés, Érvényes, Megjegyzés, Állapot, Ország, Irsz, Város, Cím, Termékkód,"
+        " Megnevezés, EAN, Nettó egységár, Mennyiség, Egység, ÁFA [missing-column]"
+    ]
+
+
+def test_an_unmapped_required_field(runner: CliRunner, tmp_path: Path) -> None:
+    profile = profile_with(tmp_path, ('"Product.Unit" = "Egység"\n', ""))
+    assert failing(runner, tmp_path, ERP / "offers-semicolon.csv", profile) == [
+        f"{profile}: columns.Product.Unit: required field Product.Unit is not mapped; add it under [columns] (or"
+        " [constants]) [unmapped-field]"
+    ]
+
+
+def test_a_malformed_number(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(tmp_path, (";7 490,5;", ";7 490,5,0;"))
+    assert failing(runner, tmp_path, source, SEMICOLON) == [
+        f"{source}:3: Nettó egységár -> Product.PriceNet: '7 490,5,0' is not a number in the profile's format, e.g."
+        " 1 250,50 [invalid-number]"
+    ]
+
+
+def test_a_dot_where_the_profile_says_decimal_comma(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(tmp_path, (";2,5;", ";2.5;"))
+    assert failing(runner, tmp_path, source, SEMICOLON) == [
+        f"{source}:3: Mennyiség -> Product.Quantity: '2.5' has a '.', but the profile's decimal separator is ','"
+        " [invalid-number]"
+    ]
+
+
+def test_a_date_without_a_format_is_not_guessed(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(tmp_path, (";2024.04.01 09:30;", ";03/04/2024;"))
+    profile = profile_with(tmp_path, ('date_formats = ["%Y.%m.%d %H:%M"]\n', ""))
+    lines = failing(runner, tmp_path, source, profile)
+    assert lines[0] == (
+        f"{source}:2: Kelt -> Offer.Issued: '03/04/2024' is not a date in a known format; use YYYY-MM-DD or set"
+        ' [locale] date_formats, e.g. ["%d.%m.%Y"] [invalid-date]'
+    )
+
+
+def test_an_ambiguous_date(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(tmp_path, (";2024.04.01 09:30;", ";03/04/2024 09:30;"))
+    profile = profile_with(
+        tmp_path,
+        ('date_formats = ["%Y.%m.%d %H:%M"]', 'date_formats = ["%Y.%m.%d %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"]'),
+    )
+    assert failing(runner, tmp_path, source, profile) == [
+        f"{source}:2: Kelt -> Offer.Issued: '03/04/2024 09:30' reads differently with %d/%m/%Y %H:%M and %m/%d/%Y"
+        " %H:%M; keep one date format [ambiguous-date]"
+    ]
+
+
+def test_cp1250_bytes_read_as_utf8(runner: CliRunner, tmp_path: Path) -> None:
+    profile = profile_with(tmp_path, ('encoding = "cp1250"\n', ""), base=PROFILE)
+    source = ERP / "offers-cp1250.csv"
+    assert failing(runner, tmp_path, source, profile) == [
+        f'{source}:1: byte 0xF3 is not valid UTF-8; set [input] encoding = "cp1250" (or iso-8859-2) in the profile'
+        " [encoding]"
+    ]
+
+
+def test_a_row_whose_offer_conflicts_with_earlier_rows(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(
+        tmp_path,
+        (";OF-2024/0017;HUF;2024.04.01 09:30;", ";OF-2024/0017;EUR;2024.04.01 09:30;"),
+    )
+    assert failing(runner, tmp_path, source, SEMICOLON) == [
+        f"{source}:3: Pénznem -> Offer.CurrencyCode: Offer.CurrencyCode is 'HUF' here but 'EUR' at {source}:2 for the"
+        f" same Offer {stable_id('Offer', 'OF-2024/0017')}; rows of one record must agree [conflicting-rows]"
+    ]
+
+
+def test_an_unknown_country_code(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(tmp_path, (";RO;", ";XX;"))
+    assert failing(runner, tmp_path, source, SEMICOLON) == [
+        f"{source}:7: Ország -> Customer.CountryId: 'XX' is not a known ISO country code; use a code such as HU or RO,"
+        ' or map it under [values."...CountryId"] [unknown-country]'
+    ]
+
+
+def test_a_duplicate_product_id_names_both_rows(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(tmp_path, (";3002;Fúrószár", ";3001;Fúrószár"))
+    assert failing(runner, tmp_path, source, SEMICOLON) == [
+        f"{source}:3: Termékkód -> Product.Id: Product 3001 is already a line of Offer"
+        f" {stable_id('Offer', 'OF-2024/0017')} at {source}:2; merge the lines or give them different Ids"
+        " [duplicate-product-id]"
+    ]
+
+
+def test_a_duplicate_offer_id_across_projects_names_both_rows(runner: CliRunner, tmp_path: Path) -> None:
+    source = semicolon_csv(tmp_path, (";OF-2024/0021;", ";OF-2024/0017;"), (";OF-2024/0021;", ";OF-2024/0017;"))
+    lines = failing(runner, tmp_path, source, SEMICOLON)
+    assert lines[0] == (
+        f"{source}:5: Ajánlatszám -> Offer.Id: Offer {stable_id('Offer', 'OF-2024/0017')} is used again; first for"
+        f" Project 1001 at {source}:2; give each offer its own Id [duplicate-offer-id]"
+    )
+
+
+def test_rows_of_a_project_must_be_together(runner: CliRunner, tmp_path: Path) -> None:
+    text = (ERP / "offers-semicolon.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    text[2], text[5] = text[5], text[2]  # a row of project 1002 between rows of 1001
+    source = tmp_path / "erp.csv"
+    source.write_text("".join(text), encoding="utf-8")
+    lines = failing(runner, tmp_path, source, SEMICOLON)
+    assert (
+        f"{source}:4: Project.Id: Project 1001 comes back here, but its rows were at {source}:2; sort the export by project and offer key [rows-not-together]"
+        in lines
+    )
+
+
+def test_non_numeric_keys_can_be_refused(runner: CliRunner, tmp_path: Path) -> None:
+    profile = profile_with(tmp_path, ('non_numeric = "hash"', 'non_numeric = "error"'))
+    lines = failing(runner, tmp_path, ERP / "offers-semicolon.csv", profile)
+    assert lines[0] == (
+        f"{ERP / 'offers-semicolon.csv'}:2: Ajánlatszám -> Offer.Id: 'OF-2024/0017' is not a whole number; MiniCRM needs"
+        " numeric Ids [invalid-id]"
+    )
+
+
+def test_a_row_with_too_few_values(runner: CliRunner, tmp_path: Path) -> None:
+    text = (ERP / "offers-semicolon.csv").read_text(encoding="utf-8-sig")
+    source = tmp_path / "erp.csv"
+    source.write_text(text + "1003;Rövid sor\n", encoding="utf-8")
+    assert failing(runner, tmp_path, source, SEMICOLON) == [
+        f"{source}:9: the row has 2 values but the header has 25 columns; check the delimiter and quotes [row-length]"
+    ]
+
+
+# -- profiles ---------------------------------------------------------------------------------------------
+
+
+def test_a_bad_profile_is_reported_key_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[input]\nencodng = "cp1250"\n[locale]\ndecimal_separator = ";"\n[columns]\n"Offer.Numbr" = "x"\n[colours]\n'
+    )
+    with pytest.raises(InputError) as info:
+        load_profile(path)
+    assert [str(issue) for issue in info.value.issues] == [
+        f'{path}: input.encodng: unknown key; did you mean "encoding"? [invalid-profile]',
+        f'{path}: colours: unknown section [colours]; did you mean "columns"? [invalid-profile]',
+        f'{path}: locale.decimal_separator: must be "." or ",", not \';\' [invalid-profile]',
+        f'{path}: columns.Offer.Numbr: unknown field; did you mean "Offer.Number"? [unknown-field]',
+    ]
+
+
+def test_profile_values_are_read() -> None:
+    profile = load_profile(SEMICOLON)
+    assert (profile.encoding, profile.delimiter, profile.decimal_separator, profile.thousands_separator) == (
+        "utf-8-sig", ";", ",", " ",
+    )  # fmt: skip
+    assert profile.constants["Project.CategoryId"] == 39
+    assert profile.values["Offer.Status"] == {"E": "Accepted", "V": "Draft"}
+    assert (profile.country_fields, profile.country_language) == (("Customer.CountryId",), "hu")
+
+
+def test_mapping_init_writes_a_template(runner: CliRunner, tmp_path: Path, golden) -> None:
+    out = tmp_path / "erp.toml"
+    result = runner.invoke(
+        cli,
+        ["mapping", "init", str(ERP / "offers-cp1250.csv"), "--encoding", "cp1250", "-o", str(out)],
+        catch_exceptions=False,
+    )
+    assert (result.exit_code, result.stderr) == (
+        0,
+        f"{out}: written; fill in the TODO fields, then run xmlsync mapping check\n",
+    )
+    golden(out.read_bytes(), GOLDEN / "erp" / "mapping-init.toml")
+    load_profile(out)
+
+
+def test_mapping_init_matches_columns_named_like_fields(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "flat.csv"
+    source.write_text("project_id,Offer Id,PriceNet,Colour\n1,2,3,red\n")
+    result = runner.invoke(cli, ["mapping", "init", str(source)], catch_exceptions=False)
+    assert '"Project.Id" = "project_id"   # required' in result.stdout
+    assert '"Offer.Id" = "Offer Id"   # required' in result.stdout
+    assert '"Product.PriceNet" = "PriceNet"   # required' in result.stdout
+    assert '#   "Colour"' in result.stdout
+
+
+def test_mapping_check_passes_a_fitting_profile(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["mapping", "check", str(PROFILE), str(ERP / "offers-cp1250.csv")])
+    assert (result.exit_code, result.stdout) == (0, f"{PROFILE}: fits ({ERP / 'offers-cp1250.csv'})\n")
+
+
+def test_mapping_check_reports_unmapped_fields_and_unknown_columns(runner: CliRunner, tmp_path: Path) -> None:
+    profile = profile_with(
+        tmp_path, ('"Offer.Status" = "Állapot"\n', ""), ('"Product.EAN" = "EAN"', '"Product.EAN" = "GTIN"')
+    )
+    source = ERP / "offers-semicolon.csv"
+    result = runner.invoke(cli, ["mapping", "check", str(profile), str(source)])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(
+        f"{profile}: columns.Product.EAN: Product.EAN is mapped to column 'GTIN', which {source} does not have;"
+    )
+    assert lines[1:] == [
+        f"{profile}: columns.Offer.Status: required field Offer.Status is not mapped; add it under [columns] (or [constants]) [unmapped-field]",
+        f"{profile}: columns: warning: column 'Állapot' of {source} is not mapped to any field [unused-column]",
+        f"{profile}: columns: warning: column 'EAN' of {source} is not mapped to any field [unused-column]",
+        f"{profile}: 2 errors ({source})",
+    ]
+
+
+def test_sql_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{ERP / 'offers.sqlite'}"
+    result = runner.invoke(
+        cli,
+        [
+            "build",
+            "--from-sql",
+            url,
+            "--query",
+            "SELECT nope FROM offers",
+            "--profile",
+            str(PROFILE),
+            "-o",
+            str(tmp_path / "o.xml"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert (
+        result.stderr.splitlines()[0] == f"{ERP / 'offers.sqlite'}: the query failed: no such column: nope [sql-error]"
+    )
+    both = runner.invoke(cli, ["build", str(ERP / "offers.jsonl"), "--from-sql", url, "-o", str(tmp_path / "o.xml")])
+    assert (both.exit_code, both.stderr.splitlines()[-1]) == (2, "Error: give either INPUT or --from-sql URL")
+
+
+def test_decimals_from_every_reader_keep_their_digits() -> None:
+    from xmlsync.flat import RowGrouper
+    from xmlsync.profile import Profile
+
+    grouper = RowGrouper(Profile(decimal_separator=",", thousands_separator=" "), ())
+    assert grouper.decimal("1 250,50") == Decimal("1250.50")
+    assert grouper.decimal("1\u00a0250,5") == Decimal("1250.5")
+    assert grouper.decimal(7490.5) == Decimal("7490.5")
+    assert grouper.decimal(48990) == Decimal(48990)
