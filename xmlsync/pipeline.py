@@ -51,7 +51,11 @@ def write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig
         InputError: With every problem found, each naming its record and field or XML path.
     """
     config = config or BuildConfig()
-    rules = FeedRules(RuleConfig(vat_codes=config.vat_codes, strict=config.strict))
+    with FeedRules(RuleConfig(vat_codes=config.vat_codes, strict=config.strict)) as rules:
+        return _write_feed(records, out, config, rules)
+
+
+def _write_feed(records: Iterable[RawRecord], out: IO[bytes], config: BuildConfig, rules: FeedRules) -> BuildResult:
     issues: list[Issue] = []
     warnings: list[Issue] = []
     projects = offers = products = rows = rejected = 0

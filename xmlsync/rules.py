@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import cast
 
 from lxml import etree
 
 from xmlsync.errors import Issue, Severity
 from xmlsync.paths import element_line, record_label
+from xmlsync.seen import Place, SeenIds
 
 # Active ISO 4217 codes that are money (test codes, funds units and precious metals left out).
 ISO_4217 = frozenset(
@@ -32,11 +33,15 @@ ISO_4217 = frozenset(
 PROJECT_ELEMENTS = frozenset({"Name", "CategoryId", "StatusId", "UserId", "Business", "Contacts", "Offers"})
 _PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+_DATE_PARTS = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?: ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?")
 # The XSD's date pattern: a value that matches it but is no calendar date (2021-02-30) breaks a rule.
 _DATE_SHAPE = re.compile(
     r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?"
 )
+_PRODUCT_IDS = etree.XPath("Product/@Id")
+_PRODUCT_EANS = etree.XPath("Product/EAN/text()")
+_PRODUCT_VAT_CODES = etree.XPath("Product/VAT[not(contains(., '%'))]/text()")
+_EMAIL_VALUES = etree.XPath("Emails/Email/Value/text()")
 _IssueFactory = Callable[[str, Severity, str, etree._Element, str], Issue]
 
 
@@ -61,31 +66,32 @@ def ean_check_digit_ok(code: str) -> bool:
     return (10 - total % 10) % 10 == digits[-1]
 
 
-def _parse_date(text: str | None) -> date | None:
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text or "", fmt)
-        except ValueError:
-            continue
-    return None
+def _is_gtin(code: str) -> bool:
+    return code.isdigit() and len(code) in (8, 12, 13, 14)
 
 
-@dataclass(frozen=True)
-class _Seen:
-    """Where an Id was first used."""
+def _parse_date(text: str) -> date | None:
+    """Return the calendar date of a ``YYYY-MM-DD[ HH:MM:SS]`` value, or ``None`` if there is none."""
+    match = _DATE_PARTS.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
 
-    path: str
-    line: int | None
-    source: str | None
 
-    def describe(self, current: str | None) -> str:
-        where = f"{self.source}: " if self.source and self.source != current else ""
-        line = f" (line {self.line})" if self.line else ""
-        return f"{where}{self.path}{line}"
+def _describe(place: Place, current: str | None) -> str:
+    where = f"{place.source}: " if place.source and place.source != current else ""
+    line = f" (line {place.line})" if place.line else ""
+    return f"{where}{place.path}{line}"
 
 
 class FeedRules:
     """Checks one project after another, remembering Ids across the feed.
+
+    Ids are kept in :class:`~xmlsync.seen.SeenIds`, so memory stays flat however long the feed is; call
+    :meth:`close` (or use the object as a context manager) when done.
 
     Args:
         config: Which VAT codes are accepted and whether warnings are errors.
@@ -93,26 +99,36 @@ class FeedRules:
 
     def __init__(self, config: RuleConfig | None = None) -> None:
         self.config = config or RuleConfig()
-        self._projects: dict[str, _Seen] = {}
-        self._offers: dict[str, _Seen] = {}
+        self._seen = SeenIds()
+
+    def __enter__(self) -> FeedRules:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the Id store."""
+        self._seen.close()
 
     def check(self, project: etree._Element, path: str, *, source: str | None = None) -> Iterator[Issue]:
         """Yield the rule violations of one ``<Project>`` element standing at ``path``."""
+        strict = self.config.strict
 
         def issue(code: str, severity: Severity, message: str, el: etree._Element, at: str) -> Issue:
-            if severity == "warning" and self.config.strict:
+            if severity == "warning" and strict:
                 severity = "error"
             return Issue(code, message, source, record_label(el), at, element_line(el), severity=severity)
 
         project_id = project.get("Id")
         if project_id is not None:
-            first = self._projects.setdefault(project_id, _Seen(path, element_line(project), source))
-            if first.path != path or first.source != source:
+            first = self._seen.first("project", project_id, Place(path, element_line(project), source))
+            if first is not None:
                 yield issue(
                     "duplicate-project-id",
                     "error",
-                    f"Project Id {project_id} is used again; first at {first.describe(source)}. MiniCRM upserts cards"
-                    " by Id, so the later one would overwrite the earlier: give each card its own Id",
+                    f"Project Id {project_id} is used again; first at {_describe(first, source)}. MiniCRM upserts"
+                    " cards by Id, so the later one would overwrite the earlier: give each card its own Id",
                     project,
                     f"{path}/@Id",
                 )
@@ -141,49 +157,46 @@ class FeedRules:
     def _offer(self, offer: etree._Element, path: str, source: str | None, issue: _IssueFactory) -> Iterator[Issue]:
         offer_id = offer.get("Id")
         if offer_id is not None:
-            first = self._offers.setdefault(offer_id, _Seen(path, element_line(offer), source))
-            if first.path != path or first.source != source:
+            first = self._seen.first("offer", offer_id, Place(path, element_line(offer), source))
+            if first is not None:
                 yield issue(
                     "duplicate-offer-id",
                     "error",
-                    f"Offer Id {offer_id} is used again; first at {first.describe(source)}. Give each offer its own Id",
+                    f"Offer Id {offer_id} is used again; first at {_describe(first, source)}. Give each offer its"
+                    " own Id",
                     offer,
                     f"{path}/@Id",
                 )
-        currency_el = offer.find("CurrencyCode")
-        currency = currency_el.text if currency_el is not None else None
-        if (
-            currency_el is not None
-            and currency
-            and len(currency) == 3
-            and currency.isupper()
-            and currency not in ISO_4217
-        ):
-            yield issue(
-                "unknown-currency",
-                "error",
-                f"CurrencyCode {currency!r} is not an ISO 4217 currency; use a code such as HUF, EUR or RON",
-                currency_el,
-                f"{path}/CurrencyCode",
-            )
         dates: dict[str, date] = {}
-        for tag in ("Prompt", "Performance", "Issued"):
-            date_el = offer.find(tag)
-            text = date_el.text if date_el is not None else None
-            if date_el is None or text is None:
-                continue
-            parsed = _parse_date(text)
-            if parsed is None and _DATE_SHAPE.fullmatch(text):
-                yield issue(
-                    "invalid-date",
-                    "error",
-                    f"<{tag}> {text!r} is not a calendar date; check the day and month",
-                    date_el,
-                    f"{path}/{tag}",
-                )
-            elif parsed is not None:
-                dates[tag] = parsed
-        if "Issued" in dates and "Prompt" in dates and dates["Issued"] > dates["Prompt"]:
+        for el in offer:
+            tag = el.tag
+            if tag == "CurrencyCode":
+                currency = el.text
+                if currency and len(currency) == 3 and currency.isupper() and currency not in ISO_4217:
+                    yield issue(
+                        "unknown-currency",
+                        "error",
+                        f"CurrencyCode {currency!r} is not an ISO 4217 currency; use a code such as HUF, EUR or RON",
+                        el,
+                        f"{path}/CurrencyCode",
+                    )
+            elif tag in ("Prompt", "Performance", "Issued"):
+                text = el.text or ""
+                parsed = _parse_date(text)
+                if parsed is not None:
+                    dates[str(tag)] = parsed
+                elif _DATE_SHAPE.fullmatch(text):
+                    yield issue(
+                        "invalid-date",
+                        "error",
+                        f"<{tag}> {text!r} is not a calendar date; check the day and month",
+                        el,
+                        f"{path}/{tag}",
+                    )
+            elif tag == "Products":
+                yield from self._products(el, f"{path}/Products", issue)
+        issued, prompt = dates.get("Issued"), dates.get("Prompt")
+        if issued is not None and prompt is not None and issued > prompt:
             yield issue(
                 "issued-after-prompt",
                 "warning",
@@ -192,12 +205,23 @@ class FeedRules:
                 cast(etree._Element, offer.find("Issued")),
                 f"{path}/Issued",
             )
-        products = offer.find("Products")
-        if products is not None:
-            yield from self._products(products, f"{path}/Products", issue)
 
     def _products(self, products: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
+        # Fast path: three XPath calls tell whether any product rule can fire; only then walk the products.
+        ids = cast(list[str], _PRODUCT_IDS(products))
+        eans = cast(list[str], _PRODUCT_EANS(products))
+        codes = cast(list[str], _PRODUCT_VAT_CODES(products))
+        if (
+            len(set(ids)) == len(ids)
+            and all(not _is_gtin(ean) or ean_check_digit_ok(ean) for ean in eans)
+            and all(code in self.config.vat_codes for code in codes)
+        ):
+            return
+        yield from self._locate_product_issues(products, path, issue)
+
+    def _locate_product_issues(self, products: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
         ids: dict[str, int] = {}
+        vat_codes = self.config.vat_codes
         for position, product in enumerate(products.iterchildren("Product"), start=1):
             here = f"{path}/Product[{position}]"
             product_id = product.get("Id")
@@ -212,35 +236,31 @@ class FeedRules:
                         product,
                         f"{here}/@Id",
                     )
-            ean_el = product.find("EAN")
-            ean = ean_el.text if ean_el is not None else None
-            if (
-                ean_el is not None
-                and ean
-                and ean.isdigit()
-                and len(ean) in (8, 12, 13, 14)
-                and not ean_check_digit_ok(ean)
-            ):
-                yield issue(
-                    "ean-check-digit",
-                    "warning",
-                    f"EAN {ean} has a wrong check digit; check the code (or leave EAN out)",
-                    ean_el,
-                    f"{here}/EAN",
-                )
-            vat_el = product.find("VAT")
-            vat = vat_el.text if vat_el is not None else None
-            if vat_el is not None and vat and not _PERCENT.fullmatch(vat) and vat not in self.config.vat_codes:
-                yield issue(
-                    "vat-code",
-                    "warning",
-                    f"VAT {vat!r} is not a percentage; MiniCRM documents only values like 27% for XML Sync"
-                    " (accept the code with --vat-code)",
-                    vat_el,
-                    f"{here}/VAT",
-                )
+            for el in product:
+                tag = el.tag
+                value = el.text
+                if tag == "EAN" and value and _is_gtin(value):
+                    if not ean_check_digit_ok(value):
+                        yield issue(
+                            "ean-check-digit",
+                            "warning",
+                            f"EAN {value} has a wrong check digit; check the code (or leave EAN out)",
+                            el,
+                            f"{here}/EAN",
+                        )
+                elif tag == "VAT" and value and not _PERCENT.fullmatch(value) and value not in vat_codes:
+                    yield issue(
+                        "vat-code",
+                        "warning",
+                        f"VAT {value!r} is not a percentage; MiniCRM documents only values like 27% for XML Sync"
+                        " (accept the code with --vat-code)",
+                        el,
+                        f"{here}/VAT",
+                    )
 
     def _emails(self, owner: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
+        if all(_EMAIL.fullmatch(value.strip()) for value in cast(list[str], _EMAIL_VALUES(owner)) if value.strip()):
+            return
         emails = owner.find("Emails")
         if emails is None:
             return

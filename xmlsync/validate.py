@@ -263,14 +263,14 @@ def iter_errors(doc: Document, *, source: str | None = None, rules: RuleConfig |
     yield from _root_issues(root, source)
     if root.tag != ROOT_TAG:
         return
-    feed_rules = FeedRules(rules)
-    index = 0
-    for position, child in enumerate(root, start=1):
-        if child.tag == "Project":
-            index += 1
-            yield from check_project(child, index=index, rules=feed_rules, source=source)
-        else:
-            yield from _sibling_issues(child, position, source)
+    with FeedRules(rules) as feed_rules:
+        index = 0
+        for position, child in enumerate(root, start=1):
+            if child.tag == "Project":
+                index += 1
+                yield from check_project(child, index=index, rules=feed_rules, source=source)
+            else:
+                yield from _sibling_issues(child, position, source)
 
 
 def validate(doc: Document, *, source: str | None = None, rules: RuleConfig | None = None) -> None:
@@ -384,9 +384,18 @@ def iter_file_issues(
     if doctype:
         yield Issue("dtd-forbidden", _DTD_MESSAGE, source=name, line=1)
         return
-    feed_rules = FeedRules(rules)
+    with FeedRules(rules) as feed_rules:
+        yield from _stream_issues(_Prefixed(head, stream), name, feed_rules, on_project)
+
+
+def _stream_issues(
+    stream: _Prefixed,
+    name: str,
+    feed_rules: FeedRules,
+    on_project: Callable[[str | None, int | None], None] | None,
+) -> Iterator[Issue]:
     events = etree.iterparse(
-        cast(Any, _Prefixed(head, stream)),
+        cast(Any, stream),
         events=("end",),
         tag="Project",
         resolve_entities=False,
