@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SAMPLE_XML
-from xmlsync import BuildConfig, check_file
+from xmlsync import BuildConfig, InputError, check_file, mapping, project_from_dict
 from xmlsync.pipeline import write_feed
 from xmlsync.readers import RawRecord
 from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS
@@ -124,3 +125,54 @@ def test_any_bytes_give_a_report_never_a_traceback(data: bytes) -> None:
     report = check_file(data, name="fuzz.xml")
     assert report.valid == (report.errors == 0)
     assert all(issue.code and issue.message and "\n" not in issue.message for issue in report.issues)
+
+
+ODD_VALUES = st.sampled_from(
+    [
+        None, "", "  ", " 12 ", "12", 12, -1, True, 1.5, Decimal("12"), Decimal("1E+2"), Decimal("NaN"), "1e3",
+        "x\x0by", "2024-02-30", "2024-4-5", "2024-04-05T10:00:00", "2024-04-05 10:00", "27", " 27% ", "27 %",
+        "VAT0", [], {}, "Accepted", "árvíz", "\ud800",
+    ]  # fmt: skip
+)
+
+
+@st.composite
+def odd_records(draw: st.DrawFn) -> dict[str, Any]:
+    """A generated project with some values, at any depth, replaced by odd ones (or removed)."""
+    record = draw(projects())[0]
+
+    def damage(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                roll = draw(st.integers(0, 9))
+                if roll == 0:
+                    continue
+                out[key] = draw(ODD_VALUES) if roll == 1 else damage(value)
+            if draw(st.integers(0, 19)) == 0:
+                out["Extra"] = "x"
+            return out
+        if isinstance(node, list):
+            return [damage(item) for item in node]
+        return node
+
+    return damage(record)
+
+
+def _outcome(record: dict[str, Any], config: BuildConfig) -> object:
+    try:
+        return project_from_dict(record, source="gen", config=config)
+    except InputError as exc:
+        return [str(issue) for issue in exc.issues]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd_records(), st.booleans(), st.sampled_from([None, frozenset({"Accepted", "Draft"})]))
+def test_fast_mapping_agrees_with_the_detailed_mapper(
+    record: dict[str, Any], clean_text: bool, statuses: frozenset[str] | None
+) -> None:
+    config = BuildConfig(clean_text=clean_text, statuses=statuses)
+    fast = _outcome(record, config)
+    with mock.patch.object(mapping, "_fast_values", return_value=None):
+        detailed = _outcome(record, config)
+    assert fast == detailed

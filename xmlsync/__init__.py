@@ -7,8 +7,6 @@ and :mod:`~xmlsync.writer` (write atomically). :func:`build_file` runs them all.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from xmlsync.builder import build_project, build_tree
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError, UnreadableError, ValidationError, XmlSyncError
@@ -38,10 +36,18 @@ from xmlsync.validate import (
     validate_file,
 )
 
-try:
-    __version__ = version("xmlsync")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+
+def __getattr__(name: str) -> str:
+    """Return ``__version__`` on first use (importlib.metadata is slow to import)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'xmlsync' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xmlsync")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "0.0.0"
+
 
 __all__ = [
     "Address",

@@ -2,6 +2,12 @@
 
 Building is kept apart from serialising (:mod:`xmlsync.writer`): these functions return elements and
 never touch a file.
+
+A project is built in two steps. First its *outline* is listed: every element in document order as
+``(depth, tag)``, with its text and ``Id``. Then an empty tree of that shape is copied from a small cache
+(libxml2 copies all nodes in one call) and the texts and Ids are filled in. Feeds repeat a handful of
+shapes (the same fields, one offer, a few product lines), so this is two to three times faster than
+creating the elements one by one, and gives the same tree.
 """
 
 from __future__ import annotations
@@ -9,11 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from lxml import etree
 
 from xmlsync.paths import ROOT_TAG
 from xmlsync.records import Business, Contact, DateValue, Email, Fields, Offer, Phone, Product, Project
+
+Shape = tuple[tuple[int, str], ...]
+
+# Distinct shapes kept; a feed whose projects all differ in shape is built at the uncached speed.
+TEMPLATE_CACHE_SIZE = 512
 
 
 def format_date(value: DateValue) -> str:
@@ -29,108 +41,148 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _text(parent: etree._Element, tag: str, value: str | None) -> None:
-    if value is not None:
-        etree.SubElement(parent, tag).text = value
+class _Outline:
+    """The elements of one tree in document order: shape, texts (``None`` for none) and Ids by index."""
+
+    __slots__ = ("ids", "shape", "texts")
+
+    def __init__(self) -> None:
+        self.shape: list[tuple[int, str]] = []
+        self.texts: list[str | None] = []
+        self.ids: list[tuple[int, str]] = []
+
+    def open(self, depth: int, tag: str, ident: int | None = None) -> None:
+        if ident is not None:
+            self.ids.append((len(self.shape), str(ident)))
+        self.shape.append((depth, tag))
+        self.texts.append(None)
+
+    def leaf(self, depth: int, tag: str, text: str | None) -> None:
+        if text is not None:
+            self.shape.append((depth, tag))
+            self.texts.append(text)
+
+    def realise(self) -> etree._Element:
+        template = _template(tuple(self.shape))
+        root: etree._Element = template.__deepcopy__(None)  # type: ignore[attr-defined]  # copy.deepcopy, minus its memo
+        nodes = list(root.iter())
+        for node, text in zip(nodes, self.texts, strict=True):
+            if text is not None:
+                node.text = text
+        for index, ident in self.ids:
+            nodes[index].set("Id", ident)
+        return root
 
 
-def _values(parent: etree._Element, tag: str, items: Iterable[Email | Phone]) -> None:
+@lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _template(shape: Shape) -> etree._Element:
+    """Return an empty tree of ``shape`` (never handed out: callers copy it)."""
+    (_, root_tag), *rest = shape
+    root = etree.Element(root_tag)
+    stack = [root]
+    for depth, tag in rest:
+        del stack[depth:]
+        stack.append(etree.SubElement(stack[-1], tag))
+    return root
+
+
+def _values(out: _Outline, depth: int, tag: str, items: Iterable[Email | Phone]) -> None:
     items = tuple(items)
     if not items:
         return
-    container = etree.SubElement(parent, f"{tag}s")
+    out.open(depth, f"{tag}s")
     for item in items:
-        etree.SubElement(etree.SubElement(container, tag), "Value").text = item.value
+        out.open(depth + 1, tag)
+        out.leaf(depth + 2, "Value", item.value)
 
 
-def _fields(parent: etree._Element, fields: Fields) -> None:
+def _fields(out: _Outline, depth: int, fields: Fields) -> None:
     for name, value in fields:
-        etree.SubElement(parent, name).text = value
+        out.leaf(depth, name, value)
 
 
-def build_business(business: Business) -> etree._Element:
-    """Return the ``<Business>`` element of a company."""
-    el = etree.Element("Business")
-    _text(el, "Name", business.name)
-    _text(el, "VatNumber", business.vat_number)
-    _values(el, "Email", business.emails)
-    _values(el, "Phone", business.phones)
+def _business(out: _Outline, depth: int, business: Business) -> None:
+    out.open(depth, "Business")
+    inner = depth + 1
+    out.leaf(inner, "Name", business.name)
+    out.leaf(inner, "VatNumber", business.vat_number)
+    _values(out, inner, "Email", business.emails)
+    _values(out, inner, "Phone", business.phones)
     if business.addresses:
-        addresses = etree.SubElement(el, "Addresses")
+        out.open(inner, "Addresses")
         for address in business.addresses:
-            a = etree.SubElement(addresses, "Address")
-            _text(a, "CountryId", address.country_id)
-            _text(a, "PostalCode", address.postal_code)
-            _text(a, "City", address.city)
-            _text(a, "Address", address.address)
-    return el
+            out.open(inner + 1, "Address")
+            out.leaf(inner + 2, "CountryId", address.country_id)
+            out.leaf(inner + 2, "PostalCode", address.postal_code)
+            out.leaf(inner + 2, "City", address.city)
+            out.leaf(inner + 2, "Address", address.address)
 
 
-def build_contact(contact: Contact) -> etree._Element:
-    """Return the ``<Contact>`` element of a person."""
-    el = etree.Element("Contact")
-    if contact.id is not None:
-        el.set("Id", str(contact.id))
-    _text(el, "FirstName", contact.first_name)
-    _text(el, "LastName", contact.last_name)
-    _values(el, "Email", contact.emails)
-    _values(el, "Phone", contact.phones)
-    return el
+def _contact(out: _Outline, depth: int, contact: Contact) -> None:
+    out.open(depth, "Contact", contact.id)
+    out.leaf(depth + 1, "FirstName", contact.first_name)
+    out.leaf(depth + 1, "LastName", contact.last_name)
+    _values(out, depth + 1, "Email", contact.emails)
+    _values(out, depth + 1, "Phone", contact.phones)
 
 
-def build_product(product: Product) -> etree._Element:
-    """Return the ``<Product>`` element of one offer line."""
-    el = etree.Element("Product", Id=str(product.id))
-    _text(el, "Name", product.name)
-    _text(el, "SKU", product.sku)
-    _text(el, "EAN", product.ean)
-    _text(el, "PriceNet", format_decimal(product.price_net))
-    _text(el, "Quantity", format_decimal(product.quantity))
-    _text(el, "Unit", product.unit)
-    _text(el, "VAT", product.vat)
-    _text(el, "FolderName", product.folder_name)
-    return el
+def _product(out: _Outline, depth: int, product: Product) -> None:
+    out.open(depth, "Product", product.id)
+    inner = depth + 1
+    out.leaf(inner, "Name", product.name)
+    out.leaf(inner, "SKU", product.sku)
+    out.leaf(inner, "EAN", product.ean)
+    out.leaf(inner, "PriceNet", format_decimal(product.price_net))
+    out.leaf(inner, "Quantity", format_decimal(product.quantity))
+    out.leaf(inner, "Unit", product.unit)
+    out.leaf(inner, "VAT", product.vat)
+    out.leaf(inner, "FolderName", product.folder_name)
 
 
-def build_offer(offer: Offer) -> etree._Element:
-    """Return the ``<Offer>`` element with its customer, products and card fields."""
-    el = etree.Element("Offer", Id=str(offer.id))
-    _text(el, "Number", offer.number)
-    _text(el, "CurrencyCode", offer.currency_code)
-    _text(el, "Prompt", format_date(offer.prompt))
-    _text(el, "Performance", format_date(offer.performance))
-    _text(el, "Issued", format_date(offer.issued))
-    _text(el, "Subject", offer.subject)
-    _text(el, "Status", offer.status)
-    customer = etree.SubElement(el, "Customer")
-    _text(customer, "Name", offer.customer.name)
-    _text(customer, "CountryId", offer.customer.country_id)
-    _text(customer, "PostalCode", offer.customer.postal_code)
-    _text(customer, "City", offer.customer.city)
-    _text(customer, "Address", offer.customer.address)
-    products = etree.SubElement(el, "Products")
-    products.extend(build_product(p) for p in offer.products)
+def _offer(out: _Outline, depth: int, offer: Offer) -> None:
+    out.open(depth, "Offer", offer.id)
+    inner = depth + 1
+    out.leaf(inner, "Number", offer.number)
+    out.leaf(inner, "CurrencyCode", offer.currency_code)
+    out.leaf(inner, "Prompt", format_date(offer.prompt))
+    out.leaf(inner, "Performance", format_date(offer.performance))
+    out.leaf(inner, "Issued", format_date(offer.issued))
+    out.leaf(inner, "Subject", offer.subject)
+    out.leaf(inner, "Status", offer.status)
+    customer = offer.customer
+    out.open(inner, "Customer")
+    out.leaf(inner + 1, "Name", customer.name)
+    out.leaf(inner + 1, "CountryId", customer.country_id)
+    out.leaf(inner + 1, "PostalCode", customer.postal_code)
+    out.leaf(inner + 1, "City", customer.city)
+    out.leaf(inner + 1, "Address", customer.address)
+    out.open(inner, "Products")
+    for product in offer.products:
+        _product(out, inner + 1, product)
     if offer.fields:
-        _fields(etree.SubElement(el, "Project"), offer.fields)
-    return el
+        out.open(inner, "Project")
+        _fields(out, inner + 1, offer.fields)
 
 
 def build_project(project: Project) -> etree._Element:
     """Return the ``<Project>`` element of one card, in the order of MiniCRM's sample."""
-    el = etree.Element("Project", Id=str(project.id))
-    _text(el, "Name", project.name)
-    _text(el, "CategoryId", str(project.category_id))
-    _text(el, "StatusId", project.status_id)
-    _text(el, "UserId", project.user_id)
+    out = _Outline()
+    out.open(0, "Project", project.id)
+    out.leaf(1, "Name", project.name)
+    out.leaf(1, "CategoryId", str(project.category_id))
+    out.leaf(1, "StatusId", project.status_id)
+    out.leaf(1, "UserId", project.user_id)
     if project.business is not None:
-        el.append(build_business(project.business))
+        _business(out, 1, project.business)
     if project.contacts:
-        contacts = etree.SubElement(el, "Contacts")
-        contacts.extend(build_contact(c) for c in project.contacts)
-    offers = etree.SubElement(el, "Offers")
-    offers.extend(build_offer(o) for o in project.offers)
-    _fields(el, project.fields)
-    return el
+        out.open(1, "Contacts")
+        for contact in project.contacts:
+            _contact(out, 2, contact)
+    out.open(1, "Offers")
+    for offer in project.offers:
+        _offer(out, 2, offer)
+    _fields(out, 1, project.fields)
+    return out.realise()
 
 
 def build_tree(projects: Iterable[Project]) -> etree._Element:

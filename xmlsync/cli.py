@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 import click
 
-from xmlsync import __version__
 from xmlsync.config import BuildConfig
 from xmlsync.errors import UnreadableError, XmlSyncError
 from xmlsync.infer import infer_schema
@@ -54,7 +53,7 @@ def rule_options(func: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="xmlsync")
+@click.version_option(None, "--version", package_name="xmlsync", prog_name="xmlsync")
 def cli() -> None:
     """Turn ERP offer records into MiniCRM XML Sync feeds, and validate such feeds."""
 

@@ -37,7 +37,7 @@ _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DIGITS = re.compile(r"[0-9]+")
 _PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_DATE_FORMATS = (("%Y-%m-%d %H:%M:%S", True), ("%Y-%m-%dT%H:%M:%S", True), ("%Y-%m-%d", False))
+_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}))?")
 MAX_ID = 2**63 - 1
 
 PROJECT_KEYS = ("Id", "Name", "CategoryId", "StatusId", "UserId", "Business", "Contacts", "Offers", "Fields")
@@ -52,6 +52,77 @@ CUSTOMER_KEYS = ("Name", "CountryId", "PostalCode", "City", "Address")
 PRODUCT_KEYS = ("Id", "Name", "SKU", "EAN", "PriceNet", "Quantity", "Unit", "VAT", "FolderName")
 # Names a custom card field may not take, because the documented elements use them.
 RESERVED_PROJECT_FIELDS = frozenset(PROJECT_KEYS) - {"Fields"}
+_KEY_SETS: dict[tuple[str, ...], frozenset[str]] = {
+    keys: frozenset(keys)
+    for keys in (PROJECT_KEYS, BUSINESS_KEYS, CONTACT_KEYS, ADDRESS_KEYS, OFFER_KEYS, CUSTOMER_KEYS, PRODUCT_KEYS)
+}
+
+
+# -- the fast path ------------------------------------------------------------------------------------
+#
+# Most records of a feed are clean. For them, one plain loop per record converts every field; it gives up
+# (returns None) at the first value that is not plainly right, and the detailed mapper below then converts
+# the record again, reporting each problem. A property test checks that both agree wherever the fast path
+# answers. Kinds: required text, optional text, Id, number, date, VAT.
+_TEXT, _OPTIONAL, _ID, _NUMBER, _WHEN, _VAT = range(6)
+_PRODUCT_SPEC = (
+    ("Id", _ID), ("Name", _TEXT), ("SKU", _OPTIONAL), ("EAN", _OPTIONAL), ("PriceNet", _NUMBER),
+    ("Quantity", _NUMBER), ("Unit", _TEXT), ("VAT", _VAT), ("FolderName", _TEXT),
+)  # fmt: skip
+_CUSTOMER_SPEC = tuple((key, _TEXT) for key in CUSTOMER_KEYS)
+_OFFER_SPEC = (
+    ("Id", _ID), ("Number", _TEXT), ("CurrencyCode", _TEXT), ("Prompt", _WHEN), ("Performance", _WHEN),
+    ("Issued", _WHEN), ("Subject", _OPTIONAL), ("Status", _TEXT),
+)  # fmt: skip
+_PROJECT_SPEC = (("Id", _ID), ("Name", _TEXT), ("CategoryId", _ID), ("StatusId", _TEXT), ("UserId", _OPTIONAL))
+_BUSINESS_SPEC = (("Name", _TEXT), ("VatNumber", _OPTIONAL))
+
+
+def _fast_values(obj: Any, keys: frozenset[str], spec: tuple[tuple[str, int], ...]) -> list[Any] | None:
+    """Return the converted values of ``spec``'s fields if every one is plainly right, else ``None``."""
+    if type(obj) is not dict or not keys.issuperset(obj):
+        return None
+    values: list[Any] = []
+    texts: list[str] = []
+    for key, kind in spec:
+        value = obj.get(key)
+        if kind == _TEXT:
+            if type(value) is not str or not value.strip():
+                return None
+            texts.append(value)
+        elif kind == _OPTIONAL:
+            if value == "":
+                value = None
+            elif value is not None:
+                if type(value) is not str:
+                    return None
+                texts.append(value)
+        elif kind == _ID:
+            if type(value) is not int or not 0 <= value <= MAX_ID:
+                return None
+        elif kind == _NUMBER:
+            if (type(value) is str and _DECIMAL.fullmatch(value)) or type(value) is int:
+                value = Decimal(value)
+            elif type(value) is not Decimal or not value.is_finite():
+                return None
+        elif kind == _WHEN:
+            match = _DATE.fullmatch(value) if type(value) is str else None
+            if match is None:
+                return None
+            year, month, day, hour, minute, second = match.groups()
+            try:
+                if hour is None:
+                    value = date(int(year), int(month), int(day))
+                else:
+                    value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+            except ValueError:
+                return None
+        elif type(value) is not str or value[-1:] != "%" or not _PERCENT.fullmatch(value):  # _VAT
+            return None
+        values.append(value)
+    if _INVALID_XML_CHAR.search("".join(texts)) is not None:
+        return None
+    return values
 
 
 def _describe(value: object) -> str:
@@ -97,6 +168,8 @@ class _RecordMapper:
         return f"{path}.{key}" if path else key
 
     def check_keys(self, obj: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+        if _KEY_SETS[allowed].issuperset(obj):
+            return
         for key in obj:
             if key not in allowed:
                 close = difflib.get_close_matches(str(key), allowed, n=1)
@@ -114,15 +187,16 @@ class _RecordMapper:
         *,
         required: bool = True,
     ) -> T | None:
-        where = self._join(path, key)
-        if key not in obj or obj[key] is None:
+        value = obj.get(key)
+        if value is None:
             if required:
+                where = self._join(path, key)
                 self.report(where, "missing-field", f'missing required field "{key}"; add it to the record')
             return None
         try:
-            return convert(obj[key])
+            return convert(value)
         except _Problem as problem:
-            self.report(where, problem.code, problem.message)
+            self.report(self._join(path, key), problem.code, problem.message)
             return None
 
     def obj(self, value: Any, path: str) -> Mapping[str, Any] | None:
@@ -150,11 +224,16 @@ class _RecordMapper:
     # -- value converters ----------------------------------------------------------------------
 
     def text(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, Decimal):
+            text = format(value, "f")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        else:
             raise _Problem("wrong-type", f"expected a text, got {_describe(value)}")
-        text = value if isinstance(value, str) else (format(value, "f") if isinstance(value, Decimal) else str(value))
         bad = _INVALID_XML_CHAR.search(text)
-        if bad:
+        if bad is not None:
             if self.config.clean_text:
                 return _INVALID_XML_CHAR.sub("", text)
             raise _Problem(
@@ -212,13 +291,15 @@ class _RecordMapper:
             return value.replace(microsecond=0)
         if isinstance(value, date):
             return value
-        if isinstance(value, str):
-            for fmt, has_time in _DATE_FORMATS:
-                try:
-                    parsed = datetime.strptime(value, fmt)
-                except ValueError:
-                    continue
-                return parsed if has_time else parsed.date()
+        match = _DATE.fullmatch(value) if isinstance(value, str) else None
+        if match is not None:
+            year, month, day, hour, minute, second = match.groups()
+            try:
+                if hour is None:
+                    return date(int(year), int(month), int(day))
+                return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+            except ValueError:
+                pass
         raise _Problem(
             "invalid-date",
             f"{_show(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13",
@@ -272,17 +353,24 @@ class _RecordMapper:
     # -- records -------------------------------------------------------------------------------
 
     def project(self, data: Any) -> Project | None:
-        obj = self.obj(data, "")
-        if obj is None:
-            return None
-        project_id = self.field(obj, "Id", "", self.ident)
-        if project_id is not None:
+        fast = _fast_values(data, _KEY_SETS[PROJECT_KEYS], _PROJECT_SPEC)
+        if fast is not None:
+            obj: Mapping[str, Any] = data
+            project_id, name, category_id, status_id, user_id = fast
             self.record = f"Project {project_id}"
-        self.check_keys(obj, PROJECT_KEYS, "")
-        name = self.field(obj, "Name", "", self.required_text)
-        category_id = self.field(obj, "CategoryId", "", self.ident)
-        status_id = self.field(obj, "StatusId", "", self.required_text)
-        user_id = self.field(obj, "UserId", "", self.optional_text, required=False)
+        else:
+            checked = self.obj(data, "")
+            if checked is None:
+                return None
+            obj = checked
+            project_id = self.field(obj, "Id", "", self.ident)
+            if project_id is not None:
+                self.record = f"Project {project_id}"
+            self.check_keys(obj, PROJECT_KEYS, "")
+            name = self.field(obj, "Name", "", self.required_text)
+            category_id = self.field(obj, "CategoryId", "", self.ident)
+            status_id = self.field(obj, "StatusId", "", self.required_text)
+            user_id = self.field(obj, "UserId", "", self.optional_text, required=False)
         fields = self.field(obj, "Fields", "", lambda v: self.fields(v, RESERVED_PROJECT_FIELDS), required=False)
         business = None
         if obj.get("Business") is not None:
@@ -318,12 +406,18 @@ class _RecordMapper:
         )
 
     def business(self, data: Any, path: str) -> Business | None:
-        obj = self.obj(data, path)
-        if obj is None:
-            return None
-        self.check_keys(obj, BUSINESS_KEYS, path)
-        name = self.field(obj, "Name", path, self.required_text)
-        vat_number = self.field(obj, "VatNumber", path, self.optional_text, required=False)
+        fast = _fast_values(data, _KEY_SETS[BUSINESS_KEYS], _BUSINESS_SPEC)
+        if fast is not None:
+            obj: Mapping[str, Any] = data
+            name, vat_number = fast
+        else:
+            checked = self.obj(data, path)
+            if checked is None:
+                return None
+            obj = checked
+            self.check_keys(obj, BUSINESS_KEYS, path)
+            name = self.field(obj, "Name", path, self.required_text)
+            vat_number = self.field(obj, "VatNumber", path, self.optional_text, required=False)
         addresses = tuple(
             a
             for i, raw in enumerate(self.items(obj, "Addresses", path))
@@ -375,18 +469,25 @@ class _RecordMapper:
         )
 
     def offer(self, data: Any, path: str) -> Offer | None:
-        obj = self.obj(data, path)
-        if obj is None:
-            return None
-        self.check_keys(obj, OFFER_KEYS, path)
-        offer_id = self.field(obj, "Id", path, self.ident)
-        number = self.field(obj, "Number", path, self.required_text)
-        currency = self.field(obj, "CurrencyCode", path, self.required_text)
-        prompt = self.field(obj, "Prompt", path, self.when)
-        performance = self.field(obj, "Performance", path, self.when)
-        issued = self.field(obj, "Issued", path, self.when)
-        subject = self.field(obj, "Subject", path, self.optional_text, required=False)
-        status = self.field(obj, "Status", path, self.status)
+        fast = _fast_values(data, _KEY_SETS[OFFER_KEYS], _OFFER_SPEC)
+        statuses = self.config.statuses
+        if fast is not None and (statuses is None or fast[-1] in statuses):
+            obj: Mapping[str, Any] = data
+            offer_id, number, currency, prompt, performance, issued, subject, status = fast
+        else:
+            checked = self.obj(data, path)
+            if checked is None:
+                return None
+            obj = checked
+            self.check_keys(obj, OFFER_KEYS, path)
+            offer_id = self.field(obj, "Id", path, self.ident)
+            number = self.field(obj, "Number", path, self.required_text)
+            currency = self.field(obj, "CurrencyCode", path, self.required_text)
+            prompt = self.field(obj, "Prompt", path, self.when)
+            performance = self.field(obj, "Performance", path, self.when)
+            issued = self.field(obj, "Issued", path, self.when)
+            subject = self.field(obj, "Subject", path, self.optional_text, required=False)
+            status = self.field(obj, "Status", path, self.status)
         customer = self.field(obj, "Customer", path, lambda v: self.customer(v, f"{path}.Customer"))
         products = tuple(
             p
@@ -413,6 +514,9 @@ class _RecordMapper:
         )
 
     def customer(self, data: Any, path: str) -> Customer:
+        fast = _fast_values(data, _KEY_SETS[CUSTOMER_KEYS], _CUSTOMER_SPEC)
+        if fast is not None:
+            return Customer(*fast)
         if not isinstance(data, Mapping):
             raise _Problem("wrong-type", f"expected an object, got {_describe(data)}")
         obj = data
@@ -424,6 +528,10 @@ class _RecordMapper:
         return Customer(name, country_id, postal_code, city, address)
 
     def product(self, data: Any, path: str) -> Product | None:
+        fast = _fast_values(data, _KEY_SETS[PRODUCT_KEYS], _PRODUCT_SPEC)
+        if fast is not None:
+            product_id, name, sku, ean, price, quantity, unit, vat, folder = fast
+            return Product(product_id, name, price, quantity, unit, vat, folder, sku, ean)
         obj = self.obj(data, path)
         if obj is None:
             return None

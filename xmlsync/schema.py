@@ -5,9 +5,12 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xmlschema
 from lxml import etree
+
+if TYPE_CHECKING:
+    import xmlschema
 
 SCHEMA_NAME = "minicrm-offers.xsd"
 
@@ -34,7 +37,13 @@ def lxml_schema() -> etree.XMLSchema:
 
 @cache
 def rich_schema() -> xmlschema.XMLSchema10:
-    """Return the XSD loaded by xmlschema: the validator with structured error detail."""
+    """Return the XSD loaded by xmlschema: the validator with structured error detail.
+
+    xmlschema is imported here, on first use, as only invalid input needs it (it takes a tenth of a
+    second to import).
+    """
+    import xmlschema
+
     return xmlschema.XMLSchema10(str(schema_path()))
 
 

@@ -19,15 +19,17 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-import xmlschema
 from lxml import etree
 
 from xmlsync.errors import Issue, UnreadableError, ValidationError
 from xmlsync.paths import ROOT_TAG, element_line, element_path, record_label
 from xmlsync.rules import FeedRules, RuleConfig
 from xmlsync.schema import lxml_schema, rich_schema, type_help
+
+if TYPE_CHECKING:
+    import xmlschema
 
 Document = etree._ElementTree | etree._Element
 Source = str | Path | bytes | IO[bytes]
@@ -113,6 +115,8 @@ class _Translator:
         )
 
     def translate(self, err: xmlschema.XMLSchemaValidationError) -> Issue:
+        import xmlschema  # loaded with rich_schema(), which produced err
+
         el = err.elem
         if not isinstance(el, etree._Element):
             return Issue("schema-violation", _first_line(err.reason), source=self.source)
