@@ -5,10 +5,12 @@ Exit codes: 0 success or valid, 1 invalid data or a processing error, 2 usage er
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,7 +18,7 @@ from xmlsync.config import BuildConfig
 from xmlsync.errors import UnreadableError, XmlSyncError
 from xmlsync.infer import infer_schema
 from xmlsync.inputs import InputSpec, mapping_issues, mapping_template
-from xmlsync.pipeline import build_file
+from xmlsync.pipeline import Progress, Split, build_file, default_rejects_path
 from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
 from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.rules import RuleConfig
@@ -33,6 +35,59 @@ def _fail(exc: XmlSyncError, what: str) -> click.ClickException:
         click.echo(str(issue), err=True)
     count = len(exc.issues)
     return click.ClickException(f"{count} problem{'' if count == 1 else 's'} found; {what}")
+
+
+_SIZE = re.compile(r"([0-9]+)\s*(|k|kb|m|mb|g|gb|kib|mib|gib)", re.IGNORECASE)
+_UNITS = {"": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+if TYPE_CHECKING:
+    _IntParamType = click.ParamType[int]
+else:  # click < 8.2 has no generic ParamType
+    _IntParamType = click.ParamType
+
+
+class ByteSize(_IntParamType):
+    """A size in bytes: ``500000``, ``500k``, ``50MB``, ``1GiB`` (k, M, G are powers of 1000; KiB... of 1024)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        match = _SIZE.fullmatch(str(value).strip())
+        if not match or int(match.group(1)) == 0:
+            self.fail(f"{value!r} is not a size; use e.g. 50MB, 500k or 1GiB", param, ctx)
+        return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+class ProgressLine:
+    """Shows a build's progress on one terminal line: records, records per second, elapsed time.
+
+    Nothing is shown during the first second, so short runs print only their summary.
+    """
+
+    def __init__(self, stream: IO[str], *, delay: float = 1.0, interval: float = 0.2) -> None:
+        self.stream = stream
+        self.delay = delay
+        self.interval = interval
+        self._shown_at: float | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.elapsed < self.delay and self._shown_at is None:
+            return
+        if not progress.done and self._shown_at is not None and progress.elapsed - self._shown_at < self.interval:
+            return
+        self._shown_at = progress.elapsed
+        minutes, seconds = divmod(int(progress.elapsed), 60)
+        skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
+        line = (
+            f"\r{progress.records:,} records, {progress.rate:,.0f}/s, {minutes}:{seconds:02d} elapsed"
+            f" ({progress.projects:,} projects written{skipped})"
+        )
+        self.stream.write(line + ("\n" if progress.done else ""))
+        self.stream.flush()
 
 
 def rule_options(func: F) -> F:
@@ -130,6 +185,33 @@ def _profile(path: str | None) -> Profile:
     help="Accept only these offer Status values; repeatable. By default any non-empty status.",
 )
 @rule_options
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["fail", "skip"]),
+    default="fail",
+    show_default=True,
+    help="fail: an invalid record stops the build, nothing is written. skip: write the valid projects and"
+    " list each invalid record with its errors in the --rejects file.",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="JSON Lines file for the records skipped by --on-invalid skip; default: OUTPUT's name + .rejects.jsonl.",
+)
+@click.option(
+    "--split-records",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Write parts of at most N projects each: offers-0001.xml, offers-0002.xml...",
+)
+@click.option(
+    "--split-bytes",
+    type=ByteSize(),
+    metavar="SIZE",
+    help="Write parts of at most SIZE each (e.g. 50MB; k, M, G are powers of 1000, KiB, MiB, GiB of 1024).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print no progress and no summary, only problems.")
 def build(
     input_path: str | None,
     output: str,
@@ -143,19 +225,26 @@ def build(
     statuses: Sequence[str],
     strict: bool,
     vat_codes: Sequence[str],
+    on_invalid: str,
+    rejects_path: str | None,
+    split_records: int | None,
+    split_bytes: int | None,
+    quiet: bool,
 ) -> None:
     """Build a MiniCRM XML Sync offer feed from ERP records.
 
     INPUT is JSON (a list of projects keyed like the XML tree), JSON Lines, CSV or XLSX (- for stdin),
     or use --from-sql. Flat inputs (one product line per row) are read through a mapping --profile. The
     feed is checked against the XSD and the business rules before it is written: on any error nothing
-    is written and every problem is listed.
+    is written and every problem is listed (or, with --on-invalid skip, the invalid records are set
+    aside in a rejects file). Records stream through one at a time, so memory stays flat.
 
     \b
     Example:
         xmlsync build fixtures/offers.json -o offers.xml
         xmlsync build erp.csv --profile erp.toml -o offers.xml
         xmlsync build --from-sql sqlite:///erp.db --table offers --profile erp.toml -o offers.xml
+        xmlsync build big.jsonl -o feed/offers.xml --split-bytes 50MB --on-invalid skip
     """
     spec = _input(input_path, input_format, sql_url, table, query)
     config = BuildConfig(
@@ -165,14 +254,44 @@ def build(
         statuses=frozenset(statuses) if statuses else None,
         strict=strict,
     )
+    split = Split(split_records, split_bytes) if split_records or split_bytes else None
+    if output == "-" and split is not None:
+        raise click.UsageError("--split-records and --split-bytes write files: give -o PATH, not -o -")
+    if rejects_path is not None and on_invalid != "skip":
+        raise click.UsageError("--rejects is for the records skipped by --on-invalid skip")
+    if on_invalid == "skip" and rejects_path is None:
+        if output == "-":
+            raise click.UsageError("--on-invalid skip with -o - needs --rejects PATH")
+        rejects_path = str(default_rejects_path(output))
     target = sys.stdout.buffer if output == "-" else output
+    stderr = sys.stderr
+    progress = ProgressLine(stderr) if not quiet and stderr.isatty() else None
     try:
-        result = build_file(spec, target, config, _profile(profile_path))
+        result = build_file(
+            spec,
+            target,
+            config,
+            _profile(profile_path),
+            on_invalid="skip" if on_invalid == "skip" else "fail",
+            rejects=rejects_path,
+            split=split,
+            progress=progress,
+        )
     except XmlSyncError as exc:
-        raise _fail(exc, "nothing was written" if output == "-" else f"{output} was not written") from None
+        raise _fail(exc, _not_written(output, split is not None)) from None
     for warning in result.warnings:
         click.echo(str(warning), err=True)
-    click.echo(f"{output if output != '-' else '<stdout>'}: wrote {result.summary()}", err=True)
+    if not quiet:
+        click.echo(f"{output if output != '-' else '<stdout>'}: wrote {result.summary()}", err=True)
+
+
+def _not_written(output: str, split: bool) -> str:
+    if output == "-":
+        return "nothing was written"
+    if split:
+        path = Path(output)
+        return f"no part of {path.parent / f'{path.stem}-*{path.suffix}'} was written"
+    return f"{output} was not written"
 
 
 @cli.command()
