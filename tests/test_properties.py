@@ -9,12 +9,13 @@ from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from tests.conftest import SAMPLE_XML
 from xmlsync import BuildConfig, InputError, check_file, mapping, project_from_dict
 from xmlsync.pipeline import write_feed
 from xmlsync.readers import RawRecord
-from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS
+from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS, FeedRules
 
 XML_TEXT = st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff") | st.sampled_from(
     "\t\n\r&<>\"'"
@@ -176,3 +177,36 @@ def test_fast_mapping_agrees_with_the_detailed_mapper(
     with mock.patch.object(mapping, "_fast_values", return_value=None):
         detailed = _outcome(record, config)
     assert fast == detailed
+
+
+RULE_BREAKS = {
+    "EAN": ["5901234123458", "4006381333931", "abc", "5901234123457"],
+    "VAT": ["27", "1234%", "KBAUK", "5.5%", " 27%"],
+    "CurrencyCode": ["HUN", "huf", "EUR", "XXXX"],
+    "Issued": ["2030-01-01 00:00:00", "2021-02-30", "2020-01-01"],
+    "Prompt": ["2000-01-01", "2021-02-29 10:00:00", "2040-12-31"],
+    "Value": ["not-an-email", "a@b.hu", "  ", "x@y"],
+}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(projects(), st.lists(st.tuples(st.sampled_from(sorted(RULE_BREAKS)), st.integers(0, 99), st.integers(0, 3))))
+def test_a_clean_batch_verdict_is_never_wrong(
+    records: list[dict[str, Any]], breaks: list[tuple[str, int, int]]
+) -> None:
+    """batch_clean may send a batch to the exact walk for nothing, but never lets a rule violation through."""
+    out = io.BytesIO()
+    write_feed((RawRecord(r, f"gen:[{i}]") for i, r in enumerate(records)), out, BuildConfig(pretty=False))
+    container = etree.fromstring(out.getvalue())
+    for tag, which, choice in breaks:
+        found = list(container.iter(tag))
+        if found:
+            found[which % len(found)].text = RULE_BREAKS[tag][choice % len(RULE_BREAKS[tag])]
+    if breaks and breaks[0][1] % 3 == 0:  # sometimes a duplicate product line
+        products = list(container.iter("Product"))
+        if len(products) > 1 and products[0].getparent() is products[1].getparent():
+            products[1].set("Id", products[0].get("Id", ""))
+    with FeedRules() as rules:
+        clean = rules.batch_clean(container)
+        found_issues = [i for n, p in enumerate(container, 1) for i in rules.content(p, f"/Projects/Project[{n}]")]
+    assert not (clean and found_issues), [str(issue) for issue in found_issues]

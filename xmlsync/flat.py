@@ -31,6 +31,7 @@ _HASH_BYTES = 7
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+MEMO_VALUES = 50_000  # distinct (field, raw value) conversions remembered by a RowGrouper
 _LEVELS = {
     "Project": "project",
     "Business": "project",
@@ -89,11 +90,59 @@ class RowGrouper:
         self._ids: dict[tuple[str, int], str] = {}
         self._projects_done: dict[int, str] = {}
         self._offer_owner: dict[int, tuple[int, str]] = {}
+        columns = [(name, column, spec) for name, column in self.fields.items() if (spec := spec_of(name))]
+        # Columns of the project, offer and contact repeat on every product line of a record.
+        self._columns = [(name, column, spec, not name.startswith("Product.")) for name, column, spec in columns]
+        self._repeated = [column for name, column, _, repeated in self._columns if repeated]
+        self._last_repeated: tuple[Any, ...] | None = None
+        self._last_values: dict[str, Any] = {}
+        self._memo: dict[tuple[str, Any], Any] = {}
+        self._constants: dict[str, Any] = dict(profile.constants)
+        self._constant_issues: list[Issue] = []
+        for name, value in profile.constants.items():
+            spec = spec_of(name)
+            if spec is None:
+                continue
+            try:
+                self._constants[name] = self._convert(name, spec, value)
+            except _Bad as bad:
+                self._constant_issues.append(
+                    Issue(bad.code, bad.message, source=profile.source, path=f"constants.{name}")
+                )
+        names = list(dict.fromkeys([*profile.constants, *self.fields]))
+        self._project_names = [n for n in names if _LEVELS.get(n.split(".")[0]) == "project"]
+        self._offer_names = [n for n in names if _LEVELS.get(n.split(".")[0]) == "offer"]
+        self._product_names = [(n, n.split(".", 1)[1]) for n in names if n.startswith("Product.")]
 
     # -- values --------------------------------------------------------------------------------
 
     def convert(self, name: str, spec: FieldSpec, raw: Any) -> Any:
-        """Return the normalised value of field ``name`` (``None`` when empty); raise ``_Bad``."""
+        """Return the normalised value of field ``name`` (``None`` when empty); raise ``_Bad``.
+
+        Results are remembered for the last :data:`MEMO_VALUES` distinct values: the project and offer
+        columns repeat on every product line, and dates, units and rates repeat across the export.
+        """
+        key = (name, raw)
+        try:
+            known = self._memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (never from our readers): no memo
+            return self._convert(name, spec, raw)
+        else:
+            if isinstance(known, _Bad):
+                raise known
+            return known
+        if len(self._memo) >= MEMO_VALUES:
+            self._memo.clear()
+        try:
+            value = self._memo[key] = self._convert(name, spec, raw)
+        except _Bad as bad:
+            self._memo[key] = bad
+            raise
+        return value
+
+    def _convert(self, name: str, spec: FieldSpec, raw: Any) -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         text = raw.strip() if isinstance(raw, str) else raw
@@ -215,23 +264,29 @@ class RowGrouper:
 
     # -- rows ----------------------------------------------------------------------------------
 
-    def normalise(self, row: Row) -> tuple[dict[str, Any], list[Issue]]:
-        """Return field -> value for one row, and the issues of its bad values."""
-        values: dict[str, Any] = {}
+    def normalise(self, row: Row) -> tuple[dict[str, Any], list[Issue], bool]:
+        """Return field -> value for one row, the issues of its bad values, and whether it repeats.
+
+        A row *repeats* when its project, offer and contact columns hold the same raw values as the row
+        before, which were all good: their values are taken over, and only the product columns converted.
+        """
+        raw = row.values
+        repeated = tuple(raw.get(column) for column in self._repeated)
+        repeat = repeated == self._last_repeated
+        values: dict[str, Any] = {**self._constants, **self._last_values} if repeat else dict(self._constants)
         issues: list[Issue] = []
-        for name, value in self.profile.constants.items():
-            values[name] = value
-        for name, column in self.fields.items():
-            spec = spec_of(name)
-            if spec is None:
+        clean = True
+        for name, column, spec, is_repeated in self._columns:
+            if repeat and is_repeated:
                 continue
             try:
-                values[name] = self.convert(name, spec, row.values.get(column))
+                value = values[name] = self.convert(name, spec, raw.get(column))
             except _Bad as bad:
                 issues.append(Issue(bad.code, bad.message, source=row.source, path=f"{column} -> {name}"))
                 values[name] = None
+                clean = clean and not is_repeated
                 continue
-            if values[name] is None and spec.required:
+            if value is None and spec.required:
                 issues.append(
                     Issue(
                         "empty-value",
@@ -240,14 +295,12 @@ class RowGrouper:
                         path=f"{column} -> {name}",
                     )
                 )
-        for name, value in list(values.items()):
-            spec = spec_of(name)
-            if name in self.profile.constants and spec is not None:
-                try:
-                    values[name] = self.convert(name, spec, value)
-                except _Bad as bad:
-                    issues.append(Issue(bad.code, bad.message, source=self.profile.source, path=f"constants.{name}"))
-        return values, issues
+                clean = clean and not is_repeated
+        if not repeat:
+            self._last_repeated = repeated if clean else None
+            self._last_values = {name: values[name] for name, _, _, is_repeated in self._columns if is_repeated}
+        issues.extend(self._constant_issues)
+        return values, issues, repeat
 
     def group(self, rows: Iterable[Row]) -> Iterator[RawRecord]:
         """Yield one record per project, in input order; rows with problems put issues on their record."""
@@ -256,7 +309,7 @@ class RowGrouper:
             if row.issues:
                 yield RawRecord(None, row.source, row.issues)
                 continue
-            values, issues = self.normalise(row)
+            values, issues, repeat = self.normalise(row)
             project_key = values.get("Project.Id")
             if project_key is None:
                 yield RawRecord(None, row.source, tuple(issues), rows=1)
@@ -278,7 +331,7 @@ class RowGrouper:
             group.rows += 1
             group.last = row.source
             group.issues.extend(issues)
-            self._add_row(group, row, values)
+            self._add_row(group, row, values, repeat)
         if group is not None:
             yield self._finish(group)
 
@@ -309,15 +362,15 @@ class RowGrouper:
                 )
             )
 
-    def _add_row(self, group: _Group, row: Row, values: dict[str, Any]) -> None:
+    def _add_row(self, group: _Group, row: Row, values: dict[str, Any], repeat: bool) -> None:
+        """Add a row's values to its project; a repeating row (see :meth:`normalise`) agrees by definition."""
         issues = group.issues
-        for name, value in values.items():
-            level = _LEVELS.get(name.split(".")[0])
-            if level == "project" or name.startswith("Project.Fields."):
-                self._agree(group.values, name, value, row, issues, f"Project {group.key}")
-        contact = _contact(values)
-        if contact and contact not in group.record["Contacts"]:
-            group.record["Contacts"].append(contact)
+        if not repeat:
+            for name in self._project_names:
+                self._agree(group.values, name, values.get(name), row, issues, f"Project {group.key}")
+            contact = _contact(values)
+            if contact and contact not in group.record["Contacts"]:
+                group.record["Contacts"].append(contact)
         offer_key = values.get("Offer.Id")
         if offer_key is None:
             return
@@ -347,11 +400,9 @@ class RowGrouper:
             )
         group.current_offer = offer_key
         seen = group.offer_values[offer_key]
-        for name, value in values.items():
-            level = _LEVELS.get(name.split(".")[0])
-            if (level == "offer" and not name.startswith("Offer.Project.")) or name.startswith("Offer.Project."):
-                self._agree(seen, name, value, row, issues, f"Offer {offer_key}")
-        product = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("Product.") and v is not None}
+        for name in self._offer_names if not repeat else ():
+            self._agree(seen, name, values.get(name), row, issues, f"Offer {offer_key}")
+        product = {key: value for name, key in self._product_names if (value := values.get(name)) is not None}
         product_key = values.get("Product.Id")
         if product_key is not None:
             first = group.products[offer_key].setdefault(product_key, row.source)

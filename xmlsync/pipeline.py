@@ -11,15 +11,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
 
+from lxml import etree
+
 from xmlsync.builder import build_project
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
 from xmlsync.inputs import InputSpec, read_records
 from xmlsync.mapping import project_from_dict
+from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
+from xmlsync.records import Project
 from xmlsync.rules import FeedRules, RuleConfig
-from xmlsync.validate import check_project
+from xmlsync.validate import BATCH, check_batch
 from xmlsync.writer import FeedWriter, ProjectSink, SplitFeed, atomic_output, write_reject
 
 _SPOOL_BYTES = 16 * 1024 * 1024
@@ -135,48 +139,91 @@ def _write_feed(
     rejects: IO[bytes] | None,
     progress: ProgressCallback | None,
 ) -> BuildResult:
-    issues: list[Issue] = []
-    warnings: list[Issue] = []
-    projects = offers = products = rows = rejected = skipped = 0
+    run = _FeedRun(sink, config, rules, rejects)
     started = time.monotonic()
     index = 0
     for index, raw in enumerate(records, start=1):
-        rows += raw.rows
         if progress is not None and index % PROGRESS_EVERY == 0:
-            progress(Progress(index - 1, projects, skipped, time.monotonic() - started))
+            run.flush()
+            progress(Progress(index - 1, run.projects, run.skipped, time.monotonic() - started))
+        run.add(raw, index)
+    run.flush()
+    if progress is not None:
+        progress(Progress(index, run.projects, run.skipped, time.monotonic() - started, done=True))
+    if run.issues:
+        raise InputError(run.issues)
+    return BuildResult(run.projects, run.offers, run.products, tuple(run.warnings), run.rows, run.rejected, run.skipped)
+
+
+class _FeedRun:
+    """One build: records are mapped and built as they come, then checked and written in batches.
+
+    A batch of :data:`BATCH` built projects is checked at once (see
+    :func:`~xmlsync.validate.check_batch`), then written, rejected or reported in input order.
+    """
+
+    def __init__(self, sink: ProjectSink, config: BuildConfig, rules: FeedRules, rejects: IO[bytes] | None) -> None:
+        self.sink = sink
+        self.config = config
+        self.rules = rules
+        self.rejects = rejects
+        self.issues: list[Issue] = []
+        self.warnings: list[Issue] = []
+        self.projects = self.offers = self.products = self.rows = self.rejected = self.skipped = 0
+        self._pending: list[tuple[RawRecord, int, Project | None, list[Issue]]] = []
+        self._batch = etree.Element(ROOT_TAG)
+
+    def add(self, raw: RawRecord, index: int) -> None:
+        """Map and build one record (the ``index``-th of the feed); check and write it with its batch."""
+        self.rows += raw.rows
         problems = list(raw.issues)
+        project = None
         if not problems:
             try:
-                project = project_from_dict(raw.data, source=raw.source, config=config)
+                project = project_from_dict(raw.data, source=raw.source, config=self.config)
             except InputError as exc:
                 problems = list(exc.issues)
             else:
-                element = build_project(project)
-                found = check_project(element, index=index, rules=rules, source=raw.source)
-                warnings.extend(issue for issue in found if issue.severity == "warning")
-                problems = [issue for issue in found if issue.severity == "error"]
-        if problems:
-            rejected += raw.rows
-            if rejects is None:
-                issues.extend(problems)
-            else:
-                skipped += 1
-                write_reject(rejects, raw.source, raw.rows, problems, raw.data)
-            continue
-        if issues:
-            continue
-        try:
-            sink.write(element)
-        except OutputError as exc:
-            raise OutputError([replace(issue, source=raw.source) for issue in exc.issues]) from None
-        projects += 1
-        offers += len(project.offers)
-        products += sum(len(offer.products) for offer in project.offers)
-    if progress is not None:
-        progress(Progress(index, projects, skipped, time.monotonic() - started, done=True))
-    if issues:
-        raise InputError(issues)
-    return BuildResult(projects, offers, products, tuple(warnings), rows, rejected, skipped)
+                self._batch.append(build_project(project))
+        self._pending.append((raw, index, project, problems))
+        if len(self._pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Check the pending projects, then write, reject or report each, in input order."""
+        built = [(raw, index) for raw, index, project, _ in self._pending if project is not None]
+        indexes, sources = [index for _, index in built], [raw.source for raw, _ in built]
+        found = check_batch(self._batch, indexes=indexes, rules=self.rules, sources=sources)
+        elements = iter(list(self._batch))
+        results = iter(found)
+        for raw, _, project, problems in self._pending:
+            element = None
+            if project is not None:
+                element, issues = next(elements), next(results)
+                self.warnings.extend(issue for issue in issues if issue.severity == "warning")
+                problems = [issue for issue in issues if issue.severity == "error"]
+            if problems:
+                self._refuse(raw, problems)
+                continue
+            if self.issues or project is None or element is None:
+                continue
+            try:
+                self.sink.write(element)
+            except OutputError as exc:
+                raise OutputError([replace(issue, source=raw.source) for issue in exc.issues]) from None
+            self.projects += 1
+            self.offers += len(project.offers)
+            self.products += sum(len(offer.products) for offer in project.offers)
+        self._pending.clear()
+        self._batch = etree.Element(ROOT_TAG)
+
+    def _refuse(self, raw: RawRecord, problems: list[Issue]) -> None:
+        self.rejected += raw.rows
+        if self.rejects is None:
+            self.issues.extend(problems)
+        else:
+            self.skipped += 1
+            write_reject(self.rejects, raw.source, raw.rows, problems, raw.data)
 
 
 def default_rejects_path(output: str | Path) -> Path:

@@ -40,9 +40,39 @@ _DATE_SHAPE = re.compile(
 )
 _PRODUCT_IDS = etree.XPath("Product/@Id")
 _PRODUCT_EANS = etree.XPath("Product/EAN/text()")
-_PRODUCT_VAT_CODES = etree.XPath("Product/VAT[not(contains(., '%'))]/text()")
+_PRODUCT_VATS = etree.XPath("Product/VAT/text()")
 _EMAIL_VALUES = etree.XPath("Emails/Email/Value/text()")
 _IssueFactory = Callable[[str, Severity, str, etree._Element, str], Issue]
+_DATE_TAGS = frozenset({"Prompt", "Performance", "Issued"})
+# Elements read by the rules other than the Ids; see FeedRules._suspect.
+_WATCHED = ("Offer", "CurrencyCode", "Prompt", "Performance", "Issued", "Products", "Product", "EAN", "VAT", "Email")
+_GOOD_VALUES = 100_000  # values remembered as good (EANs, VAT rates, dates...) before the memory is cleared
+_OFFERS = etree.XPath("Offers/Offer")
+_MISPLACED_TEST = " or ".join(f"self::{tag}" for tag in sorted(PROJECT_ELEMENTS))
+_MISPLACED = etree.XPath(f"boolean(Offers/following-sibling::*[{_MISPLACED_TEST}])")
+# Over a batch (a container of <Project> elements), what only the exact walk can judge, and the values
+# checked one by one, each distinct value once. For values, descendant queries are faster in libxml2 than
+# child paths; they may also pick up custom fields of the same name, which only costs an exact walk.
+_BATCH_FLAGS = etree.XPath(
+    "boolean("
+    "Project/Offers/Offer/Products/Product[@Id = preceding-sibling::Product/@Id]"
+    " | Project/Offers/Offer[count(Issued) > 1 or count(Prompt) > 1"
+    " or number(translate(substring(Issued, 1, 10), '-', '')) > number(translate(substring(Prompt, 1, 10), '-', ''))]"
+    f" | Project/Offers/following-sibling::*[{_MISPLACED_TEST}]"
+    ")"
+)
+_BATCH_VALUES = [
+    (tag, etree.XPath(query, smart_strings=False))
+    for tag, query in (
+        ("EAN", ".//EAN/text()"),
+        ("VAT", ".//VAT/text()"),
+        ("CurrencyCode", ".//CurrencyCode/text()"),
+        ("Prompt", ".//Prompt/text()"),
+        ("Performance", ".//Performance/text()"),
+        ("Issued", ".//Issued/text()"),
+        ("Email", ".//Email/Value/text()"),
+    )
+]
 
 
 @dataclass(frozen=True)
@@ -60,10 +90,9 @@ class RuleConfig:
 
 def ean_check_digit_ok(code: str) -> bool:
     """Return whether an EAN-8/13 (or GTIN-12/14) code has a correct check digit."""
-    digits = [int(c) for c in code]
-    body = reversed(digits[:-1])
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    return (10 - total % 10) % 10 == digits[-1]
+    # From the right, after the check digit: weights 3, 1, 3, 1...
+    total = 3 * sum(map(int, code[-2::-2])) + sum(map(int, code[-3::-2]))
+    return (10 - total % 10) % 10 == int(code[-1])
 
 
 def _is_gtin(code: str) -> bool:
@@ -79,6 +108,11 @@ def _parse_date(text: str) -> date | None:
         return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         return None
+
+
+def _issued_after_prompt(dates: dict[str, date]) -> bool:
+    issued, prompt = dates.get("Issued"), dates.get("Prompt")
+    return issued is not None and prompt is not None and issued > prompt
 
 
 def _describe(place: Place, current: str | None) -> str:
@@ -100,6 +134,8 @@ class FeedRules:
     def __init__(self, config: RuleConfig | None = None) -> None:
         self.config = config or RuleConfig()
         self._seen = SeenIds()
+        self._good: dict[tuple[str, str], bool | date] = {}
+        self._known: dict[str, set[str]] = {}
 
     def __enter__(self) -> FeedRules:
         return self
@@ -112,7 +148,14 @@ class FeedRules:
         self._seen.close()
 
     def check(self, project: etree._Element, path: str, *, source: str | None = None) -> Iterator[Issue]:
-        """Yield the rule violations of one ``<Project>`` element standing at ``path``."""
+        """Yield the rule violations of one ``<Project>`` element standing at ``path``.
+
+        The same as :meth:`record_ids` followed by :meth:`content`.
+        """
+        yield from self.record_ids(project, path, source=source)
+        yield from self.content(project, path, source=source)
+
+    def _factory(self, source: str | None) -> _IssueFactory:
         strict = self.config.strict
 
         def issue(code: str, severity: Severity, message: str, el: etree._Element, at: str) -> Issue:
@@ -120,6 +163,14 @@ class FeedRules:
                 severity = "error"
             return Issue(code, message, source, record_label(el), at, element_line(el), severity=severity)
 
+        return issue
+
+    def record_ids(self, project: etree._Element, path: str, *, source: str | None = None) -> Iterator[Issue]:
+        """Record the Project and Offer Ids of ``project`` and yield those used before in the feed.
+
+        Call it for every project, in feed order: it is the part of the rules that has state.
+        """
+        issue = self._factory(source)
         project_id = project.get("Id")
         if project_id is not None:
             first = self._seen.first("project", project_id, Place(path, element_line(project), source))
@@ -132,13 +183,124 @@ class FeedRules:
                     project,
                     f"{path}/@Id",
                 )
+        for position, offer in enumerate(cast(list[etree._Element], _OFFERS(project)), start=1):
+            yield from self._offer_id(offer, f"{path}/Offers/Offer[{position}]", source, issue)
+
+    def content(self, project: etree._Element, path: str, *, source: str | None = None) -> Iterator[Issue]:
+        """Yield the violations of every rule but the Ids in ``project``; it has no state.
+
+        One pass over the elements those rules read tells whether any of them may be broken (values
+        already found good are remembered); only then are the project's elements walked one by one to
+        say exactly where.
+        """
+        if _MISPLACED(project) or self._suspect(project):
+            yield from self._locate(project, path, self._factory(source))
+
+    def batch_clean(self, container: etree._Element) -> bool:
+        """Return ``True`` if no ``<Project>`` child of ``container`` can break a rule but the Ids.
+
+        A few XPath queries over the whole batch, answered by libxml2, and the values they return checked
+        against those already found good: for a clean batch, :meth:`content` need not run at all. ``False``
+        only means that :meth:`content` must look at each project.
+        """
+        if _BATCH_FLAGS(container):
+            return False
+        known = self._known
+        for tag, query in _BATCH_VALUES:
+            good = known.setdefault(tag, set())
+            values = set(cast(list[str], query(container)))
+            if tag == "Email":
+                values = {value.strip() for value in values}
+            for value in values - good:
+                if self._good_value(tag, value) is False:
+                    return False
+                if len(good) >= _GOOD_VALUES:
+                    good.clear()
+                good.add(value)
+        return True
+
+    def _offer_id(self, offer: etree._Element, path: str, source: str | None, issue: _IssueFactory) -> Iterator[Issue]:
+        offer_id = offer.get("Id")
+        if offer_id is None:
+            return
+        first = self._seen.first("offer", offer_id, Place(path, element_line(offer), source))
+        if first is not None:
+            yield issue(
+                "duplicate-offer-id",
+                "error",
+                f"Offer Id {offer_id} is used again; first at {_describe(first, source)}. Give each offer its own Id",
+                offer,
+                f"{path}/@Id",
+            )
+
+    def _suspect(self, project: etree._Element) -> bool:
+        """Return whether any rule but the Ids may be broken in ``project``.
+
+        It visits every element those rules read (and maybe more: a custom field named ``VAT``), so a
+        ``False`` is certain; a ``True`` only means the exact walk must look.
+        """
+        good = self._good
+        if len(good) > _GOOD_VALUES:
+            good.clear()
+        dates: dict[str, date] = {}  # of the current offer
+        product_ids: set[str] = set()  # of the current <Products>
+        for el in project.iter(*_WATCHED):
+            tag = str(el.tag)
+            if tag == "Product":
+                product_id = el.get("Id")
+                if product_id is not None:
+                    if product_id in product_ids:
+                        return True
+                    product_ids.add(product_id)
+                continue
+            if tag == "Products":
+                product_ids = set()
+                continue
+            if tag == "Offer":
+                if _issued_after_prompt(dates):
+                    return True
+                dates = {}
+                continue
+            if tag == "Email":
+                values = [(child.text or "").strip() for child in el if child.tag == "Value"]
+            else:
+                values = [el.text or ""]
+            for value in values:
+                verdict = good.get((tag, value))
+                if verdict is None:
+                    verdict = good[(tag, value)] = self._good_value(tag, value)
+                if verdict is False:
+                    return True
+                if verdict is not True and tag in _DATE_TAGS:
+                    if tag in dates:
+                        return True  # two of one date in an offer: let the exact walk sort it out
+                    dates[tag] = verdict
+        return _issued_after_prompt(dates)
+
+    def _good_value(self, tag: str, value: str) -> bool | date:
+        """Return ``False`` if the value of a ``tag`` element breaks a rule; for a good date, the date."""
+        if tag == "EAN":
+            return not (_is_gtin(value) and not ean_check_digit_ok(value))
+        if tag == "VAT":
+            return not value or bool(_PERCENT.fullmatch(value)) or value in self.config.vat_codes
+        if tag == "Email":
+            return not value or bool(_EMAIL.fullmatch(value))
+        if tag == "CurrencyCode":
+            return not (len(value) == 3 and value.isupper() and value not in ISO_4217)
+        parsed = _parse_date(value)  # Prompt, Performance, Issued
+        if parsed is None:
+            return not _DATE_SHAPE.fullmatch(value)
+        return parsed
+
+    def _locate(self, project: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
+        """Walk the project and yield each broken rule (but the Ids) with its exact place."""
         seen_offers = False
         for el in project:
             tag = el.tag
             if tag == "Offers":
                 seen_offers = True
                 for position, offer in enumerate(el.iterchildren("Offer"), start=1):
-                    yield from self._offer(offer, f"{path}/Offers/Offer[{position}]", source, issue)
+                    yield from self._offer(offer, f"{path}/Offers/Offer[{position}]", issue)
             elif tag == "Business":
                 yield from self._emails(el, f"{path}/Business", issue)
             elif tag == "Contacts":
@@ -154,19 +316,7 @@ class FeedRules:
                     f"{path}/{tag}",
                 )
 
-    def _offer(self, offer: etree._Element, path: str, source: str | None, issue: _IssueFactory) -> Iterator[Issue]:
-        offer_id = offer.get("Id")
-        if offer_id is not None:
-            first = self._seen.first("offer", offer_id, Place(path, element_line(offer), source))
-            if first is not None:
-                yield issue(
-                    "duplicate-offer-id",
-                    "error",
-                    f"Offer Id {offer_id} is used again; first at {_describe(first, source)}. Give each offer its"
-                    " own Id",
-                    offer,
-                    f"{path}/@Id",
-                )
+    def _offer(self, offer: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
         dates: dict[str, date] = {}
         for el in offer:
             tag = el.tag
@@ -180,7 +330,7 @@ class FeedRules:
                         el,
                         f"{path}/CurrencyCode",
                     )
-            elif tag in ("Prompt", "Performance", "Issued"):
+            elif tag in _DATE_TAGS:
                 text = el.text or ""
                 parsed = _parse_date(text)
                 if parsed is not None:
@@ -195,8 +345,7 @@ class FeedRules:
                     )
             elif tag == "Products":
                 yield from self._products(el, f"{path}/Products", issue)
-        issued, prompt = dates.get("Issued"), dates.get("Prompt")
-        if issued is not None and prompt is not None and issued > prompt:
+        if _issued_after_prompt(dates):
             yield issue(
                 "issued-after-prompt",
                 "warning",
@@ -210,11 +359,11 @@ class FeedRules:
         # Fast path: three XPath calls tell whether any product rule can fire; only then walk the products.
         ids = cast(list[str], _PRODUCT_IDS(products))
         eans = cast(list[str], _PRODUCT_EANS(products))
-        codes = cast(list[str], _PRODUCT_VAT_CODES(products))
+        rates = cast(list[str], _PRODUCT_VATS(products))
         if (
             len(set(ids)) == len(ids)
-            and all(not _is_gtin(ean) or ean_check_digit_ok(ean) for ean in eans)
-            and all(code in self.config.vat_codes for code in codes)
+            and all(self._good_value("EAN", ean) for ean in eans)
+            and all(self._good_value("VAT", rate) for rate in rates)
         ):
             return
         yield from self._locate_product_issues(products, path, issue)

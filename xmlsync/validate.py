@@ -38,6 +38,7 @@ _ATTRIBUTE_REASON = re.compile(r"attribute (\w+)=")
 _MISSING_ATTRIBUTE = re.compile(r"missing required attribute '(\w+)'")
 _UNKNOWN_ATTRIBUTE = re.compile(r"'(\w+)' attribute not allowed")
 _PROLOG_BYTES = 64 * 1024
+BATCH = 100  # Projects checked together (see check_batch); they are held in memory until checked
 _DTD_MESSAGE = (
     "the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no entity is"
     " expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration"
@@ -200,6 +201,40 @@ def _schema_issues(node: Document, source: str | None, project_index: int | None
 
 
 # -- one Project, one document ----------------------------------------------------------------------
+
+
+def _schema_valid(node: etree._Element) -> bool:
+    try:
+        return bool(lxml_schema().validate(node))
+    except etree.XMLSchemaValidateError:
+        return False
+
+
+def check_batch(
+    container: etree._Element,
+    *,
+    indexes: Sequence[int],
+    rules: FeedRules,
+    sources: Sequence[str | None],
+) -> list[list[Issue]]:
+    """Return the schema and rule issues of each ``<Project>`` child of ``container``, in order.
+
+    ``container`` is a ``<Projects>`` element holding just the projects of the batch; ``indexes`` are
+    their (1-based) places in the feed and ``sources`` where each came from. One libxml2 validation and a
+    few XPath queries cover the whole batch; the projects are looked at one by one only where those find
+    something, and for the Ids. The issues of each project come in line order.
+    """
+    schema_ok = _schema_valid(container)
+    clean = rules.batch_clean(container)
+    results: list[list[Issue]] = []
+    for project, index, source in zip(container, indexes, sources, strict=True):
+        issues = [] if schema_ok else _schema_issues(project, source, index)
+        path = f"/{ROOT_TAG}/Project[{index}]"
+        issues.extend(rules.record_ids(project, path, source=source))
+        if not clean:
+            issues.extend(rules.content(project, path, source=source))
+        results.append(sorted(issues, key=lambda issue: issue.line or 0))
+    return results
 
 
 def check_project(project: etree._Element, *, index: int, rules: FeedRules, source: str | None = None) -> list[Issue]:
@@ -392,12 +427,44 @@ def iter_file_issues(
         yield from _stream_issues(_Prefixed(head, stream), name, feed_rules, on_project)
 
 
+class _Batch:
+    """Projects of a streamed file waiting to be checked together, with the issues found before each."""
+
+    def __init__(self, rules: FeedRules, name: str) -> None:
+        self.rules = rules
+        self.name = name
+        self.container = etree.Element(ROOT_TAG)
+        self.slots: list[tuple[int, list[Issue]]] = []
+
+    def add(self, element: etree._Element, index: int, before: list[Issue]) -> None:
+        """Move a complete ``<Project>`` out of the parsed tree into the batch."""
+        self.container.append(element)
+        self.slots.append((index, before))
+
+    def flush(self) -> Iterator[Issue]:
+        """Check the batch and yield, for each project, the issues before it and its own."""
+        if not self.slots:
+            return
+        indexes = [index for index, _ in self.slots]
+        found = check_batch(self.container, indexes=indexes, rules=self.rules, sources=[self.name] * len(indexes))
+        for (_, before), issues in zip(self.slots, found, strict=True):
+            yield from before
+            yield from issues
+        self.container = etree.Element(ROOT_TAG)
+        self.slots = []
+
+
 def _stream_issues(
     stream: _Prefixed,
     name: str,
     feed_rules: FeedRules,
     on_project: Callable[[str | None, int | None], None] | None,
 ) -> Iterator[Issue]:
+    """Parse the feed incrementally; check its Projects in batches of :data:`BATCH`, freeing each batch.
+
+    A Project stays in the parsed tree until the next one ends (its tail text is complete then), and is
+    then moved into the batch; what stands between two Projects is reported before the second.
+    """
     events = etree.iterparse(
         cast(Any, stream),
         events=("end",),
@@ -407,6 +474,8 @@ def _stream_issues(
         load_dtd=False,
         huge_tree=False,
     )
+    batch = _Batch(feed_rules, name)
+    current: tuple[etree._Element, int, list[Issue]] | None = None
     index = 0
     position = 0
     root: etree._Element | None = None
@@ -419,22 +488,37 @@ def _stream_issues(
                 return
             if element.getparent() is not root:
                 continue  # an Offer's own <Project> of custom fields
+            before: list[Issue] = []
             for node in list(element.itersiblings(preceding=True))[::-1]:
                 position += 1
-                yield from _sibling_issues(node, position, name)
-                root.remove(node)
+                before.extend(_sibling_issues(node, position, name))
+                if current is not None and node is current[0]:
+                    batch.add(*current)
+                    current = None
+                else:
+                    root.remove(node)
+            if len(batch.slots) >= BATCH:
+                yield from batch.flush()
             index += 1
             position += 1
             if on_project is not None:
                 on_project(element.get("Id"), element_line(element))
-            yield from check_project(element, index=index, rules=feed_rules, source=name)
-            element.clear()
+            current = (element, index, before)
     except etree.XMLSyntaxError as exc:
+        if current is not None:
+            batch.add(*current)
+        yield from batch.flush()
         yield _syntax_issue(exc, name)
         return
     except (LookupError, UnicodeError, ValueError) as exc:
+        if current is not None:
+            batch.add(*current)
+        yield from batch.flush()
         yield Issue("xml-syntax", f"not well-formed XML: {' '.join(str(exc).split())}", source=name)
         return
+    if current is not None:
+        batch.add(*current)
+    yield from batch.flush()
     root = root if root is not None else events.root
     if root is None:
         return
@@ -527,6 +611,7 @@ def validate_file(source: Source, *, name: str | None = None, rules: RuleConfig 
 
 __all__ = [
     "FileReport",
+    "check_batch",
     "check_file",
     "check_files",
     "check_project",

@@ -1,0 +1,149 @@
+"""Benchmark: xmlsync build and validate against its peers, in one run, on generated data.
+
+    pip install -e '.[bench]'
+    python benchmarks/run.py                      # 10k and 100k projects
+    python benchmarks/run.py --sizes 1000000 --only-xmlsync
+
+Every measurement is a separate process, timed from start to exit (interpreter start and imports
+included, for every contender alike), and its peak RSS is the kernel's figure for that process
+(``wait4`` rusage). Before timing, each output is checked: the raw-string baseline and xmlsync from
+JSONL and from CSV must be byte-identical, and xmlschema's and xsdata's output the same feed (C14N,
+indentation ignored). The last column is the contender's time over xmlsync's build from JSONL (validate:
+over ``xmlsync validate``), so ``12.0x`` means xmlsync is twelve times faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+BIN = Path(sys.executable).parent
+XMLSYNC = [str(BIN / "xmlsync")]
+CONTENDERS = [sys.executable, str(HERE / "contenders.py")]
+
+
+@dataclass
+class Run:
+    task: str
+    size: int
+    seconds: float
+    rss_mb: float
+    baseline: str | None = None  # the task this one is compared with
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Run ``command``; return its wall time in seconds and its peak RSS in MB. Fails if it fails."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def same_feed(a: Path, b: Path) -> bool:
+    from lxml import etree
+
+    parser = etree.XMLParser(remove_blank_text=True, huge_tree=True)
+    return etree.tostring(etree.parse(str(a), parser), method="c14n") == etree.tostring(
+        etree.parse(str(b), parser), method="c14n"
+    )
+
+
+def bindings(work: Path) -> Path:
+    """Generate xsdata bindings of our XSD into ``work/bindings`` (not part of xmlsync)."""
+    target = work / "bindings"
+    if not (target / "minicrm_bindings" / "minicrm_offers.py").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # xsdata runs ruff
+        subprocess.run(
+            [str(BIN / "xsdata"), "generate", str(HERE.parent / "schemas" / "minicrm-offers.xsd"),
+             "--package", "minicrm_bindings"],
+            cwd=target, env=env, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    return target
+
+
+def run_size(size: int, work: Path, only_xmlsync: bool, check: bool) -> list[Run]:
+    jsonl, csv = work / f"offers-{size}.jsonl", work / f"offers-{size}.csv"
+    if not jsonl.is_file() or not csv.is_file():
+        print(f"generating {size:,} projects...", file=sys.stderr)
+        generate(size, jsonl, csv)
+    out = {name: work / f"{name}-{size}.xml" for name in ("jsonl", "csv", "raw", "encode", "xsdata")}
+    runs: list[Run] = []
+
+    def add(task: str, command: list[str], baseline: str | None = None) -> None:
+        print(f"  {size:,}: {task}...", file=sys.stderr)
+        seconds, rss = measure(command)
+        runs.append(Run(task, size, seconds, rss, baseline))
+
+    build = "xmlsync build, JSONL"
+    add(build, [*XMLSYNC, "build", str(jsonl), "-o", str(out["jsonl"]), "--compact", "--quiet"])
+    add("xmlsync build, CSV", [*XMLSYNC, "build", str(csv), "--profile", str(HERE / "bench.toml"), "-o",
+                               str(out["csv"]), "--compact", "--quiet"], build)  # fmt: skip
+    if not only_xmlsync:
+        add("raw strings (no checks)", [*CONTENDERS, "raw", str(jsonl), str(out["raw"])], build)
+        add("xmlschema encode", [*CONTENDERS, "encode", str(jsonl), str(out["encode"])], build)
+        xsdata_dir = bindings(work)
+        add("xsdata XmlSerializer", [*CONTENDERS, "xsdata", str(jsonl), str(out["xsdata"]), str(xsdata_dir)], build)
+    add("xmlsync validate", [*XMLSYNC, "validate", str(out["jsonl"])])
+    add("lxml assertValid", [*CONTENDERS, "assert-valid", str(out["jsonl"])], "xmlsync validate")
+    if out["jsonl"].read_bytes() != out["csv"].read_bytes():
+        raise SystemExit(f"xmlsync made different feeds from {jsonl.name} and {csv.name}")
+    if not only_xmlsync:
+        if out["raw"].read_bytes() != out["jsonl"].read_bytes():
+            raise SystemExit("the raw-string baseline and xmlsync wrote different bytes")
+        for peer in ("encode", "xsdata"):
+            if check and not same_feed(out["jsonl"], out[peer]):
+                raise SystemExit(f"{peer} wrote a different feed")
+    return runs
+
+
+def table(runs: list[Run]) -> str:
+    by_task = {(r.size, r.task): r for r in runs}
+    lines = [
+        f"{'projects':>9}  {'task':<26} {'time s':>8} {'us/project':>11} {'peak RSS MB':>12} {'vs xmlsync':>11}",
+    ]
+    for r in runs:
+        base = by_task.get((r.size, r.baseline)) if r.baseline else None
+        ratio = f"{r.seconds / base.seconds:10.2f}x" if base else ""
+        lines.append(
+            f"{r.size:>9,}  {r.task:<26} {r.seconds:8.2f} {r.seconds / r.size * 1e6:11.1f} {r.rss_mb:12.1f} {ratio:>11}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="projects per run")
+    parser.add_argument("--only-xmlsync", action="store_true", help="skip the peers (e.g. for 1M projects)")
+    parser.add_argument("--work", type=Path, default=HERE.parent / "bench-data", help="data and output folder")
+    parser.add_argument("--no-check", action="store_true", help="skip the C14N comparison of the peers' output")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    runs: list[Run] = []
+    for size in args.sizes:
+        runs.extend(run_size(size, args.work, args.only_xmlsync, not args.no_check))
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {' '.join(sys.argv)}")
+    print(table(runs))
+    if not args.keep:
+        shutil.rmtree(args.work)
+
+
+if __name__ == "__main__":
+    main()
