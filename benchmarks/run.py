@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from generate import generate  # noqa: E402
 BIN = Path(sys.executable).parent
 XMLSYNC = [str(BIN / "xmlsync")]
 CONTENDERS = [sys.executable, str(HERE / "contenders.py")]
+JOBS = 2  # worker processes for the --jobs rows (this machine: see the first line of the output)
+BUILD = "xmlsync build, JSONL"
 
 
 @dataclass
@@ -39,20 +42,47 @@ class Run:
     size: int
     seconds: float
     rss_mb: float
-    baseline: str | None = None  # the task this one is compared with
+    baselines: tuple[str, ...] = ()  # the tasks this one is compared with (time of this / time of that)
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Return the resident memory of ``pid`` and all its descendants, in KB (Linux /proc)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        pending.extend(int(child) for child in children)
+    return total
 
 
 def measure(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; return its wall time in seconds and its peak RSS in MB. Fails if it fails."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr}")
-    return seconds, usage.ru_maxrss / 1024
+    """Run ``command``; return its wall time in seconds and peak RSS in MB. Fails if it fails.
+
+    The peak RSS is the kernel's exact figure for the process (wait4), or, if it started worker processes,
+    the largest sum over the process and its workers seen by sampling every 10 ms, whichever is larger.
+    """
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        peak_kb = 0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kb = max(peak_kb, _tree_rss_kb(process.pid))
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr.read().decode()}")
+    return seconds, max(peak_kb, usage.ru_maxrss) / 1024
 
 
 def same_feed(a: Path, b: Path) -> bool:
@@ -73,7 +103,7 @@ def bindings(work: Path) -> Path:
         subprocess.run(
             [str(BIN / "xsdata"), "generate", str(HERE.parent / "schemas" / "minicrm-offers.xsd"),
              "--package", "minicrm_bindings"],
-            cwd=target, env=env, check=True, stdout=subprocess.DEVNULL,
+            cwd=target, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     return target
 
@@ -83,27 +113,31 @@ def run_size(size: int, work: Path, only_xmlsync: bool, check: bool) -> list[Run
     if not jsonl.is_file() or not csv.is_file():
         print(f"generating {size:,} projects...", file=sys.stderr)
         generate(size, jsonl, csv)
-    out = {name: work / f"{name}-{size}.xml" for name in ("jsonl", "csv", "raw", "encode", "xsdata")}
+    out = {name: work / f"{name}-{size}.xml" for name in ("jsonl", "jobs", "csv", "raw", "encode", "xsdata")}
     runs: list[Run] = []
 
-    def add(task: str, command: list[str], baseline: str | None = None) -> None:
+    def add(task: str, command: list[str], *baselines: str) -> None:
         print(f"  {size:,}: {task}...", file=sys.stderr)
         seconds, rss = measure(command)
-        runs.append(Run(task, size, seconds, rss, baseline))
+        runs.append(Run(task, size, seconds, rss, baselines))
 
-    build = "xmlsync build, JSONL"
+    build, build_jobs = BUILD, f"{BUILD}, -j {JOBS}"
     add(build, [*XMLSYNC, "build", str(jsonl), "-o", str(out["jsonl"]), "--compact", "--quiet"])
-    add("xmlsync build, CSV", [*XMLSYNC, "build", str(csv), "--profile", str(HERE / "bench.toml"), "-o",
-                               str(out["csv"]), "--compact", "--quiet"], build)  # fmt: skip
+    add(build_jobs, [*XMLSYNC, "build", str(jsonl), "-o", str(out["jobs"]), "--compact", "--quiet",
+                     "--jobs", str(JOBS)], build)  # fmt: skip
+    csv_build = [*XMLSYNC, "build", str(csv), "--profile", str(HERE / "bench.toml"), "--compact", "--quiet"]
+    add("xmlsync build, CSV", [*csv_build, "-o", str(out["csv"])], build)
+    add(f"xmlsync build, CSV, -j {JOBS}", [*csv_build, "-o", str(out["csv"]), "--jobs", str(JOBS)], build)
     if not only_xmlsync:
-        add("raw strings (no checks)", [*CONTENDERS, "raw", str(jsonl), str(out["raw"])], build)
-        add("xmlschema encode", [*CONTENDERS, "encode", str(jsonl), str(out["encode"])], build)
+        peers = (build, build_jobs)
+        add("raw strings (no checks)", [*CONTENDERS, "raw", str(jsonl), str(out["raw"])], *peers)
+        add("xmlschema encode", [*CONTENDERS, "encode", str(jsonl), str(out["encode"])], *peers)
         xsdata_dir = bindings(work)
-        add("xsdata XmlSerializer", [*CONTENDERS, "xsdata", str(jsonl), str(out["xsdata"]), str(xsdata_dir)], build)
+        add("xsdata XmlSerializer", [*CONTENDERS, "xsdata", str(jsonl), str(out["xsdata"]), str(xsdata_dir)], *peers)
     add("xmlsync validate", [*XMLSYNC, "validate", str(out["jsonl"])])
     add("lxml assertValid", [*CONTENDERS, "assert-valid", str(out["jsonl"])], "xmlsync validate")
-    if out["jsonl"].read_bytes() != out["csv"].read_bytes():
-        raise SystemExit(f"xmlsync made different feeds from {jsonl.name} and {csv.name}")
+    if not out["jsonl"].read_bytes() == out["csv"].read_bytes() == out["jobs"].read_bytes():
+        raise SystemExit(f"xmlsync made different feeds from {jsonl.name} and {csv.name}, or with --jobs")
     if not only_xmlsync:
         if out["raw"].read_bytes() != out["jsonl"].read_bytes():
             raise SystemExit("the raw-string baseline and xmlsync wrote different bytes")
@@ -114,15 +148,17 @@ def run_size(size: int, work: Path, only_xmlsync: bool, check: bool) -> list[Run
 
 
 def table(runs: list[Run]) -> str:
+    """Return the results; a ratio is this row's time over the named row's (validate: over xmlsync validate)."""
     by_task = {(r.size, r.task): r for r in runs}
     lines = [
-        f"{'projects':>9}  {'task':<26} {'time s':>8} {'us/project':>11} {'peak RSS MB':>12} {'vs xmlsync':>11}",
+        f"{'projects':>9}  {'task':<32} {'time s':>8} {'us/project':>11} {'peak RSS MB':>12}"
+        f" {'/ -j 1':>8} {f'/ -j {JOBS}':>8}",
     ]
     for r in runs:
-        base = by_task.get((r.size, r.baseline)) if r.baseline else None
-        ratio = f"{r.seconds / base.seconds:10.2f}x" if base else ""
+        ratios = [f"{r.seconds / by_task[(r.size, base)].seconds:7.2f}x" for base in r.baselines]
         lines.append(
-            f"{r.size:>9,}  {r.task:<26} {r.seconds:8.2f} {r.seconds / r.size * 1e6:11.1f} {r.rss_mb:12.1f} {ratio:>11}"
+            f"{r.size:>9,}  {r.task:<32} {r.seconds:8.2f} {r.seconds / r.size * 1e6:11.1f} {r.rss_mb:12.1f}"
+            + "".join(f" {ratio:>8}" for ratio in ratios)
         )
     return "\n".join(lines)
 

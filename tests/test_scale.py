@@ -15,7 +15,7 @@ from lxml import etree
 
 from xmlsync import BuildConfig, OutputError, build_file, check_file, pipeline, write_feed
 from xmlsync.cli import ByteSize, ProgressLine, cli
-from xmlsync.pipeline import PROGRESS_EVERY, Progress, Split, write_projects
+from xmlsync.pipeline import BATCH, Progress, Split, write_projects
 from xmlsync.readers import RawRecord
 from xmlsync.writer import SplitFeed
 
@@ -238,14 +238,15 @@ def test_skip_to_a_stream_needs_a_rejects_path(tmp_path: Path) -> None:
 
 
 def test_progress_is_reported_while_building_and_at_the_end(tmp_path: Path) -> None:
-    count = PROGRESS_EVERY * 2 + 3
+    count = BATCH * 2 + 3
     seen: list[Progress] = []
     sink = io.BytesIO()
     result = write_feed((RawRecord(record(n), f"gen:{n}") for n in range(1, count + 1)), sink, progress=seen.append)
     assert result.projects == count
     assert [(p.records, p.projects, p.done) for p in seen] == [
-        (PROGRESS_EVERY - 1, PROGRESS_EVERY - 1, False),
-        (2 * PROGRESS_EVERY - 1, 2 * PROGRESS_EVERY - 1, False),
+        (BATCH, BATCH, False),
+        (2 * BATCH, 2 * BATCH, False),
+        (count, count, False),
         (count, count, True),
     ]
 

@@ -41,8 +41,12 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-class _Outline:
-    """The elements of one tree in document order: shape, texts (``None`` for none) and Ids by index."""
+class Outline:
+    """The elements of one tree in document order: shape, texts (``None`` for none) and Ids by index.
+
+    :meth:`realise` makes the tree. The builders below fill an outline from records; the fast path
+    (:mod:`xmlsync.fastpath`) fills one straight from plainly right input.
+    """
 
     __slots__ = ("ids", "shape", "texts")
 
@@ -86,7 +90,7 @@ def _template(shape: Shape) -> etree._Element:
     return root
 
 
-def _values(out: _Outline, depth: int, tag: str, items: Iterable[Email | Phone]) -> None:
+def _values(out: Outline, depth: int, tag: str, items: Iterable[Email | Phone]) -> None:
     items = tuple(items)
     if not items:
         return
@@ -96,12 +100,12 @@ def _values(out: _Outline, depth: int, tag: str, items: Iterable[Email | Phone])
         out.leaf(depth + 2, "Value", item.value)
 
 
-def _fields(out: _Outline, depth: int, fields: Fields) -> None:
+def _fields(out: Outline, depth: int, fields: Fields) -> None:
     for name, value in fields:
         out.leaf(depth, name, value)
 
 
-def _business(out: _Outline, depth: int, business: Business) -> None:
+def _business(out: Outline, depth: int, business: Business) -> None:
     out.open(depth, "Business")
     inner = depth + 1
     out.leaf(inner, "Name", business.name)
@@ -118,7 +122,7 @@ def _business(out: _Outline, depth: int, business: Business) -> None:
             out.leaf(inner + 2, "Address", address.address)
 
 
-def _contact(out: _Outline, depth: int, contact: Contact) -> None:
+def _contact(out: Outline, depth: int, contact: Contact) -> None:
     out.open(depth, "Contact", contact.id)
     out.leaf(depth + 1, "FirstName", contact.first_name)
     out.leaf(depth + 1, "LastName", contact.last_name)
@@ -126,7 +130,7 @@ def _contact(out: _Outline, depth: int, contact: Contact) -> None:
     _values(out, depth + 1, "Phone", contact.phones)
 
 
-def _product(out: _Outline, depth: int, product: Product) -> None:
+def _product(out: Outline, depth: int, product: Product) -> None:
     out.open(depth, "Product", product.id)
     inner = depth + 1
     out.leaf(inner, "Name", product.name)
@@ -139,7 +143,7 @@ def _product(out: _Outline, depth: int, product: Product) -> None:
     out.leaf(inner, "FolderName", product.folder_name)
 
 
-def _offer(out: _Outline, depth: int, offer: Offer) -> None:
+def _offer(out: Outline, depth: int, offer: Offer) -> None:
     out.open(depth, "Offer", offer.id)
     inner = depth + 1
     out.leaf(inner, "Number", offer.number)
@@ -166,7 +170,7 @@ def _offer(out: _Outline, depth: int, offer: Offer) -> None:
 
 def build_project(project: Project) -> etree._Element:
     """Return the ``<Project>`` element of one card, in the order of MiniCRM's sample."""
-    out = _Outline()
+    out = Outline()
     out.open(0, "Project", project.id)
     out.leaf(1, "Name", project.name)
     out.leaf(1, "CategoryId", str(project.category_id))

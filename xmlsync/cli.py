@@ -18,7 +18,7 @@ from xmlsync.config import BuildConfig
 from xmlsync.errors import UnreadableError, XmlSyncError
 from xmlsync.infer import infer_schema
 from xmlsync.inputs import InputSpec, mapping_issues, mapping_template
-from xmlsync.pipeline import Progress, Split, build_file, default_rejects_path
+from xmlsync.pipeline import Progress, Split, available_cpus, build_file, default_rejects_path
 from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
 from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.rules import RuleConfig
@@ -60,6 +60,22 @@ class ByteSize(_IntParamType):
         if not match or int(match.group(1)) == 0:
             self.fail(f"{value!r} is not a size; use e.g. 50MB, 500k or 1GiB", param, ctx)
         return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+class Jobs(_IntParamType):
+    """A number of worker processes, or ``auto`` for one per CPU this process may use."""
+
+    name = "jobs"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and value >= 1:
+            return value
+        text = str(value).strip().lower()
+        if text == "auto":
+            return available_cpus()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is not a number of processes; use e.g. 4, or auto for one per CPU", param, ctx)
 
 
 class ProgressLine:
@@ -211,6 +227,14 @@ def _profile(path: str | None) -> Profile:
     metavar="SIZE",
     help="Write parts of at most SIZE each (e.g. 50MB; k, M, G are powers of 1000, KiB, MiB, GiB of 1024).",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=Jobs(),
+    default=1,
+    show_default=True,
+    help="Worker processes that map, build and check records (auto: one per CPU). The output is the same.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print no progress and no summary, only problems.")
 def build(
     input_path: str | None,
@@ -229,6 +253,7 @@ def build(
     rejects_path: str | None,
     split_records: int | None,
     split_bytes: int | None,
+    jobs: int,
     quiet: bool,
 ) -> None:
     """Build a MiniCRM XML Sync offer feed from ERP records.
@@ -276,6 +301,7 @@ def build(
             rejects=rejects_path,
             split=split,
             progress=progress,
+            jobs=jobs,
         )
     except XmlSyncError as exc:
         raise _fail(exc, _not_written(output, split is not None)) from None

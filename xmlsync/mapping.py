@@ -32,7 +32,7 @@ from xmlsync.records import (
 
 T = TypeVar("T")
 
-_INVALID_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+INVALID_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DIGITS = re.compile(r"[0-9]+")
 _PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
@@ -120,7 +120,7 @@ def _fast_values(obj: Any, keys: frozenset[str], spec: tuple[tuple[str, int], ..
         elif type(value) is not str or value[-1:] != "%" or not _PERCENT.fullmatch(value):  # _VAT
             return None
         values.append(value)
-    if _INVALID_XML_CHAR.search("".join(texts)) is not None:
+    if INVALID_XML_CHAR.search("".join(texts)) is not None:
         return None
     return values
 
@@ -232,10 +232,10 @@ class _RecordMapper:
             text = str(value)
         else:
             raise _Problem("wrong-type", f"expected a text, got {_describe(value)}")
-        bad = _INVALID_XML_CHAR.search(text)
+        bad = INVALID_XML_CHAR.search(text)
         if bad is not None:
             if self.config.clean_text:
-                return _INVALID_XML_CHAR.sub("", text)
+                return INVALID_XML_CHAR.sub("", text)
             raise _Problem(
                 "xml-char",
                 f"contains U+{ord(bad.group()):04X} at position {bad.start() + 1}, which XML 1.0 cannot hold;"

@@ -2,39 +2,43 @@
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
+import multiprocessing
+import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, NamedTuple
 
 from lxml import etree
 
 from xmlsync.builder import build_project
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
+from xmlsync.fastpath import fast_build
 from xmlsync.inputs import InputSpec, read_records
 from xmlsync.mapping import project_from_dict
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
-from xmlsync.records import Project
-from xmlsync.rules import FeedRules, RuleConfig
-from xmlsync.validate import BATCH, check_batch
-from xmlsync.writer import FeedWriter, ProjectSink, SplitFeed, atomic_output, write_reject
+from xmlsync.rules import FeedRules, ProjectIds, RuleConfig, project_ids
+from xmlsync.validate import BATCH, check_batch_content
+from xmlsync.writer import FeedWriter, ProjectSink, SplitFeed, atomic_output, serialise, write_reject
 
 _SPOOL_BYTES = 16 * 1024 * 1024
-PROGRESS_EVERY = 500  # records between two progress reports
 
 OnInvalid = Literal["fail", "skip"]
 
 
 @dataclass(frozen=True)
 class Progress:
-    """How far a build is, reported to the ``progress`` callback every few hundred records and at the end."""
+    """How far a build is, reported to the ``progress`` callback after each batch of records and at the end."""
 
     records: int
     projects: int
@@ -99,6 +103,7 @@ def write_feed(
     *,
     rejects: IO[bytes] | None = None,
     progress: ProgressCallback | None = None,
+    jobs: int = 1,
 ) -> BuildResult:
     """Map, build and validate each record, streaming valid ``<Project>`` elements to ``out``.
 
@@ -114,7 +119,7 @@ def write_feed(
     """
     config = config or BuildConfig()
     with FeedWriter(out, pretty=config.pretty) as writer:
-        return write_projects(records, writer, config, rejects=rejects, progress=progress)
+        return write_projects(records, writer, config, rejects=rejects, progress=progress, jobs=jobs)
 
 
 def write_projects(
@@ -124,98 +129,183 @@ def write_projects(
     *,
     rejects: IO[bytes] | None = None,
     progress: ProgressCallback | None = None,
+    jobs: int = 1,
 ) -> BuildResult:
-    """Like :func:`write_feed`, into any sink, e.g. a :class:`~xmlsync.writer.SplitFeed`."""
+    """Like :func:`write_feed`, into any sink, e.g. a :class:`~xmlsync.writer.SplitFeed`.
+
+    With ``jobs`` > 1, batches of records are mapped, built, checked and serialised in that many worker
+    processes, while this process reads, checks the Ids and writes, in input order: the output is the
+    same, byte for byte, as with one job.
+    """
     config = config or BuildConfig()
     with FeedRules(RuleConfig(vat_codes=config.vat_codes, strict=config.strict)) as rules:
-        return _write_feed(records, sink, config, rules, rejects, progress)
-
-
-def _write_feed(
-    records: Iterable[RawRecord],
-    sink: ProjectSink,
-    config: BuildConfig,
-    rules: FeedRules,
-    rejects: IO[bytes] | None,
-    progress: ProgressCallback | None,
-) -> BuildResult:
-    run = _FeedRun(sink, config, rules, rejects)
-    started = time.monotonic()
-    index = 0
-    for index, raw in enumerate(records, start=1):
-        if progress is not None and index % PROGRESS_EVERY == 0:
-            run.flush()
-            progress(Progress(index - 1, run.projects, run.skipped, time.monotonic() - started))
-        run.add(raw, index)
-    run.flush()
-    if progress is not None:
-        progress(Progress(index, run.projects, run.skipped, time.monotonic() - started, done=True))
+        run = _FeedRun(sink, rules, rejects)
+        started = time.monotonic()
+        records_done = 0
+        for batch, built in _built_batches(records, config, jobs):
+            run.commit(batch, built)
+            records_done += len(batch)
+            if progress is not None:
+                progress(Progress(records_done, run.projects, run.skipped, time.monotonic() - started))
+        if progress is not None:
+            progress(Progress(records_done, run.projects, run.skipped, time.monotonic() - started, done=True))
     if run.issues:
         raise InputError(run.issues)
     return BuildResult(run.projects, run.offers, run.products, tuple(run.warnings), run.rows, run.rejected, run.skipped)
 
 
-class _FeedRun:
-    """One build: records are mapped and built as they come, then checked and written in batches.
+Batch = list[tuple[RawRecord, int]]  # records with their (1-based) place in the feed
 
-    A batch of :data:`BATCH` built projects is checked at once (see
-    :func:`~xmlsync.validate.check_batch`), then written, rejected or reported in input order.
+
+class Built(NamedTuple):
+    """What became of one record in :func:`build_batch`: everything but the Id checks, which need order."""
+
+    before: tuple[Issue, ...]  # reading and mapping problems, or the schema issues of the built project
+    after: tuple[Issue, ...]  # rule issues (they come after those of the Ids)
+    xml: bytes | None  # the serialised <Project>, if it was built
+    ids: ProjectIds | None
+    offers: int = 0
+    products: int = 0
+
+
+_WORKER_RULES: dict[RuleConfig, FeedRules] = {}
+
+
+def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
+    """Map, build, check (all but the Ids) and serialise a batch of records; it has no state.
+
+    This runs in the worker processes of a build with several jobs, and in-process with one.
     """
+    rule_config = RuleConfig(vat_codes=config.vat_codes, strict=config.strict)
+    rules = _WORKER_RULES.get(rule_config) or _WORKER_RULES.setdefault(rule_config, FeedRules(rule_config))
+    container = etree.Element(ROOT_TAG)
+    mapped: list[tuple[int, int] | InputError | None] = []  # offers and products of each built record
+    built_at: list[tuple[int, str]] = []
+    for raw, index in batch:
+        if raw.issues:
+            mapped.append(None)
+            continue
+        fast = fast_build(raw.data, config)
+        if fast is not None:
+            element, offers, products = fast
+        else:
+            try:
+                project = project_from_dict(raw.data, source=raw.source, config=config)
+            except InputError as exc:
+                mapped.append(exc)
+                continue
+            element = build_project(project)
+            offers, products = len(project.offers), sum(len(offer.products) for offer in project.offers)
+        mapped.append((offers, products))
+        container.append(element)
+        built_at.append((index, raw.source))
+    found = check_batch_content(
+        container, indexes=[i for i, _ in built_at], rules=rules, sources=[source for _, source in built_at]
+    )
+    elements = iter(list(container))
+    checked = iter(found)
+    results: list[Built] = []
+    for (raw, _), outcome in zip(batch, mapped, strict=True):
+        if outcome is None:
+            results.append(Built(raw.issues, (), None, None))
+        elif isinstance(outcome, InputError):
+            results.append(Built(tuple(outcome.issues), (), None, None))
+        else:
+            element = next(elements)
+            schema, content = next(checked)
+            xml = serialise(element, pretty=config.pretty)
+            results.append(Built(tuple(schema), tuple(content), xml, project_ids(element), *outcome))
+    return results
 
-    def __init__(self, sink: ProjectSink, config: BuildConfig, rules: FeedRules, rejects: IO[bytes] | None) -> None:
+
+def _batches(records: Iterable[RawRecord]) -> Iterator[Batch]:
+    batch: Batch = []
+    for index, raw in enumerate(records, start=1):
+        batch.append((raw, index))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _built_batches(records: Iterable[RawRecord], config: BuildConfig, jobs: int) -> Iterator[tuple[Batch, list[Built]]]:
+    """Yield each batch with what :func:`build_batch` made of it, in order; in ``jobs`` processes if > 1."""
+    if jobs <= 1:
+        for batch in _batches(records):
+            yield batch, build_batch(batch, config)
+        return
+    with _worker_pool(jobs) as pool:
+        window: collections.deque[tuple[Batch, concurrent.futures.Future[list[Built]]]] = collections.deque()
+        for batch in _batches(records):
+            window.append((batch, pool.submit(build_batch, batch, config)))
+            if len(window) >= 2 * jobs:  # bounded: memory stays flat however fast the input is read
+                done, future = window.popleft()
+                yield done, future.result()
+        while window:
+            done, future = window.popleft()
+            yield done, future.result()
+
+
+@contextlib.contextmanager
+def _worker_pool(jobs: int) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["xmlsync.pipeline"])
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_ignore_interrupts)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def available_cpus() -> int:
+    """Return the CPUs this process may run on (for ``jobs="auto"``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class _FeedRun:
+    """The ordered part of a build: Id checks, then writing, rejecting or reporting each record."""
+
+    def __init__(self, sink: ProjectSink, rules: FeedRules, rejects: IO[bytes] | None) -> None:
         self.sink = sink
-        self.config = config
         self.rules = rules
         self.rejects = rejects
         self.issues: list[Issue] = []
         self.warnings: list[Issue] = []
         self.projects = self.offers = self.products = self.rows = self.rejected = self.skipped = 0
-        self._pending: list[tuple[RawRecord, int, Project | None, list[Issue]]] = []
-        self._batch = etree.Element(ROOT_TAG)
 
-    def add(self, raw: RawRecord, index: int) -> None:
-        """Map and build one record (the ``index``-th of the feed); check and write it with its batch."""
-        self.rows += raw.rows
-        problems = list(raw.issues)
-        project = None
-        if not problems:
-            try:
-                project = project_from_dict(raw.data, source=raw.source, config=self.config)
-            except InputError as exc:
-                problems = list(exc.issues)
-            else:
-                self._batch.append(build_project(project))
-        self._pending.append((raw, index, project, problems))
-        if len(self._pending) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        """Check the pending projects, then write, reject or report each, in input order."""
-        built = [(raw, index) for raw, index, project, _ in self._pending if project is not None]
-        indexes, sources = [index for _, index in built], [raw.source for raw, _ in built]
-        found = check_batch(self._batch, indexes=indexes, rules=self.rules, sources=sources)
-        elements = iter(list(self._batch))
-        results = iter(found)
-        for raw, _, project, problems in self._pending:
-            element = None
-            if project is not None:
-                element, issues = next(elements), next(results)
+    def commit(self, batch: Batch, built: list[Built]) -> None:
+        """Check the Ids of a built batch, then write, reject or report each record, in input order."""
+        for (raw, index), result in zip(batch, built, strict=True):
+            self.rows += raw.rows
+            problems = list(result.before)
+            if result.ids is not None:
+                path = f"/{ROOT_TAG}/Project[{index}]"
+                ids = self.rules.check_ids(result.ids, path, source=raw.source)
+                issues = sorted([*result.before, *ids, *result.after], key=lambda issue: issue.line or 0)
                 self.warnings.extend(issue for issue in issues if issue.severity == "warning")
                 problems = [issue for issue in issues if issue.severity == "error"]
             if problems:
                 self._refuse(raw, problems)
                 continue
-            if self.issues or project is None or element is None:
+            if self.issues or result.xml is None:
                 continue
             try:
-                self.sink.write(element)
+                self.sink.write_serialised(result.xml, f"Project {result.ids.project}" if result.ids else None)
             except OutputError as exc:
                 raise OutputError([replace(issue, source=raw.source) for issue in exc.issues]) from None
             self.projects += 1
-            self.offers += len(project.offers)
-            self.products += sum(len(offer.products) for offer in project.offers)
-        self._pending.clear()
-        self._batch = etree.Element(ROOT_TAG)
+            self.offers += result.offers
+            self.products += result.products
 
     def _refuse(self, raw: RawRecord, problems: list[Issue]) -> None:
         self.rejected += raw.rows
@@ -242,6 +332,7 @@ def build_file(
     rejects: str | Path | None = None,
     split: Split | None = None,
     progress: ProgressCallback | None = None,
+    jobs: int = 1,
 ) -> BuildResult:
     """Build the feed for an input into ``output``.
 
@@ -255,7 +346,8 @@ def build_file(
             (by default ``<output>.rejects.jsonl``), a JSON Lines file replaced on every run.
         split: Write numbered parts (``offers-0001.xml``...) instead of ``output``; see
             :class:`~xmlsync.writer.SplitFeed`. ``output`` must then be a path.
-        progress: Called with a :class:`Progress` every few hundred records and once at the end.
+        progress: Called with a :class:`Progress` after each batch of records and once at the end.
+        jobs: Worker processes that map, build and check records (see :func:`write_projects`).
 
     Raises:
         InputError: An invalid record (``on_invalid="fail"``): every problem found.
@@ -274,7 +366,7 @@ def build_file(
     try:
         with _reporting_os_errors(output if isinstance(output, str | Path) else None), contextlib.ExitStack() as stack:
             rejects_out = stack.enter_context(atomic_output(rejects)) if rejects is not None else None
-            result = _build_into(records, output, config, split, rejects_out, progress)
+            result = _build_into(records, output, config, split, rejects_out, progress, jobs)
         if rejects is not None:
             result = replace(result, rejects=str(rejects))
         return result
@@ -289,18 +381,19 @@ def _build_into(
     split: Split | None,
     rejects: IO[bytes] | None,
     progress: ProgressCallback | None,
+    jobs: int,
 ) -> BuildResult:
     if split is not None:
         assert isinstance(output, str | Path)
         parts = SplitFeed(output, pretty=config.pretty, max_projects=split.records, max_bytes=split.size)
         with parts:
-            result = write_projects(records, parts, config, rejects=rejects, progress=progress)
+            result = write_projects(records, parts, config, rejects=rejects, progress=progress, jobs=jobs)
         return replace(result, parts=tuple(str(path) for path in parts.paths))
     if isinstance(output, str | Path):
         with atomic_output(output) as out:
-            return write_feed(records, out, config, rejects=rejects, progress=progress)
+            return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs)
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-        result = write_feed(records, spool, config, rejects=rejects, progress=progress)
+        result = write_feed(records, spool, config, rejects=rejects, progress=progress, jobs=jobs)
         spool.seek(0)
         shutil.copyfileobj(spool, output)
         output.flush()

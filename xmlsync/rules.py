@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
+from typing import NamedTuple, cast
 
 from lxml import etree
 
@@ -73,6 +73,22 @@ _BATCH_VALUES = [
         ("Email", ".//Email/Value/text()"),
     )
 ]
+
+
+class ProjectIds(NamedTuple):
+    """The Ids of a ``<Project>`` and of its offers, with their lines, for the duplicate checks."""
+
+    project: str | None
+    line: int | None
+    offers: tuple[tuple[str | None, int | None], ...]
+
+
+def project_ids(project: etree._Element) -> ProjectIds:
+    """Return the Ids of ``project`` and of its ``Offers/Offer`` elements."""
+    offers = cast(list[etree._Element], _OFFERS(project))
+    return ProjectIds(
+        project.get("Id"), element_line(project), tuple((offer.get("Id"), element_line(offer)) for offer in offers)
+    )
 
 
 @dataclass(frozen=True)
@@ -170,21 +186,38 @@ class FeedRules:
 
         Call it for every project, in feed order: it is the part of the rules that has state.
         """
-        issue = self._factory(source)
-        project_id = project.get("Id")
-        if project_id is not None:
-            first = self._seen.first("project", project_id, Place(path, element_line(project), source))
+        return self.check_ids(project_ids(project), path, source=source)
+
+    def check_ids(self, ids: ProjectIds, path: str, *, source: str | None = None) -> Iterator[Issue]:
+        """Like :meth:`record_ids`, from the Ids alone (a build checks them apart from the tree)."""
+        label = f"Project {ids.project}" if ids.project is not None else "Project"
+        if ids.project is not None:
+            first = self._seen.first("project", ids.project, Place(path, ids.line, source))
             if first is not None:
-                yield issue(
+                yield Issue(
                     "duplicate-project-id",
-                    "error",
-                    f"Project Id {project_id} is used again; first at {_describe(first, source)}. MiniCRM upserts"
+                    f"Project Id {ids.project} is used again; first at {_describe(first, source)}. MiniCRM upserts"
                     " cards by Id, so the later one would overwrite the earlier: give each card its own Id",
-                    project,
+                    source,
+                    label,
                     f"{path}/@Id",
+                    ids.line,
                 )
-        for position, offer in enumerate(cast(list[etree._Element], _OFFERS(project)), start=1):
-            yield from self._offer_id(offer, f"{path}/Offers/Offer[{position}]", source, issue)
+        for position, (offer_id, line) in enumerate(ids.offers, start=1):
+            if offer_id is None:
+                continue
+            at = f"{path}/Offers/Offer[{position}]"
+            first = self._seen.first("offer", offer_id, Place(at, line, source))
+            if first is not None:
+                yield Issue(
+                    "duplicate-offer-id",
+                    f"Offer Id {offer_id} is used again; first at {_describe(first, source)}. Give each offer its own"
+                    " Id",
+                    source,
+                    f"{label} > Offer {offer_id}",
+                    f"{at}/@Id",
+                    line,
+                )
 
     def content(self, project: etree._Element, path: str, *, source: str | None = None) -> Iterator[Issue]:
         """Yield the violations of every rule but the Ids in ``project``; it has no state.
@@ -218,20 +251,6 @@ class FeedRules:
                     good.clear()
                 good.add(value)
         return True
-
-    def _offer_id(self, offer: etree._Element, path: str, source: str | None, issue: _IssueFactory) -> Iterator[Issue]:
-        offer_id = offer.get("Id")
-        if offer_id is None:
-            return
-        first = self._seen.first("offer", offer_id, Place(path, element_line(offer), source))
-        if first is not None:
-            yield issue(
-                "duplicate-offer-id",
-                "error",
-                f"Offer Id {offer_id} is used again; first at {_describe(first, source)}. Give each offer its own Id",
-                offer,
-                f"{path}/@Id",
-            )
 
     def _suspect(self, project: etree._Element) -> bool:
         """Return whether any rule but the Ids may be broken in ``project``.

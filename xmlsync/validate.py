@@ -224,16 +224,33 @@ def check_batch(
     few XPath queries cover the whole batch; the projects are looked at one by one only where those find
     something, and for the Ids. The issues of each project come in line order.
     """
+    found = check_batch_content(container, indexes=indexes, rules=rules, sources=sources)
+    results: list[list[Issue]] = []
+    for project, index, source, (schema, content) in zip(container, indexes, sources, found, strict=True):
+        ids = rules.record_ids(project, f"/{ROOT_TAG}/Project[{index}]", source=source)
+        results.append(sorted([*schema, *ids, *content], key=lambda issue: issue.line or 0))
+    return results
+
+
+def check_batch_content(
+    container: etree._Element,
+    *,
+    indexes: Sequence[int],
+    rules: FeedRules,
+    sources: Sequence[str | None],
+) -> list[tuple[list[Issue], list[Issue]]]:
+    """Like :func:`check_batch` without the Ids: for each project, its schema issues and its rule issues.
+
+    This part has no state, so batches may be checked in any order, or in other processes; the Ids are
+    then checked in feed order with :meth:`~xmlsync.rules.FeedRules.check_ids`.
+    """
     schema_ok = _schema_valid(container)
     clean = rules.batch_clean(container)
-    results: list[list[Issue]] = []
+    results: list[tuple[list[Issue], list[Issue]]] = []
     for project, index, source in zip(container, indexes, sources, strict=True):
-        issues = [] if schema_ok else _schema_issues(project, source, index)
-        path = f"/{ROOT_TAG}/Project[{index}]"
-        issues.extend(rules.record_ids(project, path, source=source))
-        if not clean:
-            issues.extend(rules.content(project, path, source=source))
-        results.append(sorted(issues, key=lambda issue: issue.line or 0))
+        schema = [] if schema_ok else _schema_issues(project, source, index)
+        content = [] if clean else list(rules.content(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
+        results.append((schema, content))
     return results
 
 
@@ -612,6 +629,7 @@ def validate_file(source: Source, *, name: str | None = None, rules: RuleConfig 
 __all__ = [
     "FileReport",
     "check_batch",
+    "check_batch_content",
     "check_file",
     "check_files",
     "check_project",

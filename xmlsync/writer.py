@@ -100,8 +100,8 @@ def _closing(pretty: bool, count: int) -> bytes:
 class ProjectSink(Protocol):
     """Where a build puts its projects: one stream (:class:`FeedWriter`) or numbered parts (:class:`SplitFeed`)."""
 
-    def write(self, project: etree._Element) -> None:
-        """Serialise and write one ``<Project>``."""
+    def write_serialised(self, data: bytes, record: str | None) -> None:
+        """Write one ``<Project>`` as :func:`serialise` returned it; ``record`` names it in messages."""
 
 
 class FeedWriter:
@@ -123,7 +123,11 @@ class FeedWriter:
 
     def write(self, project: etree._Element) -> None:
         """Serialise one ``<Project>`` element (its tail is ignored)."""
-        self._out.write(serialise(project, pretty=self._pretty))
+        self.write_serialised(serialise(project, pretty=self._pretty), None)
+
+    def write_serialised(self, data: bytes, record: str | None) -> None:
+        """Write one ``<Project>`` as :func:`serialise` returned it."""
+        self._out.write(data)
         self.count += 1
 
     def __exit__(
@@ -191,7 +195,10 @@ class SplitFeed:
 
     def write(self, project: etree._Element) -> None:
         """Serialise one ``<Project>`` into the current part, starting a new part first if it is full."""
-        data = serialise(project, pretty=self._pretty)
+        self.write_serialised(serialise(project, pretty=self._pretty), f"Project {project.get('Id')}")
+
+    def write_serialised(self, data: bytes, record: str | None) -> None:
+        """Write one serialised ``<Project>`` into the current part, starting a new part first if it is full."""
         needed = len(data) + len(_closing(self._pretty, 1))
         full = self._count > 0 and (
             (self._max_projects is not None and self._count >= self._max_projects)
@@ -205,7 +212,7 @@ class SplitFeed:
                 f"this project alone makes a part of {size} bytes, more than the limit of {self._max_bytes};"
                 " raise --split-bytes"
             )
-            raise OutputError([Issue("project-too-large", message, record=f"Project {project.get('Id')}")])
+            raise OutputError([Issue("project-too-large", message, record=record)])
         self._parts[-1].handle.write(data)
         self._size += len(data)
         self._count += 1
