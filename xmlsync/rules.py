@@ -50,9 +50,9 @@ _GOOD_VALUES = 100_000  # values remembered as good (EANs, VAT rates, dates...) 
 _OFFERS = etree.XPath("Offers/Offer")
 _MISPLACED_TEST = " or ".join(f"self::{tag}" for tag in sorted(PROJECT_ELEMENTS))
 _MISPLACED = etree.XPath(f"boolean(Offers/following-sibling::*[{_MISPLACED_TEST}])")
-# Over a batch (a container of <Project> elements), what only the exact walk can judge, and the values
-# checked one by one, each distinct value once. For values, descendant queries are faster in libxml2 than
-# child paths; they may also pick up custom fields of the same name, which only costs an exact walk.
+# Over a batch (a container of <Project> elements): what only the exact walk can judge, and the values
+# checked one by one, each distinct value once. Values are gathered from every element of those names,
+# custom fields included: a superset of what the rules read, which at worst costs an exact walk.
 _BATCH_FLAGS = etree.XPath(
     "boolean("
     "Project/Offers/Offer/Products/Product[@Id = preceding-sibling::Product/@Id]"
@@ -61,18 +61,8 @@ _BATCH_FLAGS = etree.XPath(
     f" | Project/Offers/following-sibling::*[{_MISPLACED_TEST}]"
     ")"
 )
-_BATCH_VALUES = [
-    (tag, etree.XPath(query, smart_strings=False))
-    for tag, query in (
-        ("EAN", ".//EAN/text()"),
-        ("VAT", ".//VAT/text()"),
-        ("CurrencyCode", ".//CurrencyCode/text()"),
-        ("Prompt", ".//Prompt/text()"),
-        ("Performance", ".//Performance/text()"),
-        ("Issued", ".//Issued/text()"),
-        ("Email", ".//Email/Value/text()"),
-    )
-]
+_BATCH_TAGS = ("EAN", "VAT", "CurrencyCode", "Prompt", "Performance", "Issued")
+_BATCH_EMAILS = etree.XPath(".//Email/Value/text()", smart_strings=False)
 
 
 class ProjectIds(NamedTuple):
@@ -151,7 +141,7 @@ class FeedRules:
         self.config = config or RuleConfig()
         self._seen = SeenIds()
         self._good: dict[tuple[str, str], bool | date] = {}
-        self._known: dict[str, set[str]] = {}
+        self._known: set[tuple[str, str]] = set()
 
     def __enter__(self) -> FeedRules:
         return self
@@ -239,17 +229,14 @@ class FeedRules:
         if _BATCH_FLAGS(container):
             return False
         known = self._known
-        for tag, query in _BATCH_VALUES:
-            good = known.setdefault(tag, set())
-            values = set(cast(list[str], query(container)))
-            if tag == "Email":
-                values = {value.strip() for value in values}
-            for value in values - good:
-                if self._good_value(tag, value) is False:
-                    return False
-                if len(good) >= _GOOD_VALUES:
-                    good.clear()
-                good.add(value)
+        values = {(str(el.tag), el.text or "") for el in container.iter(*_BATCH_TAGS)}
+        values.update(("Email", value.strip()) for value in cast(list[str], _BATCH_EMAILS(container)))
+        for tag, value in values - known:
+            if self._good_value(tag, value) is False:
+                return False
+            if len(known) >= _GOOD_VALUES:
+                known.clear()
+            known.add((tag, value))
         return True
 
     def _suspect(self, project: etree._Element) -> bool:
