@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timezone
 from decimal import Decimal
 from typing import Any
 from unittest import mock
@@ -237,8 +238,20 @@ def assert_fast_path_agrees(record: dict[str, Any], config: BuildConfig) -> None
 
 
 NUMBERS = st.sampled_from(["007.50", "1.50", "-0", "0", "12", 12, Decimal("1E+2"), Decimal("3.10"), "1e3", " 1.5"])
-DATES = st.sampled_from(
-    ["2024-04-05", "2024-04-05 10:00:00", "2024-02-30", "2024-4-5", "2024-04-05T10:00:00", "0999-01-01", "0000-01-01"]
+DATES = (
+    st.sampled_from(
+        [
+            "2024-04-05",
+            "2024-04-05 10:00:00",
+            "2024-02-30",
+            "2024-4-5",
+            "2024-04-05T10:00:00",
+            "0999-01-01",
+            "0000-01-01",
+        ]
+    )
+    | st.dates()
+    | st.datetimes(timezones=st.none() | st.just(timezone.utc))
 )
 TEXTS = st.sampled_from(["a", " ", "", "x\x0by", "Árvíz <&>", 5, None])
 RATES = st.sampled_from(["27%", "27", "5.5%", "1000%", " 27%"])

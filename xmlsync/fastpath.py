@@ -62,9 +62,6 @@ class _GiveUp(Exception):
     """The record is not plainly right: take the usual way."""
 
 
-_GIVE_UP = _GiveUp()
-
-
 def fast_build(data: Any, config: BuildConfig) -> FastBuilt | None:
     """Return the built ``<Project>`` of a plainly right record, or ``None`` to take the usual way."""
     try:
@@ -75,7 +72,7 @@ def fast_build(data: Any, config: BuildConfig) -> FastBuilt | None:
 
 def _text(value: Any) -> str:
     if type(value) is not str or not value.strip():
-        raise _GIVE_UP
+        raise _GiveUp
     return value
 
 
@@ -83,13 +80,13 @@ def _optional(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if type(value) is not str:
-        raise _GIVE_UP
+        raise _GiveUp
     return value
 
 
 def _ident(value: Any) -> str:
     if type(value) is not int or not 0 <= value <= MAX_ID:
-        raise _GIVE_UP
+        raise _GiveUp
     return str(value)
 
 
@@ -101,10 +98,14 @@ def _number(value: Any) -> str:
         return str(value)
     if kind is Decimal and value.is_finite():
         return format(value, "f")
-    raise _GIVE_UP
+    raise _GiveUp
 
 
 def _when(value: Any) -> str:
+    if type(value) is datetime and value.tzinfo is None:
+        return value.isoformat(sep=" ", timespec="seconds")
+    if type(value) is date:
+        return value.isoformat()
     if type(value) is str:
         try:
             if len(value) == 10 and _DATE.fullmatch(value):
@@ -115,32 +116,32 @@ def _when(value: Any) -> str:
                 return value
         except ValueError:
             pass
-    raise _GIVE_UP
+    raise _GiveUp
 
 
 def _vat(value: Any) -> str:
     if type(value) is str and _VAT.fullmatch(value):
         return value
-    raise _GIVE_UP
+    raise _GiveUp
 
 
 def _record(value: Any, keys: frozenset[str]) -> dict[str, Any]:
     if type(value) is not dict or not keys.issuperset(value):
-        raise _GIVE_UP
+        raise _GiveUp
     return value
 
 
 def _none(value: Any, empty: object) -> None:
     """Give up unless ``value`` is absent or the empty value the usual way takes for nothing."""
     if value is not None and value != empty:
-        raise _GIVE_UP
+        raise _GiveUp
 
 
 def _items(value: Any) -> list[Any]:
     if value is None:
         return []
     if type(value) is not list:
-        raise _GIVE_UP
+        raise _GiveUp
     return value
 
 
@@ -180,7 +181,7 @@ class _Fast:
         business = record.get("Business")
         contacts = _items(record.get("Contacts"))
         if business is None and not contacts:
-            raise _GIVE_UP
+            raise _GiveUp
         if business is not None:
             self.business(business)
         if contacts:
@@ -189,11 +190,11 @@ class _Fast:
                 self.contact(contact)
         offers = _items(record.get("Offers"))
         if not offers:
-            raise _GIVE_UP
+            raise _GiveUp
         out.open(1, "Offers")
         products = sum(self.offer(offer) for offer in offers)
         if INVALID_XML_CHAR.search("".join(filter(None, self.texts))):
-            raise _GIVE_UP
+            raise _GiveUp
         return FastBuilt(out.realise(), len(offers), products)
 
     def values(self, depth: int, tag: str, items: Any) -> None:
@@ -218,7 +219,7 @@ class _Fast:
         ident = record.get("Id")
         first, last = _optional(record.get("FirstName")), _optional(record.get("LastName"))
         if not (first and first.strip()) and not (last and last.strip()):
-            raise _GIVE_UP
+            raise _GiveUp
         self.out.open(2, "Contact", None)
         if ident is not None:
             self.out.ids.append((len(self.shape) - 1, _ident(ident)))
@@ -236,7 +237,7 @@ class _Fast:
         get = record.get
         status = _text(get("Status"))
         if self.config.statuses is not None and status not in self.config.statuses:
-            raise _GIVE_UP
+            raise _GiveUp
         texts = (
             _text(get("Number")),
             _text(get("CurrencyCode")),
@@ -252,7 +253,7 @@ class _Fast:
         self.leaves(4, CUSTOMER_KEYS, tuple(_text(customer.get(key)) for key in CUSTOMER_KEYS))
         products = _items(record.get("Products"))
         if not products:
-            raise _GIVE_UP
+            raise _GiveUp
         out.open(3, "Products")
         for product in products:
             self.product(product)
