@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from xmlsync import BuildConfig, OutputError, build_file, check_file, pipeline, write_feed
+from xmlsync import BuildConfig, OutputError, build_file, check_file, pipeline, rules, seen, write_feed
 from xmlsync.cli import ByteSize, ProgressLine, cli
 from xmlsync.pipeline import BATCH, Progress, Split, write_projects
 from xmlsync.readers import RawRecord
@@ -328,3 +328,24 @@ def test_cli_split_too_small_writes_nothing(runner: CliRunner, tmp_path: Path) -
         f"Error: 1 problem found; no part of {out.parent}/offers-*.xml was written\n"
     )
     assert os.listdir(out.parent) == []
+
+
+def _peak_python_memory(count: int, tmp_path: Path) -> int:
+    import tracemalloc
+
+    records = (RawRecord(record(n), f"gen:{n}") for n in range(1, count + 1))
+    tracemalloc.start()
+    try:
+        with (tmp_path / f"out-{count}.xml").open("wb") as out:
+            write_feed(records, out)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_number_of_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What may grow is bounded on purpose: Ids in memory before they move to SQLite, values known good.
+    monkeypatch.setattr(seen, "MEMORY_KEYS", 100)
+    monkeypatch.setattr(rules, "_GOOD_VALUES", 500)
+    small, large = _peak_python_memory(300, tmp_path), _peak_python_memory(3000, tmp_path)
+    assert large < small * 1.2, (small, large)

@@ -26,13 +26,14 @@ class SeenIds:
     """First places of keys, by kind (``project``, ``offer``...).
 
     Args:
-        memory_keys: How many keys to keep in memory before moving them all to the SQLite file.
+        memory_keys: How many keys to keep in memory before moving them all to the SQLite file (default
+            :data:`MEMORY_KEYS`).
     """
 
-    def __init__(self, memory_keys: int = MEMORY_KEYS) -> None:
+    def __init__(self, memory_keys: int | None = None) -> None:
         self._db: sqlite3.Connection | None = None
         self._memory: dict[tuple[str, str], Place] | None = {}
-        self._memory_keys = memory_keys
+        self._memory_keys = MEMORY_KEYS if memory_keys is None else memory_keys
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect("", isolation_level=None)  # "" = a private temporary file, deleted on close
