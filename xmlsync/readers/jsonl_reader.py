@@ -10,6 +10,8 @@ from typing import IO
 from xmlsync.errors import Issue
 from xmlsync.readers.base import RawRecord
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)  # json.loads(..., parse_float=...) makes one per call
+
 
 def read_jsonl(stream: IO[bytes], name: str) -> Iterator[RawRecord]:
     """Yield one record per non-blank line; a bad line gives a record with its issue, and reading goes on."""
@@ -27,7 +29,7 @@ def read_jsonl(stream: IO[bytes], name: str) -> Iterator[RawRecord]:
             yield RawRecord(None, f"{name}:{number}", (issue,))
             continue
         try:
-            data = json.loads(text, parse_float=Decimal)
+            data = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
             issue = Issue("invalid-json", f"not valid JSON at column {exc.colno}: {exc.msg}", source=f"{name}:{number}")
             yield RawRecord(None, f"{name}:{number}", (issue,))
