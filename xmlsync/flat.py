@@ -24,6 +24,7 @@ from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
 from xmlsync.profile import FIELDS, FieldSpec, Profile, spec_of
 from xmlsync.readers.base import RawRecord, Row
+from xmlsync.seen import Place, SeenIds
 
 # Hashed Ids live above this offset, away from the small numeric keys ERPs use.
 HASH_OFFSET = 10**12
@@ -31,7 +32,7 @@ _HASH_BYTES = 7
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
-MEMO_VALUES = 50_000  # distinct (field, raw value) conversions remembered by a RowGrouper
+MEMO_VALUES = 10_000  # distinct (field, raw value) conversions remembered by a RowGrouper
 _LEVELS = {
     "Project": "project",
     "Business": "project",
@@ -87,9 +88,8 @@ class RowGrouper:
     def __init__(self, profile: Profile, header: tuple[str, ...]) -> None:
         self.profile = profile
         self.fields = profile.mapped_fields(header)
-        self._ids: dict[tuple[str, int], str] = {}
-        self._projects_done: dict[int, str] = {}
-        self._offer_owner: dict[int, tuple[int, str]] = {}
+        # Keys seen so far (hashed Ids, projects done, offers and their project), in bounded memory.
+        self._seen = SeenIds()
         columns = [(name, column, spec) for name, column in self.fields.items() if (spec := spec_of(name))]
         # Columns of the project, offer and contact repeat on every product line of a record.
         self._columns = [(name, column, spec, not name.startswith("Product.")) for name, column, spec in columns]
@@ -191,9 +191,11 @@ class RowGrouper:
         if self.profile.non_numeric_ids != "hash":
             raise _Bad("invalid-id", f"{text!r} is not a whole number; MiniCRM needs numeric Ids")
         number = stable_id(entity, text)
-        known = self._ids.setdefault((entity, number), text)
-        if known != text:
-            raise _Bad("id-collision", f"{text!r} and {known!r} map to the same {entity} Id {number}; rename one key")
+        known = self._seen.first(f"id:{entity}", str(number), Place(text, None, None))
+        if known is not None and known.path != text:
+            raise _Bad(
+                "id-collision", f"{text!r} and {known.path!r} map to the same {entity} Id {number}; rename one key"
+            )
         return number
 
     def number(self, value: Any) -> int:
@@ -304,6 +306,12 @@ class RowGrouper:
 
     def group(self, rows: Iterable[Row]) -> Iterator[RawRecord]:
         """Yield one record per project, in input order; rows with problems put issues on their record."""
+        try:
+            yield from self._group(rows)
+        finally:
+            self._seen.close()
+
+    def _group(self, rows: Iterable[Row]) -> Iterator[RawRecord]:
         group: _Group | None = None
         for row in rows:
             if row.issues:
@@ -318,12 +326,13 @@ class RowGrouper:
                 if group is not None:
                     yield self._finish(group)
                 group = self._start(project_key, row, values)
-                if project_key in self._projects_done:
+                done = self._seen.get("project", str(project_key))
+                if done is not None:
                     issues.append(
                         Issue(
                             "rows-not-together",
                             f"Project {project_key} comes back here, but its rows were at"
-                            f" {self._projects_done[project_key]}; sort the export by project and offer key",
+                            f" {done.path}; sort the export by project and offer key",
                             source=row.source,
                             path="Project.Id",
                         )
@@ -375,13 +384,13 @@ class RowGrouper:
         if offer_key is None:
             return
         if offer_key not in group.offers:
-            owner = self._offer_owner.setdefault(offer_key, (group.key, row.source))
-            if owner[0] != group.key:
+            owner = self._seen.first("offer", str(offer_key), Place(str(group.key), None, row.source))
+            if owner is not None and owner.path != str(group.key):
                 issues.append(
                     Issue(
                         "duplicate-offer-id",
-                        f"Offer {offer_key} is used again; first for Project {owner[0]} at {owner[1]}; give each"
-                        " offer its own Id",
+                        f"Offer {offer_key} is used again; first for Project {owner.path} at {owner.source}; give"
+                        " each offer its own Id",
                         source=row.source,
                         path=f"{self.fields.get('Offer.Id', 'Offer.Id')} -> Offer.Id",
                     )
@@ -419,7 +428,7 @@ class RowGrouper:
         group.offers[offer_key]["Products"].append(product)
 
     def _finish(self, group: _Group) -> RawRecord:
-        self._projects_done[group.key] = _span(group.first, group.last)
+        self._seen.first("project", str(group.key), Place(_span(group.first, group.last), None, None))
         values = {name: value for name, (value, _) in group.values.items()}
         record = group.record
         for name, value in values.items():

@@ -285,12 +285,21 @@ class _FeedRun:
 
     def commit(self, batch: Batch, built: list[Built]) -> None:
         """Check the Ids of a built batch, then write, reject or report each record, in input order."""
-        for (raw, index), result in zip(batch, built, strict=True):
+        checked = [(raw, index, result) for (raw, index), result in zip(batch, built, strict=True)]
+        id_issues = iter(
+            self.rules.check_ids_batch(
+                [
+                    (result.ids, f"/{ROOT_TAG}/Project[{index}]", raw.source)
+                    for raw, index, result in checked
+                    if result.ids is not None
+                ]
+            )
+        )
+        for raw, _, result in checked:
             self.rows += raw.rows
             problems = list(result.before)
             if result.ids is not None:
-                path = f"/{ROOT_TAG}/Project[{index}]"
-                ids = self.rules.check_ids(result.ids, path, source=raw.source)
+                ids = next(id_issues)
                 issues = sorted([*result.before, *ids, *result.after], key=lambda issue: issue.line or 0)
                 self.warnings.extend(issue for issue in issues if issue.severity == "warning")
                 problems = [issue for issue in issues if issue.severity == "error"]

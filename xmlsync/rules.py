@@ -7,7 +7,7 @@ Errors make a feed invalid; warnings do not, unless ``strict`` turns them into e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple, cast
@@ -46,7 +46,7 @@ _IssueFactory = Callable[[str, Severity, str, etree._Element, str], Issue]
 _DATE_TAGS = frozenset({"Prompt", "Performance", "Issued"})
 # Elements read by the rules other than the Ids; see FeedRules._suspect.
 _WATCHED = ("Offer", "CurrencyCode", "Prompt", "Performance", "Issued", "Products", "Product", "EAN", "VAT", "Email")
-_GOOD_VALUES = 100_000  # values remembered as good (EANs, VAT rates, dates...) before the memory is cleared
+_GOOD_VALUES = 20_000  # values remembered as good (EANs, VAT rates, dates...) before the memory is cleared
 _OFFERS = etree.XPath("Offers/Offer")
 _MISPLACED_TEST = " or ".join(f"self::{tag}" for tag in sorted(PROJECT_ELEMENTS))
 _MISPLACED = etree.XPath(f"boolean(Offers/following-sibling::*[{_MISPLACED_TEST}])")
@@ -177,6 +177,22 @@ class FeedRules:
         Call it for every project, in feed order: it is the part of the rules that has state.
         """
         return self.check_ids(project_ids(project), path, source=source)
+
+    def check_ids_batch(self, projects: Sequence[tuple[ProjectIds, str, str | None]]) -> list[list[Issue]]:
+        """Like :meth:`check_ids` for ``(ids, path, source)`` of consecutive projects, returning their issues.
+
+        If no Id of the batch was seen before (the usual case), all are recorded in one step.
+        """
+        entries: list[tuple[str, str, Place]] = []
+        for ids, path, source in projects:
+            if ids.project is not None:
+                entries.append(("project", ids.project, Place(path, ids.line, source)))
+            for position, (offer_id, line) in enumerate(ids.offers, start=1):
+                if offer_id is not None:
+                    entries.append(("offer", offer_id, Place(f"{path}/Offers/Offer[{position}]", line, source)))
+        if self._seen.add_new(entries):
+            return [[] for _ in projects]
+        return [list(self.check_ids(ids, path, source=source)) for ids, path, source in projects]
 
     def check_ids(self, ids: ProjectIds, path: str, *, source: str | None = None) -> Iterator[Issue]:
         """Like :meth:`record_ids`, from the Ids alone (a build checks them apart from the tree)."""

@@ -19,7 +19,7 @@ class Place(NamedTuple):
     source: str | None
 
 
-MEMORY_KEYS = 50_000
+MEMORY_KEYS = 10_000
 
 
 class SeenIds:
@@ -64,6 +64,42 @@ class SeenIds:
             return None
         row = db.execute("SELECT path, line, source FROM seen WHERE kind = ? AND key = ?", (kind, key)).fetchone()
         return Place(*row)
+
+    def get(self, kind: str, key: str) -> Place | None:
+        """Return the first place of a key, or ``None`` if it was not seen."""
+        if self._memory is not None:
+            return self._memory.get((kind, key))
+        if self._db is None:
+            return None
+        row = self._db.execute("SELECT path, line, source FROM seen WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return Place(*row) if row else None
+
+    def add_new(self, entries: list[tuple[str, str, Place]]) -> bool:
+        """Record every ``(kind, key, place)`` and return ``True`` if none of the keys was seen before.
+
+        Otherwise record nothing and return ``False`` (then ask :meth:`first` key by key). This checks a
+        batch of projects at once: in the SQLite file, one statement for all keys.
+        """
+        keys = [(kind, key) for kind, key, _ in entries]
+        memory = self._memory
+        if memory is not None:
+            if len(set(keys)) != len(keys) or any(key in memory for key in keys):
+                return False
+            memory.update(zip(keys, (place for _, _, place in entries), strict=True))
+            if len(memory) > self._memory_keys:
+                self._spill(memory)
+            return True
+        db = self._db or self._connect()
+        self._db = db
+        before = db.total_changes
+        db.execute("SAVEPOINT batch")
+        db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?)", ((*key, *place) for *key, place in entries))
+        if db.total_changes - before == len(entries):
+            db.execute("RELEASE batch")
+            return True
+        db.execute("ROLLBACK TO batch")
+        db.execute("RELEASE batch")
+        return False
 
     def _spill(self, memory: dict[tuple[str, str], Place]) -> None:
         db = self._db or self._connect()

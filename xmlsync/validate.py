@@ -25,7 +25,7 @@ from lxml import etree
 
 from xmlsync.errors import Issue, UnreadableError, ValidationError
 from xmlsync.paths import ROOT_TAG, element_line, element_path, record_label
-from xmlsync.rules import FeedRules, RuleConfig
+from xmlsync.rules import FeedRules, RuleConfig, project_ids
 from xmlsync.schema import lxml_schema, rich_schema, type_help
 
 if TYPE_CHECKING:
@@ -225,11 +225,16 @@ def check_batch(
     something, and for the Ids. The issues of each project come in line order.
     """
     found = check_batch_content(container, indexes=indexes, rules=rules, sources=sources)
-    results: list[list[Issue]] = []
-    for project, index, source, (schema, content) in zip(container, indexes, sources, found, strict=True):
-        ids = rules.record_ids(project, f"/{ROOT_TAG}/Project[{index}]", source=source)
-        results.append(sorted([*schema, *ids, *content], key=lambda issue: issue.line or 0))
-    return results
+    ids = rules.check_ids_batch(
+        [
+            (project_ids(project), f"/{ROOT_TAG}/Project[{index}]", source)
+            for project, index, source in zip(container, indexes, sources, strict=True)
+        ]
+    )
+    return [
+        sorted([*schema, *id_issues, *content], key=lambda issue: issue.line or 0)
+        for (schema, content), id_issues in zip(found, ids, strict=True)
+    ]
 
 
 def check_batch_content(
@@ -506,6 +511,16 @@ def _stream_issues(
             if element.getparent() is not root:
                 continue  # an Offer's own <Project> of custom fields
             before: list[Issue] = []
+            previous = element.getprevious()
+            if (
+                current is not None
+                and previous is current[0]
+                and previous.getprevious() is None
+                and not (previous.tail or "").strip()
+            ):
+                position += 1  # the usual case: just the Project before, nothing around it
+                batch.add(*current)
+                current = None
             for node in list(element.itersiblings(preceding=True))[::-1]:
                 position += 1
                 before.extend(_sibling_issues(node, position, name))
