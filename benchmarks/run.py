@@ -119,9 +119,9 @@ def bindings(work: Path) -> Path:
 
 def run_size(size: int, work: Path, only_xmlsync: bool, check: bool) -> list[Run]:
     jsonl, csv = work / f"offers-{size}.jsonl", work / f"offers-{size}.csv"
-    if not jsonl.is_file() or not csv.is_file():
+    if not jsonl.is_file() or not (only_xmlsync or csv.is_file()):
         print(f"generating {size:,} projects...", file=sys.stderr)
-        generate(size, jsonl, csv)
+        generate(size, jsonl, None if only_xmlsync else csv)
     out = {name: work / f"{name}-{size}.xml" for name in ("jsonl", "jobs", "csv", "raw", "encode", "xsdata")}
     runs: list[Run] = []
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from xmlsync import BuildConfig, OutputError, build_file, check_file, pipeline, rules, seen, write_feed
+from xmlsync import BuildConfig, InputError, OutputError, build_file, check_file, pipeline, rules, seen, write_feed
 from xmlsync.cli import ByteSize, ProgressLine, cli
 from xmlsync.pipeline import BATCH, Progress, Split, write_projects
 from xmlsync.readers import RawRecord
@@ -356,3 +356,17 @@ def test_memory_does_not_grow_with_the_number_of_records(tmp_path: Path, monkeyp
     small, large = _peak_python_memory(300, tmp_path), _peak_python_memory(3000, tmp_path)
     # A record is about 2 KB as XML and more as objects: keeping any part of each would show here.
     assert (large - small) / 2700 < 100, (small, large)
+
+
+def test_a_duplicate_past_the_in_memory_ids_is_reported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seen, "MEMORY_KEYS", 50)  # the Ids move to SQLite after 25 projects
+    records = [record(n) for n in range(1, 301)]
+    records[250]["Id"] = 7
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    with pytest.raises(InputError) as caught:
+        build_file(source, tmp_path / "offers.xml")
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{source}:251: /Projects/Project[251]/@Id (Project 7): Project Id 7 is used again; first at {source}:7:"
+        " /Projects/Project[7]. MiniCRM upserts cards by Id, so the later one would overwrite the earlier: give"
+        " each card its own Id [duplicate-project-id]"
+    ]

@@ -83,23 +83,26 @@ class SeenIds:
         keys = [(kind, key) for kind, key, _ in entries]
         memory = self._memory
         if memory is not None:
-            if len(set(keys)) != len(keys) or any(key in memory for key in keys):
+            if len(set(keys)) != len(keys) or not memory.keys().isdisjoint(keys):
                 return False
             memory.update(zip(keys, (place for _, _, place in entries), strict=True))
             if len(memory) > self._memory_keys:
                 self._spill(memory)
             return True
+        if not keys:
+            return True
+        if len(set(keys)) != len(keys):
+            return False
         db = self._db or self._connect()
         self._db = db
-        before = db.total_changes
-        db.execute("SAVEPOINT batch")
-        db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?)", ((*key, *place) for *key, place in entries))
-        if db.total_changes - before == len(entries):
-            db.execute("RELEASE batch")
-            return True
-        db.execute("ROLLBACK TO batch")
-        db.execute("RELEASE batch")
-        return False
+        rows = ", ".join(["(?, ?)"] * len(keys))
+        known = db.execute(
+            f"SELECT 1 FROM seen WHERE (kind, key) IN (VALUES {rows}) LIMIT 1", [part for key in keys for part in key]
+        ).fetchone()
+        if known:
+            return False
+        db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", ((*key, *place) for *key, place in entries))
+        return True
 
     def _spill(self, memory: dict[tuple[str, str], Place]) -> None:
         db = self._db or self._connect()
