@@ -20,6 +20,8 @@ class Place(NamedTuple):
 
 
 MEMORY_KEYS = 10_000
+_IN_SIZE = 64
+_KNOWN_ANY = f"SELECT 1 FROM seen WHERE kind = ? AND key IN ({', '.join('?' * _IN_SIZE)}) LIMIT 1"
 
 
 class SeenIds:
@@ -95,12 +97,15 @@ class SeenIds:
             return False
         db = self._db or self._connect()
         self._db = db
-        rows = ", ".join(["(?, ?)"] * len(keys))
-        known = db.execute(
-            f"SELECT 1 FROM seen WHERE (kind, key) IN (VALUES {rows}) LIMIT 1", [part for key in keys for part in key]
-        ).fetchone()
-        if known:
-            return False
+        by_kind: dict[str, list[str]] = {}
+        for kind, key in keys:
+            by_kind.setdefault(kind, []).append(key)
+        for kind, names in by_kind.items():  # kind = ? AND key IN (...): lookups in the primary key
+            for start in range(0, len(names), _IN_SIZE):
+                chunk = names[start : start + _IN_SIZE]
+                chunk += chunk[:1] * (_IN_SIZE - len(chunk))  # always the same statement, prepared once
+                if db.execute(_KNOWN_ANY, [kind, *chunk]).fetchone():
+                    return False
         db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", ((*key, *place) for *key, place in entries))
         return True
 
