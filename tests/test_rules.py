@@ -50,6 +50,24 @@ def test_ean_check_digit(code: str, ok: bool) -> None:
     assert ean_check_digit_ok(code) is ok
 
 
+@pytest.mark.parametrize("ean", ["\u00b2" * 8, "\u0663" * 13])
+def test_an_ean_of_other_digits_is_a_schema_error_not_a_crash(runner: CliRunner, tmp_path: Path, ean: str) -> None:
+    # str.isdigit() takes superscripts and Arabic-Indic digits, which int() or a check digit cannot use.
+    feed = tmp_path / "ean.xml"
+    feed.write_text(SAMPLE_XML.read_text(encoding="utf-8").replace("<EAN>1865489756485</EAN>", f"<EAN>{ean}</EAN>"))
+    result = runner.invoke(cli, ["validate", str(feed)])
+    assert (result.exit_code, result.stderr, result.stdout.splitlines()[-2:]) == (
+        1,
+        "",
+        [
+            f"{feed}:74: /Projects/Project[1]/Offers/Offer[1]/Products/Product[1]/EAN (Project 99999 > Offer 99999 >"
+            f" Product 11144): <EAN> is {ean!r}; expected an EAN/GTIN code of 8, 12, 13 or 14 digits (or empty), e.g."
+            " 5901234123457 [invalid-value]",
+            f"{feed}: not valid (1 error)",
+        ],
+    )
+
+
 def test_a_feed_with_300_errors_exits_1(runner: CliRunner, tmp_path: Path) -> None:
     project = SAMPLE_XML.read_text(encoding="utf-8").split("<Projects>", 1)[1].rsplit("</Projects>", 1)[0]
     projects = [

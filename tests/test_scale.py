@@ -398,9 +398,10 @@ def test_cli_jobs(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "o.xml"), "--jobs", "auto", "-q"])
     assert (result.exit_code, result.stderr) == (0, "")
     assert project_ids((tmp_path / "o.xml").read_bytes()) == ["1", "2", "3"]
-    wrong = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "o.xml"), "--jobs", "0"])
-    assert wrong.exit_code == 2
-    assert wrong.stderr.splitlines()[-1] == (
-        "Error: Invalid value for '-j' / '--jobs': '0' is not a number of processes; use e.g. 4, or auto for one per"
-        " CPU"
-    )
+    for jobs in ("0", "\u00b2"):  # "²".isdigit() is true, but it is no number
+        wrong = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "o.xml"), "--jobs", jobs])
+        assert wrong.exit_code == 2
+        assert wrong.stderr.splitlines()[-1] == (
+            f"Error: Invalid value for '-j' / '--jobs': {jobs!r} is not a number of processes; use e.g. 4, or auto for"
+            " one per CPU"
+        )

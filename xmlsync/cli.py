@@ -73,7 +73,7 @@ class Jobs(_IntParamType):
         text = str(value).strip().lower()
         if text == "auto":
             return available_cpus()
-        if text.isdigit() and int(text) >= 1:
+        if text.isascii() and text.isdigit() and int(text) >= 1:
             return int(text)
         self.fail(f"{value!r} is not a number of processes; use e.g. 4, or auto for one per CPU", param, ctx)
 

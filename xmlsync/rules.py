@@ -95,14 +95,17 @@ class RuleConfig:
 
 
 def ean_check_digit_ok(code: str) -> bool:
-    """Return whether an EAN-8/13 (or GTIN-12/14) code has a correct check digit."""
-    # From the right, after the check digit: weights 3, 1, 3, 1...
-    total = 3 * sum(map(int, code[-2::-2])) + sum(map(int, code[-3::-2]))
-    return (10 - total % 10) % 10 == int(code[-1])
+    """Return whether an EAN-8/13 (or GTIN-12/14) code of ASCII digits has a correct check digit."""
+    digits = code.encode("ascii")
+    # From the right, after the check digit: weights 3, 1, 3, 1... (a digit's byte is 48 + its value)
+    threes, ones = digits[-2::-2], digits[-3::-2]
+    total = 3 * (sum(threes) - 48 * len(threes)) + sum(ones) - 48 * len(ones)
+    return (10 - total % 10) % 10 == digits[-1] - 48
 
 
 def _is_gtin(code: str) -> bool:
-    return code.isdigit() and len(code) in (8, 12, 13, 14)
+    # isdigit() alone also takes other scripts' digits and signs such as "²", which are no GTIN.
+    return len(code) in (8, 12, 13, 14) and code.isascii() and code.isdigit()
 
 
 def _parse_date(text: str) -> date | None:
