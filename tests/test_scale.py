@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -14,9 +15,11 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
+from tests.conftest import FIXTURES
 from xmlsync import BuildConfig, InputError, OutputError, build_file, check_file, pipeline, rules, seen, write_feed
 from xmlsync.cli import ByteSize, ProgressLine, cli
 from xmlsync.pipeline import BATCH, Progress, Split, write_projects
+from xmlsync.profile import load_profile
 from xmlsync.readers import RawRecord
 from xmlsync.writer import SplitFeed
 
@@ -178,7 +181,7 @@ def test_a_split_build_killed_after_some_projects_leaves_the_old_parts(tmp_path:
 def test_a_build_killed_after_some_projects_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "offers.xml"
     target.write_bytes(b"old feed")
-    monkeypatch.setattr(pipeline, "read_records", lambda spec, profile: interrupted(3))
+    monkeypatch.setattr(pipeline, "read_records", lambda spec, profile, on_open: interrupted(3))
     with pytest.raises(RuntimeError, match="killed"):
         build_file("unused.jsonl", target, on_invalid="skip")
     assert os.listdir(tmp_path) == ["offers.xml"]
@@ -230,6 +233,39 @@ def test_skip_with_nothing_invalid_still_replaces_the_rejects_file(tmp_path: Pat
     assert result.skipped == 0
 
 
+def test_progress_tells_the_share_of_a_jsonl_or_csv_file_read(tmp_path: Path) -> None:
+    count = BATCH * 2 + 3
+    source = write_jsonl(tmp_path / "in.jsonl", [record(n) for n in range(1, count + 1)])
+    lines = source.read_bytes().splitlines(keepends=True)
+    size = source.stat().st_size
+    seen: list[Progress] = []
+    build_file(source, tmp_path / "offers.xml", progress=seen.append)
+    assert [p.fraction for p in seen] == [
+        sum(map(len, lines[:BATCH])) / size,
+        sum(map(len, lines[: 2 * BATCH])) / size,
+        1.0,
+        1.0,
+    ]
+    erp = FIXTURES / "erp"
+    header, row = list(csv.reader(io.StringIO((erp / "offers-cp1250.csv").read_text(encoding="cp1250"))))[:2]
+    table = io.StringIO()
+    for n in range(1, count + 1):  # one project of one offer per row
+        ids = {"Partnerkód": str(n), "Ajánlatszám": f"OF-{n}"}
+        csv.writer(table).writerow([ids.get(column, value) for column, value in zip(header, row, strict=True)])
+    source = tmp_path / "in.csv"
+    source.write_text(",".join(header) + "\n" + table.getvalue(), encoding="cp1250")
+    seen.clear()
+    build_file(source, tmp_path / "offers.xml", profile=load_profile(erp / "erp.toml"), progress=seen.append)
+    fractions = [p.fraction for p in seen]
+    assert len(fractions) == 4 and fractions[-2:] == [1.0, 1.0]
+    assert 0 < fractions[0] < fractions[1] <= 1.0  # a text reader reads ahead by a block: near, not exact
+    listed = tmp_path / "in.json"
+    listed.write_text(json.dumps([record(n) for n in range(1, count + 1)], default=str))
+    seen.clear()
+    build_file(listed, tmp_path / "offers.xml", progress=seen.append)
+    assert [p.fraction for p in seen] == [None] * 4  # a JSON list is read whole before its first record
+
+
 def test_skip_to_a_stream_needs_a_rejects_path(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [record(1)])
     with pytest.raises(ValueError, match="needs a rejects path"):
@@ -261,9 +297,23 @@ def test_the_progress_line_waits_a_second_then_shows_rate_and_elapsed() -> None:
     line(Progress(records=3100, projects=3090, skipped=10, elapsed=1.6))  # within 0.2 s: not redrawn
     line(Progress(records=150000, projects=150000, skipped=0, elapsed=75.0, done=True))
     assert out.getvalue() == (
-        "\r3,000 records, 2,000/s, 0:01 elapsed (2,990 projects written, 10 skipped)"
-        "\r150,000 records, 2,000/s, 1:15 elapsed (150,000 projects written)\n"
+        "\r3,000 records, 2,000/s, 0:01 elapsed (2,990 projects written, 10 skipped)\x1b[K"
+        "\r150,000 records, 2,000/s, 1:15 elapsed (150,000 projects written)\x1b[K\n"
     )
+
+
+def test_the_progress_line_draws_a_bar_and_the_time_left_when_the_share_read_is_known() -> None:
+    out = io.StringIO()
+    line = ProgressLine(out)
+    line(Progress(records=3000, projects=2990, skipped=10, elapsed=2.0, fraction=0.25))
+    line(Progress(records=9000, projects=9000, skipped=0, elapsed=4000.0, fraction=0.5))
+    line(Progress(records=150000, projects=150000, skipped=0, elapsed=8000.0, done=True, fraction=1.0))
+    assert out.getvalue().split("\r") == [
+        "",
+        "[#####...............]  25%  3,000 records, 1,500/s, 0:02 elapsed, about 0:06 left, 10 skipped\x1b[K",
+        "[##########..........]  50%  9,000 records, 2/s, 1:06:40 elapsed, about 1:06:40 left\x1b[K",
+        "[####################] 100%  150,000 records, 19/s, 2:13:20 elapsed\x1b[K\n",
+    ]
 
 
 @pytest.mark.parametrize(

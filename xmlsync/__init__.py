@@ -11,7 +11,7 @@ from xmlsync.builder import build_project, build_tree
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError, UnreadableError, ValidationError, XmlSyncError
 from xmlsync.mapping import project_from_dict
-from xmlsync.pipeline import BuildResult, build_file, write_feed
+from xmlsync.pipeline import BuildResult, Progress, Split, build_file, write_feed
 from xmlsync.records import (
     Address,
     Business,
@@ -64,8 +64,10 @@ __all__ = [
     "OutputError",
     "Phone",
     "Product",
+    "Progress",
     "Project",
     "RuleConfig",
+    "Split",
     "UnreadableError",
     "ValidationError",
     "XmlSyncError",

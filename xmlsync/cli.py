@@ -79,10 +79,13 @@ class Jobs(_IntParamType):
 
 
 class ProgressLine:
-    """Shows a build's progress on one terminal line: records, records per second, elapsed time.
+    """Shows a build's progress on one terminal line: records, records per second, elapsed time, and, when the
+    share of the input read is known, a bar and the time left.
 
     Nothing is shown during the first second, so short runs print only their summary.
     """
+
+    BAR = 20
 
     def __init__(self, stream: IO[str], *, delay: float = 1.0, interval: float = 0.2) -> None:
         self.stream = stream
@@ -96,14 +99,28 @@ class ProgressLine:
         if not progress.done and self._shown_at is not None and progress.elapsed - self._shown_at < self.interval:
             return
         self._shown_at = progress.elapsed
-        minutes, seconds = divmod(int(progress.elapsed), 60)
-        skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
-        line = (
-            f"\r{progress.records:,} records, {progress.rate:,.0f}/s, {minutes}:{seconds:02d} elapsed"
-            f" ({progress.projects:,} projects written{skipped})"
-        )
-        self.stream.write(line + ("\n" if progress.done else ""))
+        counts = f"{progress.records:,} records, {progress.rate:,.0f}/s, {_clock(progress.elapsed)} elapsed"
+        fraction = progress.fraction
+        if fraction is None:
+            skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
+            line = f"{counts} ({progress.projects:,} projects written{skipped})"
+        else:
+            filled = int(fraction * self.BAR)
+            bar = "#" * filled + "." * (self.BAR - filled)
+            left = ""
+            if not progress.done and fraction > 0:
+                left = f", about {_clock(progress.elapsed * (1 - fraction) / fraction)} left"
+            skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
+            line = f"[{bar}] {fraction:4.0%}  {counts}{left}{skipped}"
+        # \r goes back to the start of the line, \x1b[K clears what a longer line left behind
+        self.stream.write(f"\r{line}\x1b[K" + ("\n" if progress.done else ""))
         self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 def rule_options(func: F) -> F:

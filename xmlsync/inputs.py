@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import os
+import stat
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -81,8 +83,47 @@ def detect_format(spec: InputSpec, profile: Profile) -> str:
     )
 
 
-def open_table(spec: InputSpec, profile: Profile) -> Table:
-    """Open a flat input (CSV, XLSX, SQL) as a :class:`Table`; the caller closes it."""
+OnOpen = Callable[[IO[bytes]], None]
+
+
+class InputMeter:
+    """Tells how much of an input file has been read, for a progress report.
+
+    Pass :meth:`opened` as ``on_open`` to :func:`read_records`. Only a regular file read from start to end
+    (JSON Lines, CSV) can say it; a JSON list is read whole before its first record, an XLSX file (a zip)
+    out of order, a pipe or a database has no size: :meth:`fraction` is then ``None``.
+    """
+
+    def __init__(self) -> None:
+        self._stream: IO[bytes] | None = None
+        self._size = 0
+
+    def opened(self, stream: IO[bytes]) -> None:
+        """Watch ``stream``, if it is a regular, non-empty file."""
+        try:
+            info = os.fstat(stream.fileno())
+        except (OSError, ValueError, AttributeError):  # no file descriptor (a BytesIO, a closed stream)
+            return
+        if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+            self._stream, self._size = stream, info.st_size
+
+    def fraction(self) -> float | None:
+        """Return the share of the file read so far (0 to 1), or ``None`` if it cannot be told."""
+        if self._stream is None:
+            return None
+        if self._stream.closed:
+            return 1.0
+        try:
+            return min(self._stream.tell() / self._size, 1.0)
+        except (OSError, ValueError):
+            return None
+
+
+def open_table(spec: InputSpec, profile: Profile, *, on_open: OnOpen | None = None) -> Table:
+    """Open a flat input (CSV, XLSX, SQL) as a :class:`Table`; the caller closes it.
+
+    ``on_open`` is called with the stream of a CSV file once it is open (see :class:`InputMeter`).
+    """
     fmt = detect_format(spec, profile)
     if fmt == "sql":
         from xmlsync.readers.sql_reader import read_sql
@@ -98,6 +139,8 @@ def open_table(spec: InputSpec, profile: Profile) -> Table:
         return read_xlsx(stream, name, profile)
     from xmlsync.readers.csv_reader import read_csv
 
+    if on_open is not None:
+        on_open(stream)
     return read_csv(stream, name, profile)
 
 
@@ -156,8 +199,13 @@ def check_columns(profile: Profile, header: tuple[str, ...], input_name: str) ->
     return issues
 
 
-def read_records(spec: InputSpec, profile: Profile | None = None) -> Generator[RawRecord, None, None]:
+def read_records(
+    spec: InputSpec, profile: Profile | None = None, *, on_open: OnOpen | None = None
+) -> Generator[RawRecord, None, None]:
     """Yield the project records of an input, lazily.
+
+    ``on_open`` is called with the stream of a JSON Lines or CSV file once it is open (see
+    :class:`InputMeter`).
 
     Raises:
         InputError: For an input that cannot be read at all, or a profile that does not fit its header.
@@ -166,12 +214,14 @@ def read_records(spec: InputSpec, profile: Profile | None = None) -> Generator[R
     fmt = detect_format(spec, profile)
     if fmt in ("json", "jsonl"):
         stream, name = open_input(spec.path or "-")
+        if on_open is not None and fmt == "jsonl":
+            on_open(stream)
         try:
             yield from (read_jsonl if fmt == "jsonl" else read_json)(stream, name)
         finally:
             _close(stream, name)
         return
-    table = open_table(spec, profile)
+    table = open_table(spec, profile, on_open=on_open)
     try:
         errors = [issue for issue in check_columns(profile, table.header, spec.name) if issue.severity == "error"]
         if errors:

@@ -22,7 +22,7 @@ from xmlsync.builder import build_project
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
 from xmlsync.fastpath import fast_build
-from xmlsync.inputs import InputSpec, read_records
+from xmlsync.inputs import InputMeter, InputSpec, read_records
 from xmlsync.mapping import project_from_dict
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
@@ -45,6 +45,7 @@ class Progress:
     skipped: int
     elapsed: float
     done: bool = False
+    fraction: float | None = None  # of the input file read, when it can be told (see inputs.InputMeter)
 
     @property
     def rate(self) -> float:
@@ -371,7 +372,10 @@ def build_file(
     if split is not None and not isinstance(output, str | Path):
         raise ValueError("a split feed is written to files: give an output path")
     spec = source if isinstance(source, InputSpec) else InputSpec(path=str(source))
-    records = read_records(spec, profile)
+    meter = InputMeter()
+    records = read_records(spec, profile, on_open=meter.opened)
+    if progress is not None:
+        progress = _with_fraction(progress, meter)
     try:
         with _reporting_os_errors(output if isinstance(output, str | Path) else None), contextlib.ExitStack() as stack:
             rejects_out = stack.enter_context(atomic_output(rejects)) if rejects is not None else None
@@ -381,6 +385,14 @@ def build_file(
         return result
     finally:
         records.close()
+
+
+def _with_fraction(progress: ProgressCallback, meter: InputMeter) -> ProgressCallback:
+    def report(state: Progress) -> None:
+        fraction = meter.fraction()
+        progress(replace(state, fraction=1.0 if state.done and fraction is not None else fraction))
+
+    return report
 
 
 def _build_into(
