@@ -143,8 +143,9 @@ class FeedRules:
     def __init__(self, config: RuleConfig | None = None) -> None:
         self.config = config or RuleConfig()
         self._seen = SeenIds()
+        # Values found good, by (tag, value), with their verdict (True, or a date): shared by the batch and
+        # the single-project checks. Bad values are not kept: they are rare and cost an exact walk anyway.
         self._good: dict[tuple[str, str], bool | date] = {}
-        self._known: set[tuple[str, str]] = set()
 
     def __enter__(self) -> FeedRules:
         return self
@@ -247,16 +248,9 @@ class FeedRules:
         """
         if _BATCH_FLAGS(container):
             return False
-        known = self._known
         values = {(str(el.tag), el.text or "") for el in container.iter(*_BATCH_TAGS)}
         values.update(("Email", value.strip()) for value in cast(list[str], _BATCH_EMAILS(container)))
-        for tag, value in values - known:
-            if self._good_value(tag, value) is False:
-                return False
-            if len(known) >= _GOOD_VALUES:
-                known.clear()
-            known.add((tag, value))
-        return True
+        return all(self._remember(tag, value) is not False for tag, value in values - self._good.keys())
 
     def _suspect(self, project: etree._Element) -> bool:
         """Return whether any rule but the Ids may be broken in ``project``.
@@ -265,8 +259,6 @@ class FeedRules:
         ``False`` is certain; a ``True`` only means the exact walk must look.
         """
         good = self._good
-        if len(good) > _GOOD_VALUES:
-            good.clear()
         dates: dict[str, date] = {}  # of the current offer
         product_ids: set[str] = set()  # of the current <Products>
         for el in project.iter(*_WATCHED):
@@ -293,7 +285,7 @@ class FeedRules:
             for value in values:
                 verdict = good.get((tag, value))
                 if verdict is None:
-                    verdict = good[(tag, value)] = self._good_value(tag, value)
+                    verdict = self._remember(tag, value)
                 if verdict is False:
                     return True
                 if verdict is not True and tag in _DATE_TAGS:
@@ -301,6 +293,15 @@ class FeedRules:
                         return True  # two of one date in an offer: let the exact walk sort it out
                     dates[tag] = verdict
         return _issued_after_prompt(dates)
+
+    def _remember(self, tag: str, value: str) -> bool | date:
+        """Return :meth:`_good_value` of a value, remembering it if it is good (up to _GOOD_VALUES values)."""
+        verdict = self._good_value(tag, value)
+        if verdict is not False:
+            if len(self._good) >= _GOOD_VALUES:
+                self._good.clear()
+            self._good[(tag, value)] = verdict
+        return verdict
 
     def _good_value(self, tag: str, value: str) -> bool | date:
         """Return ``False`` if the value of a ``tag`` element breaks a rule; for a good date, the date."""
