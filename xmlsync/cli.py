@@ -100,9 +100,9 @@ class ProgressLine:
             return
         self._shown_at = progress.elapsed
         counts = f"{progress.records:,} records, {progress.rate:,.0f}/s, {_clock(progress.elapsed)} elapsed"
+        skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
         fraction = progress.fraction
         if fraction is None:
-            skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
             line = f"{counts} ({progress.projects:,} projects written{skipped})"
         else:
             filled = int(fraction * self.BAR)
@@ -110,7 +110,6 @@ class ProgressLine:
             left = ""
             if not progress.done and fraction > 0:
                 left = f", about {_clock(progress.elapsed * (1 - fraction) / fraction)} left"
-            skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
             line = f"[{bar}] {fraction:4.0%}  {counts}{left}{skipped}"
         # \r goes back to the start of the line, \x1b[K clears what a longer line left behind
         self.stream.write(f"\r{line}\x1b[K" + ("\n" if progress.done else ""))
