@@ -6,6 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +20,18 @@ from click.testing import CliRunner
 from lxml import etree
 
 from tests.conftest import FIXTURES
-from xmlsync import BuildConfig, InputError, OutputError, build_file, check_file, pipeline, rules, seen, write_feed
+from xmlsync import (
+    BuildConfig,
+    InputError,
+    OutputError,
+    build_file,
+    check_file,
+    pipeline,
+    rules,
+    seen,
+    write_feed,
+    writer,
+)
 from xmlsync.cli import ByteSize, ProgressLine, cli
 from xmlsync.pipeline import BATCH, Progress, Split, write_projects
 from xmlsync.profile import load_profile
@@ -86,7 +101,7 @@ def test_split_by_records_gives_valid_parts_holding_every_project_once(tmp_path:
     (tmp_path / "out").mkdir()
     result = build_file(source, tmp_path / "out" / "offers.xml", BuildConfig(pretty=pretty), split=Split(records=4))
     names = ["offers-0001.xml", "offers-0002.xml", "offers-0003.xml"]
-    assert sorted(os.listdir(tmp_path / "out")) == names
+    assert sorted(os.listdir(tmp_path / "out")) == [*names, "offers.parts.json"]
     assert result.parts == tuple(str(tmp_path / "out" / name) for name in names)
     ids = [project_ids((tmp_path / "out" / name).read_bytes()) for name in names]
     assert ids == [["1", "2", "3", "4"], ["5", "6", "7", "8"], ["9", "10", "11"]]
@@ -126,6 +141,7 @@ def test_split_parts_are_deterministic_and_stale_parts_are_removed(tmp_path: Pat
         "offers-0001.xml",
         "offers-0002.xml",
         "offers-notes.xml",
+        "offers.parts.json",
     ]
 
 
@@ -337,7 +353,13 @@ def test_cli_split_skip_and_quiet(runner: CliRunner, tmp_path: Path) -> None:
         f"{out}: wrote 3 projects, 3 offers, 6 products from 4 input rows, 1 rejected, in 2 files (offers-0001.xml"
         f" to offers-0002.xml); skipped 1 invalid record, listed in {tmp_path / 'offers.rejects.jsonl'}\n"
     )
-    assert sorted(os.listdir(tmp_path)) == ["in.jsonl", "offers-0001.xml", "offers-0002.xml", "offers.rejects.jsonl"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "in.jsonl",
+        "offers-0001.xml",
+        "offers-0002.xml",
+        "offers.parts.json",
+        "offers.rejects.jsonl",
+    ]
     quiet = runner.invoke(cli, ["build", str(source), "-o", str(out), "--on-invalid", "skip", "--quiet"])
     assert (quiet.exit_code, quiet.stderr) == (0, "")
 
@@ -455,3 +477,78 @@ def test_cli_jobs(runner: CliRunner, tmp_path: Path) -> None:
             f"Error: Invalid value for '-j' / '--jobs': {jobs!r} is not a number of processes; use e.g. 4, or auto for"
             " one per CPU"
         )
+
+
+def _descendants(pid: int) -> set[int]:
+    found, pending = set(), [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        found.update(int(child) for child in children)
+        pending.extend(int(child) for child in children)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+def _wait(condition: Any, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _running_build(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, set[int]]:
+    """Start ``xmlsync build - -j 2`` on a pipe that stays open; return it once it writes its temporary file."""
+    out = tmp_path / "offers.xml"
+    out.write_bytes(b"old feed")
+    xmlsync = Path(sys.executable).parent / "xmlsync"
+    process = subprocess.Popen(
+        [str(xmlsync), "build", "-", "--format", "jsonl", "-o", str(out), "-j", "2", "-q"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    process.stdin.write("".join(json.dumps(record(n)) + "\n" for n in range(1, 1001)).encode())
+    process.stdin.flush()  # and kept open: the build waits for more records
+    assert _wait(lambda: len([n for n in os.listdir(tmp_path) if n.endswith(".tmp")]) == 1)
+    assert _wait(lambda: len(_descendants(process.pid)) >= 3)  # the forkserver and two workers at least
+    return process, out, _descendants(process.pid)
+
+
+def test_sigterm_removes_the_temporary_file_keeps_the_old_output_and_ends_the_workers(tmp_path: Path) -> None:
+    process, out, children = _running_build(tmp_path)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stderr) == (143, b"Error: stopped by SIGTERM; no output was written or changed\n")
+    assert os.listdir(tmp_path) == ["offers.xml"]
+    assert out.read_bytes() == b"old feed"
+    assert _wait(lambda: not _alive(children)), _alive(children)
+
+
+def test_sigkill_of_the_main_process_ends_the_workers_and_the_next_run_cleans_up(tmp_path: Path) -> None:
+    process, out, children = _running_build(tmp_path)
+    process.kill()
+    process.communicate(timeout=30)
+    assert _wait(lambda: not _alive(children), 10.0), _alive(children)
+    [temporary] = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert temporary.startswith(f".offers.xml.{writer._HOST}.{process.pid}.")
+    assert out.read_bytes() == b"old feed"
+    source = write_jsonl(tmp_path / "in.jsonl", [record(1)])
+    build_file(source, out)
+    assert sorted(os.listdir(tmp_path)) == ["in.jsonl", "offers.xml"]

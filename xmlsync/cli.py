@@ -6,7 +6,9 @@ Exit codes: 0 success or valid, 1 invalid data or a processing error, 2 usage er
 from __future__ import annotations
 
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 from xmlsync.config import BuildConfig
-from xmlsync.errors import UnreadableError, XmlSyncError
+from xmlsync.errors import OptionsError, UnreadableError, XmlSyncError
 from xmlsync.infer import infer_schema
 from xmlsync.inputs import InputSpec, mapping_issues, mapping_template
 from xmlsync.pipeline import Progress, Split, available_cpus, build_file, default_rejects_path
@@ -24,7 +26,7 @@ from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.rules import RuleConfig
 from xmlsync.schema import schema_text
 from xmlsync.validate import check_files
-from xmlsync.writer import atomic_output
+from xmlsync.writer import atomic_output, refuse_overlaps
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,7 +141,42 @@ def rule_options(func: F) -> F:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: unwound like Ctrl-C, so that temporary files are removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _stop(signum: int, frame: object) -> None:
+    for other in _STOP_SIGNALS:  # a second signal must not break off the clean-up of the first
+        signal.signal(other, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+class Cli(click.Group):
+    """The command group; SIGTERM and SIGHUP stop a command as Ctrl-C does, then exit with 128 + the signal."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return super().main(*args, **kwargs)
+        previous = {signum: signal.signal(signum, _stop) for signum in _STOP_SIGNALS}
+        try:
+            return super().main(*args, **kwargs)
+        except Stopped as stopped:
+            name = signal.Signals(stopped.signum).name
+            click.echo(f"Error: stopped by {name}; no output was written or changed", err=True)
+            sys.exit(128 + stopped.signum)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(None, "--version", package_name="xmlsync", prog_name="xmlsync")
 def cli() -> None:
     """Turn ERP offer records into MiniCRM XML Sync feeds, and validate such feeds."""
@@ -180,6 +217,8 @@ def _input(
 ) -> InputSpec:
     if (path is None) == (sql_url is None):
         raise click.UsageError("give either INPUT or --from-sql URL")
+    if table is not None and query is not None:
+        raise click.UsageError("give either --query or --table, not both")
     return InputSpec(path=path, format=input_format, sql_url=sql_url, table=table, query=query)
 
 
@@ -319,6 +358,8 @@ def build(
             progress=progress,
             jobs=jobs,
         )
+    except OptionsError as exc:
+        raise click.UsageError("; ".join(issue.message for issue in exc.issues)) from None
     except XmlSyncError as exc:
         raise _fail(exc, _not_written(output, split is not None)) from None
     for warning in result.warnings:
@@ -446,12 +487,24 @@ def init(
     Example:
         xmlsync mapping init erp.csv --encoding cp1250 --delimiter ";" -o erp.toml
     """
+    if encoding is not None and encoding.lower() not in ENCODINGS:
+        raise click.BadParameter(
+            f"{encoding!r} is not supported; use utf-8, cp1250 or iso-8859-2", param_hint="--encoding"
+        )
+    if delimiter is not None and len(delimiter) != 1:
+        raise click.BadParameter(f"{delimiter!r} is not one character", param_hint="--delimiter")
     profile = _profile(profile_path)
     profile = replace(
         profile,
         encoding=ENCODINGS.get((encoding or "").lower(), profile.encoding),
         delimiter=delimiter or profile.delimiter,
     )
+    if output is not None:
+        inputs = [("input", Path(input_path))] + ([("profile", Path(profile_path))] if profile_path else [])
+        try:
+            refuse_overlaps(inputs, [("output", Path(output))])
+        except OptionsError as exc:
+            raise click.UsageError("; ".join(issue.message for issue in exc.issues)) from None
     try:
         text = mapping_template(InputSpec(path=input_path, format=input_format), profile)
     except XmlSyncError as exc:

@@ -75,6 +75,10 @@ class XmlSyncError(Exception):
         super().__init__("\n".join(str(issue) for issue in self.issues))
 
 
+class OptionsError(XmlSyncError, ValueError):
+    """The options cannot work together (e.g. the output is the input); nothing was done."""
+
+
 class InputError(XmlSyncError, ValueError):
     """The input could not be read or a record in it is malformed."""
 

@@ -7,9 +7,11 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import select
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -27,9 +29,19 @@ from xmlsync.mapping import project_from_dict
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
+from xmlsync.readers.sql_reader import sqlite_path
 from xmlsync.rules import FeedRules, ProjectIds, RuleConfig, project_ids
 from xmlsync.validate import BATCH, check_batch_content
-from xmlsync.writer import FeedWriter, ProjectSink, SplitFeed, atomic_output, serialise, write_reject
+from xmlsync.writer import (
+    FeedWriter,
+    ProjectSink,
+    SplitFeed,
+    atomic_output,
+    manifest_path,
+    refuse_overlaps,
+    serialise,
+    write_reject,
+)
 
 _SPOOL_BYTES = 16 * 1024 * 1024
 
@@ -254,15 +266,42 @@ def _worker_pool(jobs: int) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["xmlsync.pipeline"])
-    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_ignore_interrupts)
+    pool = concurrent.futures.ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ignore_interrupts() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+def _start_worker(parent: int) -> None:
+    """Set up a worker process: Ctrl-C is the parent's to handle, and the worker ends when the parent does.
+
+    A worker's own parent is the forkserver, and its siblings hold its queues open, so nothing else would
+    end it if the main process were killed (SIGKILL, or SIGTERM before it could shut the pool down).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), name="xmlsync-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Wait until process ``parent`` has ended, then end this process at once."""
+    try:
+        fd = os.pidfd_open(parent)  # Linux 5.3+: readable when the process ends
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # pragma: no cover - other systems: look twice a second
+        while True:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            time.sleep(0.5)
+    select.select([fd], [], [])
+    os._exit(1)
 
 
 def available_cpus() -> int:
@@ -312,7 +351,7 @@ class _FeedRun:
             try:
                 self.sink.write_serialised(result.xml, f"Project {result.ids.project}" if result.ids else None)
             except OutputError as exc:
-                raise OutputError([replace(issue, source=raw.source) for issue in exc.issues]) from None
+                raise OutputError([replace(issue, source=issue.source or raw.source) for issue in exc.issues]) from None
             self.projects += 1
             self.offers += result.offers
             self.products += result.products
@@ -360,6 +399,7 @@ def build_file(
         jobs: Worker processes that map, build and check records (see :func:`write_projects`).
 
     Raises:
+        OptionsError: An output is an input (the ERP export, the profile) or another output; nothing was done.
         InputError: An invalid record (``on_invalid="fail"``): every problem found.
         OutputError: The output could not be written.
         ValueError: ``split`` with a stream output, or ``"skip"`` with a stream output and no ``rejects``.
@@ -372,6 +412,7 @@ def build_file(
     if split is not None and not isinstance(output, str | Path):
         raise ValueError("a split feed is written to files: give an output path")
     spec = source if isinstance(source, InputSpec) else InputSpec(path=str(source))
+    _refuse_overlaps(spec, profile, output, rejects, split)
     meter = InputMeter()
     records = read_records(spec, profile, on_open=meter.opened)
     if progress is not None:
@@ -385,6 +426,27 @@ def build_file(
         return result
     finally:
         records.close()
+
+
+def _refuse_overlaps(
+    spec: InputSpec,
+    profile: Profile | None,
+    output: str | Path | IO[bytes],
+    rejects: str | Path | None,
+    split: Split | None,
+) -> None:
+    """Refuse outputs that would overwrite an input (the ERP export, the profile) or each other."""
+    inputs = [("input", Path(path)) for path in (spec.path, sqlite_path(spec.sql_url or "")) if path and path != "-"]
+    if profile is not None and profile.source is not None:
+        inputs.append(("profile", Path(profile.source)))
+    outputs: list[tuple[str, Path]] = []
+    if isinstance(output, str | Path):
+        outputs.append(("part list", manifest_path(output)) if split is not None else ("output", Path(output)))
+    if rejects is not None:
+        outputs.append(("rejects file", Path(rejects)))
+    refuse_overlaps(
+        inputs, outputs, split=Path(output) if split is not None and isinstance(output, str | Path) else None
+    )
 
 
 def _with_fraction(progress: ProgressCallback, meter: InputMeter) -> ProgressCallback:

@@ -9,11 +9,14 @@ the parts are renamed only once the last one is complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
+import socket
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import IO, Any, Protocol
 
 from lxml import etree
 
-from xmlsync.errors import Issue, OutputError
+from xmlsync.errors import Issue, OptionsError, OutputError
 from xmlsync.paths import ROOT_TAG
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -35,12 +38,63 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+_TEMP = re.compile(rf"\.(?P<name>.+)\.{re.escape(_HOST)}\.(?P<pid>[0-9]+)\.[^.]+\.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
+def remove_stale_temps(folder: Path, name_matches: Callable[[str], bool]) -> list[Path]:
+    """Remove the temporary files that an xmlsync run on this host left in ``folder`` when it was killed.
+
+    Only files named like :class:`_Staged` names them (``.<name>.<host>.<pid>.<random>.tmp``), for this
+    host, whose process is gone, regular files (not links) of this user, and whose ``<name>`` satisfies
+    ``name_matches`` are removed: a temporary file of a run still going on, here or on another host
+    sharing the folder, is never touched. Returns what was removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP.fullmatch(entry.name)
+        if match is None or not name_matches(match.group("name")):
+            continue
+        pid = int(match.group("pid"))
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
 class _Staged:
-    """A temporary file beside ``target``: :meth:`commit` renames it over the target, :meth:`discard` removes it."""
+    """A temporary file beside ``target``: :meth:`commit` renames it over the target, :meth:`discard` removes it.
+
+    Its name holds this host and process id, so that a later run can remove it if this one is killed
+    (:func:`remove_stale_temps`, called here for ``target``'s own stale temporary files).
+    """
 
     def __init__(self, target: Path) -> None:
+        remove_stale_temps(target.parent, target.name.__eq__)
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.{_HOST}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+            )
         except OSError as exc:  # name the file the user asked for, not the temporary one
             raise OSError(exc.errno, exc.strerror, str(target)) from None
         self.target = target
@@ -54,15 +108,24 @@ class _Staged:
             os.fsync(self.handle.fileno())
             self.handle.close()
 
-    def commit(self) -> None:
-        self.close()
+    def rename(self) -> None:
+        """Give the closed file the target's permissions (or the usual ones) and rename it over the target."""
         mode = self.target.stat().st_mode & 0o7777 if self.target.exists() else _new_file_mode()
         self.tmp.chmod(mode)
         self.tmp.replace(self.target)
 
+    def commit(self) -> None:
+        self.close()
+        self.rename()
+
     def discard(self) -> None:
-        self.handle.close()
-        self.tmp.unlink(missing_ok=True)
+        """Remove the temporary file, also when closing it fails (a full disk fails the flush again)."""
+        try:
+            self.handle.close()
+        except OSError:
+            pass
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -146,17 +209,83 @@ def part_path(target: str | Path, number: int) -> Path:
     return path.with_name(f"{path.stem}-{number:04d}{path.suffix}")
 
 
+def manifest_path(target: str | Path) -> Path:
+    """Return the part list of a split feed: ``offers.xml`` -> ``offers.parts.json``."""
+    path = Path(target)
+    return path.with_name(f"{path.stem}.parts.json")
+
+
+MANIFEST_KIND = "xmlsync split feed"
+_MANIFEST_BYTES = 16 * 1024 * 1024  # a part list is a few lines a part; anything larger is not ours
+
+
+def read_manifest(target: str | Path) -> dict[str, tuple[int, str]]:
+    """Return the parts listed by the part list of ``target``'s split feed: name -> (bytes, SHA-256).
+
+    No part list gives ``{}``.
+
+    Raises:
+        OutputError: ``foreign-file`` if a file stands where the part list goes but xmlsync did not write it.
+    """
+    path = manifest_path(target)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(_MANIFEST_BYTES + 1)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise OutputError(
+            [Issue("unwritable-output", f"cannot read the part list: {exc.strerror}", str(path))]
+        ) from None
+    try:
+        data = json.loads(raw) if len(raw) <= _MANIFEST_BYTES else None
+        assert isinstance(data, dict) and data.get("kind") == MANIFEST_KIND
+        return {str(p["file"]): (int(p["bytes"]), str(p["sha256"])) for p in data["parts"]}
+    except (ValueError, TypeError, KeyError, AssertionError, RecursionError):
+        message = (
+            f"{path.name} is where the list of this feed's parts goes, but xmlsync did not write it; move it away"
+            " (xmlsync never overwrites a file it did not write)"
+        )
+        raise OutputError([Issue("foreign-file", message, str(path))]) from None
+
+
+def _manifest(target: Path, parts: list[tuple[str, int, str]]) -> bytes:
+    data = {
+        "kind": MANIFEST_KIND,
+        "version": 1,
+        "feed": target.name,
+        "parts": [{"file": name, "bytes": size, "sha256": digest} for name, size, digest in parts],
+    }
+    return json.dumps(data, indent=2).encode() + b"\n"
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 class SplitFeed:
     """Writes a feed as numbered parts beside ``target``, each a complete ``<Projects>`` document.
 
     A new part starts when the current one holds ``max_projects`` projects, or when the next project
     would take it past ``max_bytes`` (declaration and closing tag included); a project never spans two
     parts. The parts are staged as temporary files and renamed together when the block ends without an
-    exception; parts of an earlier, longer run with higher numbers are then removed, so the folder holds
-    exactly this feed. On an exception every staged part is removed and the old parts stay as they were.
+    exception, and listed, with their size and SHA-256, in ``offers.parts.json`` beside them
+    (:func:`manifest_path`). Parts of an earlier, longer run that the old list names and that are
+    unchanged since are then removed, so the folder holds exactly this feed; no other file is touched, and
+    a part name taken by a file that no earlier run of this feed wrote is an error. On an exception every
+    staged part is removed and the old parts stay as they were.
 
     Raises:
-        OutputError: From :meth:`write`, if one project alone is larger than ``max_bytes``.
+        OutputError: ``foreign-file`` (from the constructor or :meth:`write`) for a file in the way that
+            xmlsync did not write; ``project-too-large`` from :meth:`write` if one project alone is larger
+            than ``max_bytes``.
     """
 
     def __init__(
@@ -171,7 +300,8 @@ class SplitFeed:
         self._pretty = pretty
         self._max_projects = max_projects
         self._max_bytes = max_bytes
-        self._parts: list[_Staged] = []
+        self._listed = read_manifest(self.target)
+        self._parts: list[tuple[_Staged, Any]] = []  # with the SHA-256 of what was written so far
         self._size = 0
         self._count = 0
         self.paths: list[Path] = []
@@ -181,17 +311,29 @@ class SplitFeed:
 
     def _start_part(self) -> None:
         self._end_part()
-        staged = _Staged(part_path(self.target, len(self._parts) + 1))
-        self._parts.append(staged)
-        staged.handle.write(_OPENING)
+        path = part_path(self.target, len(self._parts) + 1)
+        if path.name not in self._listed and os.path.lexists(path):
+            message = (
+                f"{path.name} exists, but no earlier run of this feed wrote it (it is not listed in"
+                f" {manifest_path(self.target).name}); move it away, as xmlsync never overwrites a file it did not"
+                " write"
+            )
+            raise OutputError([Issue("foreign-file", message, str(path))])
+        staged = _Staged(path)
+        self._parts.append((staged, hashlib.sha256()))
+        self._write(_OPENING)
         self._size = len(_OPENING)
         self._count = 0
 
+    def _write(self, data: bytes) -> None:
+        staged, digest = self._parts[-1]
+        staged.handle.write(data)
+        digest.update(data)
+
     def _end_part(self) -> None:
         if self._parts:
-            current = self._parts[-1]
-            current.handle.write(_closing(self._pretty, self._count))
-            current.close()
+            self._write(_closing(self._pretty, self._count))
+            self._parts[-1][0].close()
 
     def write(self, project: etree._Element) -> None:
         """Serialise one ``<Project>`` into the current part, starting a new part first if it is full."""
@@ -213,7 +355,7 @@ class SplitFeed:
                 " raise --split-bytes"
             )
             raise OutputError([Issue("project-too-large", message, record=record)])
-        self._parts[-1].handle.write(data)
+        self._write(data)
         self._size += len(data)
         self._count += 1
 
@@ -230,25 +372,80 @@ class SplitFeed:
             if not self._parts:
                 self._start_part()  # an empty feed is still one (empty) part
             self._end_part()
-            for staged in self._parts:
-                staged.commit()
+            for staged, _ in self._parts:
+                staged.close()  # every part on disk before any is renamed: a full disk fails here
         except BaseException:
             self._discard()
             raise
-        self.paths = [staged.target for staged in self._parts]
-        _remove_stale_parts(self.target, len(self._parts))
+        for staged, _ in self._parts:
+            staged.rename()
+        written = [
+            (staged.target.name, staged.target.stat().st_size, digest.hexdigest()) for staged, digest in self._parts
+        ]
+        with atomic_output(manifest_path(self.target)) as out:
+            out.write(_manifest(self.target, written))
+        self.paths = [staged.target for staged, _ in self._parts]
+        self._remove_stale_parts({name for name, _, _ in written})
 
     def _discard(self) -> None:
-        for staged in self._parts:
+        for staged, _ in self._parts:
             staged.discard()
 
+    def _remove_stale_parts(self, current: set[str]) -> None:
+        """Remove the parts the old list names that this run did not write, if they are as written then."""
+        folder = self.target.parent
+        is_part = re.compile(rf"{re.escape(self.target.stem)}-[0-9]{{4,}}{re.escape(self.target.suffix)}").fullmatch
+        for name, (size, digest) in self._listed.items():
+            if name in current or not is_part(name):
+                continue
+            path = folder / name
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and info.st_size == size and _sha256(path) == digest:
+                path.unlink(missing_ok=True)
+        remove_stale_temps(folder, lambda name: is_part(name) is not None)
 
-def _remove_stale_parts(target: Path, count: int) -> None:
-    pattern = re.compile(rf"{re.escape(target.stem)}-([0-9]{{4,}}){re.escape(target.suffix)}")
-    for path in target.parent.iterdir():
-        match = pattern.fullmatch(path.name)
-        if match and int(match.group(1)) > count:
-            path.unlink(missing_ok=True)
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # links and hard links included
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
+
+
+def refuse_overlaps(
+    inputs: Sequence[tuple[str, Path]], outputs: Sequence[tuple[str, Path]], *, split: Path | None = None
+) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or each other.
+
+    ``inputs`` and ``outputs`` are ``(role, path)`` pairs (``("input", ...)``, ``("rejects file", ...)``);
+    ``split`` is the target of a split feed, whose part names no input or other output may take.
+
+    Raises:
+        OptionsError: ``same-file``, one issue for each clash.
+    """
+    issues: list[Issue] = []
+    for index, (role, path) in enumerate(outputs):
+        for other_role, other in [*inputs, *outputs[:index]]:
+            if _same_file(path, other):
+                message = (
+                    f"the {role} and the {other_role} are the same file ({path}); writing the {role} would destroy"
+                    f" the {other_role}: choose another {role}"
+                )
+                issues.append(Issue("same-file", message, source=str(path)))
+    if split is not None:
+        is_part = re.compile(rf"{re.escape(split.stem)}-[0-9]{{4,}}{re.escape(split.suffix)}").fullmatch
+        for role, path in [*inputs, *outputs]:
+            if is_part(path.name) and _same_file(path.parent, split.parent):
+                message = (
+                    f"the {role} {path} is named like a part of the split feed {split}, which the build may"
+                    f" overwrite: rename it or choose another output"
+                )
+                issues.append(Issue("same-file", message, source=str(path)))
+    if issues:
+        raise OptionsError(issues)
 
 
 def _json_default(value: object) -> Any:

@@ -13,7 +13,8 @@ from xmlsync.readers.base import Row, Table
 _BATCH = 1000
 
 
-def _sqlite_path(url: str) -> str | None:
+def sqlite_path(url: str) -> str | None:
+    """Return the file of an SQLite URL (``sqlite:///erp.db``) or path, else ``None``."""
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///") :]
     if url.startswith("sqlite://"):
@@ -40,7 +41,7 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None) ->
         InputError: If the database cannot be opened, the query fails, or SQLAlchemy is needed but missing.
     """
     label = table or "query"
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None:
         if not Path(path).is_file():
             raise InputError([Issue("unreadable-input", "no such SQLite database file", source=path)])
