@@ -275,3 +275,69 @@ def test_schema_infer_rejects_a_broken_sample(runner: CliRunner, tmp_path: Path)
 def test_version(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--version"])
     assert (result.exit_code, result.stdout) == (0, f"xmlsync, version {__version__}\n")
+
+
+# -- hostile JSON: bounded, located, never a traceback -------------------------------------------------------------
+
+
+def sample_text() -> str:
+    return (FIXTURES / "sample.json").read_text(encoding="utf-8")
+
+
+def test_a_huge_exponent_builds_nothing_and_stops_at_once(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(sample_text().replace('"PriceNet": 1250', '"PriceNet": 1e99999999').replace(
+        '"Name": "Test Company",\n    "CategoryId"', '"Name": 1e-99999999,\n    "CategoryId"'))  # fmt: skip
+    out = tmp_path / "o.xml"
+    result = runner.invoke(cli, ["build", str(source), "-o", str(out)])
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        1,
+        [
+            f"{source}:[0]: Name (Project 99999): expected a text, got a number with a fraction or an exponent; write"
+            ' it in quotes as it should read (e.g. "10.50"), or set [input] numbers_as_text = "all" in the profile'
+            " [wrong-type]",
+            f"{source}:[0]: Offers[0].Products[0].PriceNet (Project 99999): 1E+99999999 has more digits than a feed"
+            " holds: at most 20 before and 20 after the decimal point [invalid-number]",
+            f"Error: 2 problems found; {out} was not written",
+        ],
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[{"Id": 1e5000}]', ":[0]: Id: 1E+5000 is out of range; an Id must be between 0 and 9223372036854775807"
+         " [invalid-id]"),
+        ('[{"Id": ' + "9" * 5000 + "}]", ": not valid JSON: a number has more than 4300 digits; no value of a feed is"
+         " that long [invalid-json]"),
+        ("[" * 100_000 + "]" * 100_000, ": not valid JSON: the data is nested too deeply; a project record is a few"
+         " levels deep [invalid-json]"),
+        ('[{"Id": 1, "Name": "A", "Name": "B"}]', ': not valid JSON: the key "Name" appears twice in one object; give'
+         " each key once [invalid-json]"),
+    ],
+    ids=["id-1e5000", "5000-digit-int", "deep-nesting", "duplicate-key"],
+)  # fmt: skip
+def test_hostile_json_gets_one_line(runner: CliRunner, tmp_path: Path, text: str, message: str) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(text)
+    result = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "o.xml")])
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (1, f"{source}{message}")
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_duplicate_keys_in_json_lines(runner: CliRunner, tmp_path: Path) -> None:
+    record = json.loads(sample_text())[0]
+    good = json.dumps(record)
+    source = tmp_path / "in.jsonl"
+    source.write_text(good + "\n" + good.replace('"StatusId": "Registered"', '"StatusId": "A", "StatusId": "B"') + "\n")
+    result = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "o.xml"), "--on-invalid", "skip"])
+    assert (result.exit_code, result.stderr) == (
+        0,
+        f"{tmp_path / 'o.xml'}: wrote 1 project, 1 offer, 1 product from 2 input rows, 1 rejected; skipped 1 invalid"
+        f" record, listed in {tmp_path / 'o.rejects.jsonl'}\n",
+    )
+    [reject] = [json.loads(line) for line in (tmp_path / "o.rejects.jsonl").read_text().splitlines()]
+    assert [error["message"] for error in reject["errors"]] == [
+        'not valid JSON: the key "StatusId" appears twice in one object; give each key once'
+    ]

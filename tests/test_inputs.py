@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -367,3 +369,136 @@ def test_decimals_from_every_reader_keep_their_digits() -> None:
     assert grouper.decimal("1\u00a0250,5") == Decimal("1250.5")
     assert grouper.decimal(7490.5) == Decimal("7490.5")
     assert grouper.decimal(48990) == Decimal(48990)
+
+
+# -- hostile and malformed values: one located line each, never a traceback ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (";3001;Ütvefúró", ";-5;Ütvefúró", 2,
+         "Termékkód -> Product.Id: '-5' is a number but not a valid Id (a whole number from 0 to 9223372036854775807);"
+         " fix the key in the source (hashing it would make a new Id) [invalid-id]"),
+        (";3001;Ütvefúró", ";30.5;Ütvefúró", 2,
+         "Termékkód -> Product.Id: '30.5' is a number but not a valid Id (a whole number from 0 to"
+         " 9223372036854775807); fix the key in the source (hashing it would make a new Id) [invalid-id]"),
+        (";3001;Ütvefúró", ";" + "9" * 5000 + ";Ütvefúró", 2,
+         "Termékkód -> Product.Id: '9999999999999999999999999999999999999...' is out of range; an Id must be"
+         " between 0 and 9223372036854775807 [invalid-id]"),
+        (";48 990;", ";" + "1" * 21 + ";", 2,
+         "Nettó egységár -> Product.PriceNet: '111111111111111111111' has more digits than a feed holds: at most 20"
+         " before and 20 after the decimal point [invalid-number]"),
+    ],
+    ids=["negative-id", "fractional-id", "5000-digit-id", "21-digit-price"],
+)  # fmt: skip
+def test_numbers_in_flat_rows_are_bounded_and_never_hashed(
+    runner: CliRunner, tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    source = semicolon_csv(tmp_path, (old, new))
+    assert failing(runner, tmp_path, source, SEMICOLON) == [f"{source}:{line}: {message}"]
+
+
+def sqlite_copy(tmp_path: Path, statement: str, *params: object) -> Path:
+    database = tmp_path / "erp.sqlite"
+    database.write_bytes((ERP / "offers.sqlite").read_bytes())
+    with sqlite3.connect(database) as connection:
+        connection.execute(statement, params)
+    return database
+
+
+def test_a_blob_or_a_negative_id_from_sqlite_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    database = sqlite_copy(
+        tmp_path, 'UPDATE offers SET "Megnevezés" = ?, "Termékkód" = -3001 WHERE rowid = 1', b"\x00\xff"
+    )
+    out = tmp_path / "o.xml"
+    result = build(runner, out, "--from-sql", f"sqlite:///{database}", "--table", "offers", "--profile", str(PROFILE))
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        1,
+        [
+            "offers:1: Termékkód -> Product.Id: -3001 is not a valid Id; MiniCRM needs a whole number from 0 to"
+            " 9223372036854775807 [invalid-id]",
+            "offers:1: Megnevezés -> Product.Name: is binary data (a BLOB), which a feed cannot hold; CAST the"
+            " column to text in the query [wrong-type]",
+            f"Error: 2 problems found; {out} was not written",
+        ],
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (f"ATTACH '{'{new}'}' AS other", "xmlsync only reads: give a SELECT query (ATTACH, PRAGMA and statements that"
+         " write are refused)"),
+        ("DELETE FROM offers", "xmlsync only reads: give a SELECT query (ATTACH, PRAGMA and statements that write are"
+         " refused)"),
+        ("-- nothing but a comment", "the statement returns no rows; give a SELECT query (or --table NAME)"),
+    ],
+    ids=["attach", "delete", "no-result-set"],
+)  # fmt: skip
+def test_sql_that_is_not_a_select_is_refused(runner: CliRunner, tmp_path: Path, query: str, message: str) -> None:
+    database = tmp_path / "erp.sqlite"
+    database.write_bytes((ERP / "offers.sqlite").read_bytes())
+    query = query.replace("{new}", str(tmp_path / "new.sqlite"))
+    result = build(runner, tmp_path / "o.xml", "--from-sql", f"sqlite:///{database}", "--query", query,
+                   "--profile", str(PROFILE))  # fmt: skip
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (1, f"{database}: {message} [sql-error]")
+    assert sorted(os.listdir(tmp_path)) == ["erp.sqlite"]
+    assert database.read_bytes() == (ERP / "offers.sqlite").read_bytes()
+
+
+def test_a_statement_with_no_result_set_through_sqlalchemy(runner: CliRunner, tmp_path: Path) -> None:
+    result = build(runner, tmp_path / "o.xml", "--from-sql", "sqlite://", "--query", "CREATE TEMP TABLE t (x INTEGER)",
+                   "--profile", str(PROFILE))  # fmt: skip
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        1,
+        "query: the statement returns no rows; give a SELECT query (or --table NAME) [sql-error]",
+    )
+
+
+def test_wrongly_typed_profile_keys_are_reported_not_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        "[input]\ndelimiter = 1\nquotechar = ''\nsheet = 2\ntable = 5\nnumbers_as_text = \"some\"\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as info:
+        load_profile(path)
+    assert [str(issue) for issue in info.value.issues] == [
+        f"{path}: input.delimiter: must be a text [invalid-profile]",
+        f"{path}: input.quotechar: must be one character other than a line break, e.g. \";\", not '' [invalid-profile]",
+        f"{path}: input.sheet: must be a text [invalid-profile]",
+        f"{path}: input.table: must be a text [invalid-profile]",
+        f'{path}: input.numbers_as_text: must be "integers", "all" or "none", not \'some\' [invalid-profile]',
+    ]
+
+
+def test_a_two_character_delimiter_and_table_with_query_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[input]\ndelimiter = ";;"\ntable = "offers"\nquery = "SELECT 1"\n', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_profile(path)
+    assert [str(issue) for issue in info.value.issues] == [
+        f"{path}: input.delimiter: must be one character other than a line break, e.g. \";\", not ';;'"
+        " [invalid-profile]",
+        f"{path}: input.query: give either table or query, not both [invalid-profile]",
+    ]
+
+
+def test_the_profile_decides_which_numbers_a_text_field_takes(runner: CliRunner, tmp_path: Path) -> None:
+    record = json.loads((FIXTURES / "sample.json").read_text())[0]
+    record["Offers"][0]["Customer"]["PostalCode"] = 10.5
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([record]))
+    profile = tmp_path / "p.toml"
+    profile.write_text('[input]\nnumbers_as_text = "all"\n')
+    refused = build(runner, tmp_path / "o.xml", str(source))
+    assert refused.stderr.splitlines()[0] == (
+        f"{source}:[0]: Offers[0].Customer.PostalCode (Project 99999): expected a text, got a number with a fraction or"
+        ' an exponent; write it in quotes as it should read (e.g. "10.50"), or set [input] numbers_as_text = "all" in'
+        " the profile [wrong-type]"
+    )
+    taken = build(runner, tmp_path / "o.xml", str(source), "--profile", str(profile))
+    assert taken.exit_code == 0, taken.stderr
+    assert b"<PostalCode>10.5</PostalCode>" in (tmp_path / "o.xml").read_bytes()

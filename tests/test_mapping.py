@@ -233,9 +233,88 @@ def test_dates_are_parsed_strictly(raw: Any, value: date) -> None:
     assert project_from_dict(with_change("Offers.0.Prompt", raw)).offers[0].prompt == value
 
 
-@pytest.mark.parametrize(("raw", "value"), [(1042, "1042"), ("1042", "1042"), (Decimal("10.5"), "10.5")])
-def test_numbers_are_accepted_as_text(raw: Any, value: str) -> None:
-    assert project_from_dict(with_change("Offers.0.Customer.PostalCode", raw)).offers[0].customer.postal_code == value
+@pytest.mark.parametrize(
+    ("raw", "value", "numbers"),
+    [(1042, "1042", "integers"), ("1042", "1042", "integers"), (Decimal("10.5"), "10.5", "all"), (7, "7", "all")],
+)
+def test_numbers_are_accepted_as_text(raw: Any, value: str, numbers: Any) -> None:
+    record = with_change("Offers.0.Customer.PostalCode", raw)
+    project = project_from_dict(record, config=BuildConfig(numbers_as_text=numbers))
+    assert project.offers[0].customer.postal_code == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "numbers", "kind"),
+    [
+        (Decimal("10.5"), "integers", " with a fraction or an exponent"),
+        (Decimal("1E+99999999"), "integers", " with a fraction or an exponent"),
+        (1042, "none", ""),
+    ],
+)
+def test_other_numbers_for_a_text_field_are_refused(raw: Any, numbers: Any, kind: str) -> None:
+    assert issues(with_change("Name", raw), BuildConfig(numbers_as_text=numbers)) == [
+        f"in.json:[0]: Name (Project 99999): expected a text, got a number{kind}; write it in quotes as it should"
+        ' read (e.g. "10.50"), or set [input] numbers_as_text = "all" in the profile [wrong-type]'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "expected"),
+    [
+        (
+            "Offers.0.Products.0.PriceNet",
+            Decimal("1E+99999999"),
+            "Offers[0].Products[0].PriceNet (Project 99999): 1E+99999999 has more digits than a feed holds: at most"
+            " 20 before and 20 after the decimal point [invalid-number]",
+        ),
+        (
+            "Offers.0.Products.0.Quantity",
+            Decimal("1E-99999999"),
+            "Offers[0].Products[0].Quantity (Project 99999): 1E-99999999 has more digits than a feed holds: at most"
+            " 20 before and 20 after the decimal point [invalid-number]",
+        ),
+        (
+            "Offers.0.Products.0.PriceNet",
+            "1" * 21,
+            "Offers[0].Products[0].PriceNet (Project 99999): '111111111111111111111' has more"
+            " digits than a feed holds: at most 20 before and 20 after the decimal point [invalid-number]",
+        ),
+        (
+            "Name",
+            Decimal("1E+99999999"),
+            "Name (Project 99999): 1E+99999999 has more digits than a feed holds: at most 20 before and 20 after"
+            " the decimal point [invalid-number]",
+        ),
+        (
+            "Offers.0.Products.0.VAT",
+            Decimal("1E+99999999"),
+            "Offers[0].Products[0].VAT (Project 99999): 1E+99999999 is not a VAT rate; use a percentage such as 27%"
+            " (or allow the code with --vat-code) [invalid-vat]",
+        ),
+        (
+            "Offers.0.Id",
+            Decimal("1E+5000"),
+            "Offers[0].Id (Project 99999): 1E+5000 is out of range; an Id must be between 0 and 9223372036854775807"
+            " [invalid-id]",
+        ),
+        (
+            "Offers.0.Id",
+            10**5000,
+            "Offers[0].Id (Project 99999): a number of more than 38 digits is out of range; an Id must be between 0"
+            " and 9223372036854775807 [invalid-id]",
+        ),
+        (
+            "Offers.0.Id",
+            "9" * 5000,
+            "Offers[0].Id (Project 99999): '999999999999999999999999999999999999... is out of range; an Id must be"
+            " between 0 and 9223372036854775807 [invalid-id]",
+        ),
+    ],
+    ids=["price-1e99999999", "quantity-1e-99999999", "price-21-digits", "name", "vat", "id-1e5000", "id-int", "id-str"],
+)
+def test_huge_numbers_are_refused_without_being_written_out(path: str, raw: Any, expected: str) -> None:
+    config = BuildConfig(numbers_as_text="all")
+    assert issues(with_change(path, raw), config) == [f"in.json:[0]: {expected}"]
 
 
 @pytest.mark.parametrize(("raw", "value"), [("007", 7), (Decimal("12"), 12), (2**63 - 1, 2**63 - 1)])

@@ -278,3 +278,12 @@ def test_a_later_run_removes_only_its_own_stale_temporary_files(tmp_path: Path) 
     with atomic_output(tmp_path / "feed.xml") as out:
         out.write(b"new")
     assert sorted(os.listdir(tmp_path)) == sorted([running.name, other_host.name, other_feed.name, "feed.xml"])
+
+
+def test_a_reject_nested_too_deeply_to_write_again_is_written_as_null() -> None:
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    out = io.BytesIO()
+    writer.write_reject(out, "in.jsonl:3", 1, [], {"Id": 1, "X": deep})
+    assert out.getvalue() == b'{"source": "in.jsonl:3", "rows": 1, "errors": [], "record": null}\n'

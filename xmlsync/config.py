@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+NumbersAsText = Literal["integers", "all", "none"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,10 @@ class BuildConfig:
         statuses: If set, the only Offer ``Status`` values accepted. ``None`` (the default) accepts any
             non-empty status, because status names and numeric ids differ in every MiniCRM system.
         strict: Treat rule warnings (EAN check digit, Issued after Prompt...) as errors.
+        numbers_as_text: Which numbers a text field (``Name``, ``PostalCode``...) takes from JSON records:
+            ``integers`` (the default: ``1042`` is written ``1042``), ``all`` (also ``10.50``, written as read)
+            or ``none``. Any other number is a ``wrong-type`` error, as its text is not certain (``10.50`` or
+            ``10.5``? ``1e3`` or ``1000``?).
     """
 
     pretty: bool = True
@@ -25,3 +32,4 @@ class BuildConfig:
     vat_codes: frozenset[str] = frozenset()
     statuses: frozenset[str] | None = None
     strict: bool = False
+    numbers_as_text: NumbersAsText = "integers"

@@ -25,14 +25,17 @@ from xmlsync.mapping import (
     CONTACT_KEYS,
     CUSTOMER_KEYS,
     INVALID_XML_CHAR,
+    MAX_DIGITS,
     MAX_ID,
     OFFER_KEYS,
     PRODUCT_KEYS,
     PROJECT_KEYS,
+    fits,
 )
 
 # Values written exactly as the usual way writes them, so they can be copied as they are.
-_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+_NUMBER = re.compile(rf"-?(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})(\.[0-9]{{1,{MAX_DIGITS}}})?")
+_LIMIT = 10**MAX_DIGITS
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _VAT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
@@ -94,9 +97,9 @@ def _number(value: Any) -> str:
     kind = type(value)
     if kind is str and _NUMBER.fullmatch(value):
         return str(value)
-    if kind is int:
+    if kind is int and -_LIMIT < value < _LIMIT:
         return str(value)
-    if kind is Decimal and value.is_finite():
+    if kind is Decimal and value.is_finite() and fits(value):
         return format(value, "f")
     raise _GiveUp
 

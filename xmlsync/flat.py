@@ -22,6 +22,7 @@ from typing import Any
 
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
+from xmlsync.mapping import MAX_ID, TOO_MANY_DIGITS, fits
 from xmlsync.profile import FIELDS, FieldSpec, Profile, spec_of
 from xmlsync.readers.base import RawRecord, Row
 from xmlsync.seen import Place, SeenIds
@@ -31,6 +32,7 @@ HASH_OFFSET = 10**12
 _HASH_BYTES = 7
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_NUMERIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # a number, if not a whole one
 _ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 MEMO_VALUES = 10_000  # distinct (field, raw value) conversions remembered by a RowGrouper
 _LEVELS = {
@@ -145,6 +147,11 @@ class RowGrouper:
     def _convert(self, name: str, spec: FieldSpec, raw: Any) -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
+        if isinstance(raw, bytes | bytearray | memoryview):
+            raise _Bad(
+                "wrong-type",
+                "is binary data (a BLOB), which a feed cannot hold; CAST the column to text in the query",
+            )
         text = raw.strip() if isinstance(raw, str) else raw
         mapped = self.profile.values.get(name)
         if mapped is not None and str(text) in mapped:
@@ -181,13 +188,24 @@ class RowGrouper:
         )
 
     def ident(self, entity: str, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        if isinstance(value, float) and value.is_integer() and value >= 0:
-            return int(value)
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            exact = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+            if exact.is_finite() and exact == exact.to_integral_value() and 0 <= exact <= MAX_ID:
+                return int(exact)
+            raise _Bad(
+                "invalid-id", f"{_show(value)} is not a valid Id; MiniCRM needs a whole number from 0 to {MAX_ID}"
+            )
         text = str(value).strip()
         if _DIGITS.fullmatch(text):
-            return int(text)
+            if len(text.lstrip("0")) < 20 and int(text) <= MAX_ID:
+                return int(text)
+            raise _Bad("invalid-id", f"{_show(text)} is out of range; an Id must be between 0 and {MAX_ID}")
+        if _NUMERIC.fullmatch(text):
+            raise _Bad(
+                "invalid-id",
+                f"{_show(text)} is a number but not a valid Id (a whole number from 0 to {MAX_ID}); fix the key"
+                " in the source (hashing it would make a new Id)",
+            )
         if self.profile.non_numeric_ids != "hash":
             raise _Bad("invalid-id", f"{text!r} is not a whole number; MiniCRM needs numeric Ids")
         number = stable_id(entity, text)
@@ -199,21 +217,24 @@ class RowGrouper:
         return number
 
     def number(self, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID:
             return value
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ID:
             return int(value)
-        if isinstance(value, str) and _DIGITS.fullmatch(value):
+        if isinstance(value, str) and _DIGITS.fullmatch(value) and len(value.lstrip("0")) < 20:
             return int(value)
-        raise _Bad("invalid-number", f"{value!r} is not a whole number")
+        raise _Bad("invalid-number", f"{_show(value)} is not a whole number up to {MAX_ID}")
 
     def decimal(self, value: Any) -> Decimal:
         if isinstance(value, bool):
             raise _Bad("invalid-number", f"{value!r} is not a number")
-        if isinstance(value, int | Decimal):
-            return Decimal(value)
-        if isinstance(value, float):
-            return Decimal(repr(value))
+        if isinstance(value, int | Decimal | float):
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            if not number.is_finite():
+                raise _Bad("invalid-number", f"{_show(value)} is not a number")
+            if not fits(number):
+                raise _Bad("invalid-number", f"{_show(value)} {TOO_MANY_DIGITS}")
+            return number
         text = str(value)
         cleaned = text
         thousands = self.profile.thousands_separator
@@ -229,9 +250,12 @@ class RowGrouper:
             expected = "1 250,50" if self.profile.decimal_separator == "," else "1250.50"
             raise _Bad("invalid-number", f"{text!r} is not a number in the profile's format, e.g. {expected}")
         try:
-            return Decimal(cleaned)
+            number = Decimal(cleaned)
         except InvalidOperation:  # pragma: no cover - the pattern excludes it
             raise _Bad("invalid-number", f"{text!r} is not a number") from None
+        if not fits(number):
+            raise _Bad("invalid-number", f"{_show(text)} {TOO_MANY_DIGITS}")
+        return number
 
     def when(self, value: Any) -> date | datetime:
         if isinstance(value, datetime):
@@ -505,7 +529,12 @@ def _span(first: str, last: str) -> str:
 
 
 def _show(value: Any) -> str:
-    return repr(value.isoformat() if isinstance(value, date) else str(value) if isinstance(value, Decimal) else value)
+    shown = value.isoformat() if isinstance(value, date) else str(value) if isinstance(value, Decimal) else value
+    if isinstance(shown, str) and len(shown) > 40:
+        return repr(f"{shown[:37]}...")
+    if isinstance(shown, int) and shown.bit_length() > 128:
+        return "a number of more than 38 digits"
+    return repr(shown)
 
 
 def _as_text(value: Any) -> str:

@@ -129,7 +129,9 @@ def open_table(spec: InputSpec, profile: Profile, *, on_open: OnOpen | None = No
         from xmlsync.readers.sql_reader import read_sql
 
         url = spec.sql_url or f"sqlite:///{spec.path}"
-        return read_sql(url, table=spec.table or profile.table, query=spec.query or profile.query)
+        if spec.table is not None or spec.query is not None:  # the command line's choice, whole
+            return read_sql(url, table=spec.table, query=spec.query)
+        return read_sql(url, table=profile.table, query=profile.query)
     if fmt not in ("csv", "xlsx"):
         raise InputError([Issue("not-flat", f"{fmt} input is nested, not a table with columns", source=spec.name)])
     stream, name = open_input(spec.path or "-")

@@ -39,6 +39,20 @@ _PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}))?")
 MAX_ID = 2**63 - 1
+MAX_DIGITS = 20  # of a number written in a feed, before and after the decimal point each
+TOO_MANY_DIGITS = (
+    f"has more digits than a feed holds: at most {MAX_DIGITS} before and {MAX_DIGITS} after the decimal point"
+)
+
+
+def fits(value: Decimal) -> bool:
+    """Return whether a finite number is written with at most :data:`MAX_DIGITS` digits before and after the point.
+
+    Checked before a number is turned into text: ``1e99999999`` is a short literal and a 100 MB text.
+    """
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -MAX_DIGITS and value.adjusted() < MAX_DIGITS
+
 
 PROJECT_KEYS = ("Id", "Name", "CategoryId", "StatusId", "UserId", "Business", "Contacts", "Offers", "Fields")
 BUSINESS_KEYS = ("Name", "VatNumber", "Emails", "Phones", "Addresses")
@@ -104,6 +118,8 @@ def _fast_values(obj: Any, keys: frozenset[str], spec: tuple[tuple[str, int], ..
             if (type(value) is str and _DECIMAL.fullmatch(value)) or type(value) is int:
                 value = Decimal(value)
             elif type(value) is not Decimal or not value.is_finite():
+                return None
+            if not fits(value):
                 return None
         elif kind == _WHEN:
             match = _DATE.fullmatch(value) if type(value) is str else None
@@ -224,12 +240,20 @@ class _RecordMapper:
     # -- value converters ----------------------------------------------------------------------
 
     def text(self, value: Any) -> str:
+        numbers = self.config.numbers_as_text
         if isinstance(value, str):
             text = value
-        elif isinstance(value, Decimal):
-            text = format(value, "f")
-        elif isinstance(value, int) and not isinstance(value, bool):
-            text = str(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and numbers != "none":
+            text = format(self.decimal(value), "f")  # bounded like every number
+        elif isinstance(value, Decimal) and numbers == "all":
+            text = format(self.decimal(value), "f")
+        elif isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+            whole = "" if numbers == "none" else " with a fraction or an exponent"
+            raise _Problem(
+                "wrong-type",
+                f'expected a text, got a number{whole}; write it in quotes as it should read (e.g. "10.50"),'
+                ' or set [input] numbers_as_text = "all" in the profile',
+            )
         else:
             raise _Problem("wrong-type", f"expected a text, got {_describe(value)}")
         bad = INVALID_XML_CHAR.search(text)
@@ -256,33 +280,42 @@ class _RecordMapper:
     def ident(self, value: Any) -> int:
         if isinstance(value, bool):
             raise _Problem("wrong-type", "expected a whole number Id, got a boolean")
-        whole_decimal = isinstance(value, Decimal) and value == value.to_integral_value()
-        if isinstance(value, int) or whole_decimal or (isinstance(value, str) and _DIGITS.fullmatch(value)):
-            number = int(value)
+        # Sizes are checked before int(): int() of 1e99999999 takes minutes, str() of a 5000-digit int fails.
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+            number = int(value) if value.adjusted() < MAX_DIGITS else MAX_ID + 1
+        elif isinstance(value, str) and _DIGITS.fullmatch(value):
+            number = int(value) if len(value.lstrip("0")) < MAX_DIGITS else MAX_ID + 1
         else:
             raise _Problem(
                 "invalid-id",
                 f"{_show(value)} is not a valid Id; MiniCRM needs a non-negative whole number",
             )
         if not 0 <= number <= MAX_ID:
-            raise _Problem("invalid-id", f"{number} is out of range; an Id must be between 0 and {MAX_ID}")
+            raise _Problem("invalid-id", f"{_show(value)} is out of range; an Id must be between 0 and {MAX_ID}")
         return number
 
     def decimal(self, value: Any) -> Decimal:
         if isinstance(value, bool):
             raise _Problem("wrong-type", "expected a number, got a boolean")
         if isinstance(value, int):
-            return Decimal(value)
-        if isinstance(value, Decimal) and value.is_finite():
-            return value
-        if isinstance(value, float):
+            number = Decimal(value)
+        elif isinstance(value, Decimal) and value.is_finite():
+            number = value
+        elif isinstance(value, float):
             raise _Problem("wrong-type", 'expected an exact number; pass a Decimal or a string such as "1250.50"')
-        if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
-            return Decimal(value.strip())
-        raise _Problem(
-            "invalid-number",
-            f"{_show(value)} is not a number; use a dot as decimal separator and no thousands separator, e.g. 1250.50",
-        )
+        elif isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+            number = Decimal(value.strip())
+        else:
+            raise _Problem(
+                "invalid-number",
+                f"{_show(value)} is not a number; use a dot as decimal separator and no thousands separator,"
+                " e.g. 1250.50",
+            )
+        if not fits(number):
+            raise _Problem("invalid-number", f"{_show(value)} {TOO_MANY_DIGITS}")
+        return number
 
     def when(self, value: Any) -> DateValue:
         if isinstance(value, datetime):
@@ -306,10 +339,8 @@ class _RecordMapper:
         )
 
     def vat(self, value: Any) -> str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        elif isinstance(value, Decimal):
-            value = format(value, "f")
+        if isinstance(value, int | Decimal) and not isinstance(value, bool) and fits(Decimal(value)):
+            value = format(value, "f") if isinstance(value, Decimal) else str(value)
         if isinstance(value, str):
             match = _PERCENT.fullmatch(value.strip())
             if match:
@@ -563,7 +594,14 @@ class _RecordMapper:
 
 
 def _show(value: object) -> str:
-    text = repr(value) if not isinstance(value, Decimal) else format(value, "f")
+    if isinstance(value, Decimal):
+        text = format(value, "f") if value.is_finite() and fits(value) else str(value)
+    elif isinstance(value, int) and value.bit_length() > 128:
+        text = "a number of more than 38 digits"  # repr() of an int past 4300 digits fails
+    elif isinstance(value, str) and len(value) > 40:
+        text = repr(value[:40])
+    else:
+        text = repr(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 

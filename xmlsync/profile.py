@@ -36,8 +36,9 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from xmlsync.config import NumbersAsText
 from xmlsync.countries import LANGUAGES
 from xmlsync.errors import InputError, Issue
 
@@ -112,7 +113,7 @@ ENCODINGS = {
     "latin2": "iso-8859-2",
 }
 _SECTIONS = {
-    "input": ("format", "encoding", "delimiter", "quotechar", "sheet", "table", "query"),
+    "input": ("format", "encoding", "delimiter", "quotechar", "sheet", "table", "query", "numbers_as_text"),
     "locale": ("decimal_separator", "thousands_separator", "date_formats"),
     "ids": ("non_numeric",),
     "columns": (),
@@ -153,6 +154,7 @@ class Profile:
         values: Field -> {input value: MiniCRM value}.
         country_fields: Fields whose ISO country codes become MiniCRM country names.
         country_language: ``en``, ``hu`` or ``ro``.
+        numbers_as_text: Which numbers of JSON records a text field takes (see :class:`~xmlsync.BuildConfig`).
     """
 
     source: str | None = None
@@ -172,6 +174,7 @@ class Profile:
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     country_fields: tuple[str, ...] = ()
     country_language: str = "en"
+    numbers_as_text: NumbersAsText = "integers"
 
     def column_of(self, name: str, header: tuple[str, ...] | None = None) -> str | None:
         """Return the input column of a field: the mapped one, else a column named like the field."""
@@ -273,17 +276,33 @@ def load_profile(path: str | Path) -> Profile:
     language = text(countries, "countries", "language", "en") or "en"
     if language not in LANGUAGES:
         problem("countries.language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    delimiter = text(section_input, "input", "delimiter", ",") or ","
+    quotechar = text(section_input, "input", "quotechar", '"')
+    for key, char in (("delimiter", delimiter), ("quotechar", quotechar)):
+        if char is not None and (len(char) != 1 or char in "\r\n"):
+            problem(f"input.{key}", f'must be one character other than a line break, e.g. ";", not {char!r}')
+    if delimiter == quotechar:
+        problem("input.quotechar", f"must differ from the delimiter {delimiter!r}")
+    sheet = text(section_input, "input", "sheet", None)
+    table = text(section_input, "input", "table", None)
+    query = text(section_input, "input", "query", None)
+    if table is not None and query is not None:
+        problem("input.query", "give either table or query, not both")
+    numbers_as_text = text(section_input, "input", "numbers_as_text", "integers") or "integers"
+    if numbers_as_text not in ("integers", "all", "none"):
+        problem("input.numbers_as_text", f'must be "integers", "all" or "none", not {numbers_as_text!r}')
     if issues:
         raise InputError(issues)
     return Profile(
         source=name,
         format=fmt,
         encoding=ENCODINGS[encoding],
-        delimiter=text(section_input, "input", "delimiter", ",") or ",",
-        quotechar=text(section_input, "input", "quotechar", '"') or '"',
-        sheet=text(section_input, "input", "sheet", None),
-        table=text(section_input, "input", "table", None),
-        query=text(section_input, "input", "query", None),
+        delimiter=delimiter,
+        quotechar=quotechar or '"',
+        sheet=sheet,
+        table=table,
+        query=query,
+        numbers_as_text=cast(NumbersAsText, numbers_as_text),
         decimal_separator=decimal,
         thousands_separator=thousands,
         date_formats=tuple(date_formats),

@@ -459,7 +459,12 @@ def _json_default(value: object) -> Any:
 def write_reject(out: IO[bytes], source: str, rows: int, issues: list[Issue], record: Any) -> None:
     """Write one rejected record as a JSON line: where it came from, its errors and its data as read.
 
-    Decimals are written as strings, so that no digit is lost, and dates in ISO 8601.
+    Decimals are written as strings, so that no digit is lost, and dates in ISO 8601. A record nested too
+    deeply to write again is written as ``null``; ``source`` still says where it is.
     """
     line = {"source": source, "rows": rows, "errors": [issue.to_dict() for issue in issues], "record": record}
-    out.write(json.dumps(line, ensure_ascii=False, default=_json_default).encode() + b"\n")
+    try:
+        text = json.dumps(line, ensure_ascii=False, default=_json_default)
+    except RecursionError:
+        text = json.dumps({**line, "record": None}, ensure_ascii=False, default=_json_default)
+    out.write(text.encode() + b"\n")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import IO
 
 from xmlsync.errors import Issue
 from xmlsync.readers.base import RawRecord
-
-_DECODER = json.JSONDecoder(parse_float=Decimal)  # json.loads(..., parse_float=...) makes one per call
+from xmlsync.readers.json_reader import decode_json
 
 
 def read_jsonl(stream: IO[bytes], name: str) -> Iterator[RawRecord]:
@@ -29,9 +27,13 @@ def read_jsonl(stream: IO[bytes], name: str) -> Iterator[RawRecord]:
             yield RawRecord(None, f"{name}:{number}", (issue,))
             continue
         try:
-            data = _DECODER.decode(text)
+            data = decode_json(text)
         except json.JSONDecodeError as exc:
             issue = Issue("invalid-json", f"not valid JSON at column {exc.colno}: {exc.msg}", source=f"{name}:{number}")
+            yield RawRecord(None, f"{name}:{number}", (issue,))
+            continue
+        except ValueError as exc:
+            issue = Issue("invalid-json", f"not valid JSON: {exc}", source=f"{name}:{number}")
             yield RawRecord(None, f"{name}:{number}", (issue,))
             continue
         yield RawRecord(data, f"{name}:{number}")

@@ -32,6 +32,16 @@ def _statement(table: str | None, query: str | None, quote: str = '"') -> str:
     return f"SELECT * FROM {quote}{table.replace(quote, quote * 2)}{quote}"
 
 
+_REFUSED = "xmlsync only reads: give a SELECT query (ATTACH, PRAGMA and statements that write are refused)"
+_NO_ROWS = "the statement returns no rows; give a SELECT query (or --table NAME)"
+# What a SELECT needs; anything else (ATTACH, PRAGMA, writes) is refused: xmlsync only reads.
+_ALLOWED = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE})
+
+
+def _read_only(action: int, *args: object) -> int:
+    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
+
+
 def read_sql(url: str, *, table: str | None = None, query: str | None = None) -> Table:
     """Return the columns and a lazy iterator of rows of a query (or of a whole table).
 
@@ -45,14 +55,18 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None) ->
     if path is not None:
         if not Path(path).is_file():
             raise InputError([Issue("unreadable-input", "no such SQLite database file", source=path)])
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        connection.set_authorizer(_read_only)
         try:
             cursor = connection.execute(_statement(table, query))
+            if cursor.description is None:
+                raise InputError([Issue("sql-error", _NO_ROWS, source=path)])
         except (sqlite3.Error, InputError) as exc:
             connection.close()
             if isinstance(exc, InputError):
                 raise
-            raise InputError([Issue("sql-error", f"the query failed: {exc}", source=path)]) from None
+            reason = _REFUSED if str(exc) == "not authorized" else f"the query failed: {exc}"
+            raise InputError([Issue("sql-error", reason, source=path)]) from None
         header = tuple(str(d[0]) for d in cursor.description)
         return Table(header, _rows(iter(lambda: cursor.fetchmany(_BATCH), []), header, label), connection.close)
     return _read_sqlalchemy(url, table, query, label)
@@ -81,6 +95,10 @@ def _read_sqlalchemy(url: str, table: str | None, query: str | None, label: str)
             raise
         message = " ".join(str(exc).split())
         raise InputError([Issue("sql-error", f"the query failed: {message}", source=label)]) from None
+    if not result.returns_rows:
+        connection.close()
+        engine.dispose()
+        raise InputError([Issue("sql-error", _NO_ROWS, source=label)])
     header = tuple(str(key) for key in result.keys())  # noqa: SIM118 - iterating a Result gives rows
 
     def close() -> None:
