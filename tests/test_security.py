@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SAMPLE_XML
 from xmlsync import ValidationError, parse
 from xmlsync.validate import check_file
 
@@ -73,7 +75,7 @@ def test_billion_laughs_ends_quickly_with_an_error() -> None:
     report = check_file(BILLION_LAUGHS.encode(), name="lol.xml")
     elapsed = time.perf_counter() - start
     assert [str(issue) for issue in report.issues] == [
-        "lol.xml:1: the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no"
+        "lol.xml:2: the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no"
         " entity is expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration [dtd-forbidden]"
     ]
     assert elapsed < 0.5
@@ -125,3 +127,81 @@ def test_an_external_dtd_makes_no_file_access(tmp_path: Path, prolog: str) -> No
     thread.join()
     assert "dtd-forbidden" in [issue.code for issue in report.issues]
     assert elapsed < 2.0
+
+
+DOCTYPE_BODY = (
+    '<!DOCTYPE Projects [<!ENTITY a "b">]>\n<Projects><Project Id="1"><Name>&a;</Name></Project></Projects>\n'
+)
+DTD_LINE = (
+    "{name}:{line}: the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no"
+    " entity is expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration [dtd-forbidden]"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (('<?xml version="1.0" encoding="UTF-16"?>\n' + DOCTYPE_BODY).encode("utf-16"), 2),
+        (('<?xml version="1.0" encoding="UTF-16"?>\n' + DOCTYPE_BODY).encode("utf-16-le"), 2),
+        (('<?xml version="1.0" encoding="UTF-16"?>\n' + DOCTYPE_BODY).encode("utf-16-be"), 2),
+        (('<?xml version="1.0" encoding="UTF-32"?>\n' + DOCTYPE_BODY).encode("utf-32"), 2),
+        (('<?xml version="1.0" encoding="UTF-8"?>\n' + DOCTYPE_BODY).encode("utf-8-sig"), 2),
+        (('<?xml version="1.0" encoding="UTF-7"?>\n' + DOCTYPE_BODY).encode("utf-7"), 2),
+        (('<?xml version="1.0" encoding="cp500"?>\n' + DOCTYPE_BODY).encode("cp500"), 2),
+        (('<?xml version="1.0" encoding="UTF-16"?>\n<!--' + "x\n" * 100_000 + "-->" + DOCTYPE_BODY).encode("utf-16"),
+         100_002),
+    ],
+    ids=["utf-16-bom", "utf-16-le", "utf-16-be", "utf-32", "utf-8-bom", "utf-7", "ebcdic", "utf-16-long-comment"],
+)  # fmt: skip
+def test_a_doctype_in_any_encoding_is_refused_first(data: bytes, line: int) -> None:
+    report = check_file(data, name="enc.xml", max_errors=1)
+    assert [str(issue) for issue in report.issues] == [DTD_LINE.format(name="enc.xml", line=line)]
+    with pytest.raises(ValidationError) as info:
+        parse(data, name="enc.xml")
+    assert [str(issue) for issue in info.value.issues] == [DTD_LINE.format(name="enc.xml", line=line)]
+
+
+def test_an_encoding_that_cannot_be_checked_is_refused() -> None:
+    data = b'<?xml version="1.0" encoding="X-MAC-KLINGON"?>\n<Projects/>\n'
+    report = check_file(data, name="enc.xml")
+    assert [str(issue) for issue in report.issues] == [
+        "enc.xml:1: the file declares the encoding 'X-MAC-KLINGON', which xmlsync cannot check; save it as UTF-8"
+        " [encoding]"
+    ]
+
+
+def test_a_utf16_feed_without_doctype_is_read() -> None:
+    text = SAMPLE_XML.read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    assert check_file(text.encode("utf-16"), name="u16.xml").issues == []
+
+
+def test_thousands_of_unknown_attributes_are_each_reported_once() -> None:
+    attributes = " ".join(f'a{i}="x"' for i in range(2000))
+    data = SAMPLE_XML.read_bytes().replace(b'<Project Id="99999">', f'<Project Id="99999" {attributes}>'.encode())
+    report = check_file(data, name="attrs.xml")
+    assert len(report.issues) == 2000
+    assert [str(issue) for issue in report.issues[:2]] == [
+        f"attrs.xml:4: /Projects/Project[1]/@a{i} (Project 99999): <Project> has an unknown attribute a{i}; remove it"
+        " [unexpected-attribute]"
+        for i in range(2)
+    ]
+    limited = check_file(data, name="attrs.xml", max_errors=1)
+    assert (len(limited.issues), limited.complete) == (1, False)
+
+
+def test_an_offer_of_hundreds_of_lines_gets_the_same_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    validate = sys.modules["xmlsync.validate"]  # xmlsync.validate is also the name of a function
+    sample = SAMPLE_XML.read_bytes()
+    product = sample.split(b"<Products>")[1].split(b"</Products>")[0]
+    lines = [product.replace(b'Id="11144"', f'Id="{n}"'.encode()) for n in range(1, 601)]
+    lines[549] = lines[549].replace(b"<PriceNet>1250</PriceNet>", b"<PriceNet>12,50</PriceNet>")
+    data = sample.replace(product, b"".join(lines))
+    assert validate.CROWDED < 600  # so this offer is checked by xmlschema alone
+    crowded = [str(issue) for issue in check_file(data, name="big.xml").issues]
+    assert [line.split(": ", 2)[1] for line in crowded] == [
+        "/Projects/Project[1]/Offers/Offer[1]/Products/Product[550]/PriceNet (Project 99999 > Offer 99999 > Product"
+        " 550)"
+    ]
+    monkeypatch.setattr(validate, "_CROWDED", lambda node: False)
+    assert [str(issue) for issue in check_file(data, name="big.xml").issues] == crowded
+    assert check_file(data.replace(b"12,50", b"12.50"), name="big.xml").issues == []

@@ -55,8 +55,7 @@ _MISPLACED = etree.XPath(f"boolean(Offers/following-sibling::*[{_MISPLACED_TEST}
 # custom fields included: a superset of what the rules read, which at worst costs an exact walk.
 _BATCH_FLAGS = etree.XPath(
     "boolean("
-    "Project/Offers/Offer/Products/Product[@Id = preceding-sibling::Product/@Id]"
-    " | Project/Offers/Offer[count(Issued) > 1 or count(Prompt) > 1"
+    "Project/Offers/Offer[count(Issued) > 1 or count(Prompt) > 1"
     " or number(translate(substring(Issued, 1, 10), '-', '')) > number(translate(substring(Prompt, 1, 10), '-', ''))]"
     f" | Project/Offers/following-sibling::*[{_MISPLACED_TEST}]"
     ")"
@@ -248,6 +247,10 @@ class FeedRules:
         """
         if _BATCH_FLAGS(container):
             return False
+        for products in container.iterfind("Project/Offers/Offer/Products"):
+            ids = cast(list[str], _PRODUCT_IDS(products))
+            if len(set(ids)) != len(ids):  # a duplicate product Id (an XPath would compare n x n)
+                return False
         values = {(str(el.tag), el.text or "") for el in container.iter(*_BATCH_TAGS)}
         values.update(("Email", value.strip()) for value in cast(list[str], _BATCH_EMAILS(container)))
         return all(self._remember(tag, value) is not False for tag, value in values - self._good.keys())

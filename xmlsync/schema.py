@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from lxml import etree
 
@@ -33,6 +33,14 @@ def lxml_schema() -> etree.XMLSchema:
     """Return the XSD compiled by libxml2: the fast validator."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     return etree.XMLSchema(etree.parse(str(schema_path()), parser))
+
+
+@cache
+def declared_attributes() -> frozenset[str]:
+    """Return the names of every attribute the XSD declares (anywhere)."""
+    xsd = etree.parse(str(schema_path()), etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    names = xsd.xpath("//xs:attribute/@name", namespaces={"xs": "http://www.w3.org/2001/XMLSchema"})
+    return frozenset(str(name) for name in cast(list[str], names))
 
 
 @cache

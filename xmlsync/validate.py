@@ -13,6 +13,9 @@ Three entry points share one signature, after xmlschema: :func:`iter_errors`, :f
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
 import io
 import re
 import sys
@@ -24,9 +27,10 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from lxml import etree
 
 from xmlsync.errors import Issue, UnreadableError, ValidationError
-from xmlsync.paths import ROOT_TAG, element_line, element_path, record_label
+from xmlsync.paths import ROOT_TAG, Positions, element_line, element_path, record_label
 from xmlsync.rules import FeedRules, RuleConfig, project_ids
-from xmlsync.schema import lxml_schema, rich_schema, type_help
+from xmlsync.safe import DoctypeFound, GuardedStream, UnknownEncoding, safe_parser
+from xmlsync.schema import declared_attributes, lxml_schema, rich_schema, type_help
 
 if TYPE_CHECKING:
     import xmlschema
@@ -37,19 +41,11 @@ Source = str | Path | bytes | IO[bytes]
 _ATTRIBUTE_REASON = re.compile(r"attribute (\w+)=")
 _MISSING_ATTRIBUTE = re.compile(r"missing required attribute '(\w+)'")
 _UNKNOWN_ATTRIBUTE = re.compile(r"'(\w+)' attribute not allowed")
-_PROLOG_BYTES = 64 * 1024
 BATCH = 100  # Projects checked together (see check_batch); they are held in memory until checked
 _DTD_MESSAGE = (
     "the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no entity is"
     " expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration"
 )
-
-
-def safe_parser() -> etree.XMLParser:
-    """Return a parser that expands no entities, loads no DTD and touches no network."""
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-    )
 
 
 def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
@@ -62,17 +58,44 @@ def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
     """
     label = name or _source_name(source)
     try:
-        if isinstance(source, bytes):
-            tree = etree.ElementTree(etree.fromstring(source, safe_parser()))
-        else:
-            tree = etree.parse(str(source) if isinstance(source, Path) else source, safe_parser())
+        with _opened(source) as stream:
+            guard = GuardedStream(stream)
+            guard.prime()
+            if guard.empty:
+                raise ValidationError([_empty(label)])
+            tree = etree.parse(cast(Any, guard), safe_parser())
+    except (DoctypeFound, UnknownEncoding) as exc:
+        raise ValidationError([_prolog_issue(exc, label)]) from None
     except etree.XMLSyntaxError as exc:
         raise ValidationError([_syntax_issue(exc, label)]) from None
     except OSError as exc:
         raise UnreadableError([_unreadable(exc, label)]) from None
-    if cast(Any, tree.docinfo).doctype:
+    if cast(Any, tree.docinfo).doctype:  # never reached: the guard refuses it first
         raise ValidationError([Issue("dtd-forbidden", _DTD_MESSAGE, source=label, line=1)])
     return tree
+
+
+@contextlib.contextmanager
+def _opened(source: Source) -> Iterator[IO[bytes]]:
+    """Yield ``source`` as a binary stream; a path is opened here and closed at the end."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        with open(source, "rb") as stream:
+            yield stream
+    else:
+        yield source
+
+
+def _prolog_issue(exc: DoctypeFound | UnknownEncoding, label: str) -> Issue:
+    if isinstance(exc, DoctypeFound):
+        return Issue("dtd-forbidden", _DTD_MESSAGE, source=label, line=exc.line)
+    message = f"the file declares the encoding {exc.name!r}, which xmlsync cannot check; save it as UTF-8"
+    return Issue("encoding", message, source=label, line=1)
+
+
+def _empty(label: str) -> Issue:
+    return Issue("xml-syntax", "not well-formed XML: the file is empty", source=label, line=1)
 
 
 def _syntax_issue(exc: etree.XMLSyntaxError, label: str) -> Issue:
@@ -101,9 +124,10 @@ class _Translator:
     def __init__(self, source: str | None, project_index: int | None) -> None:
         self.source = source
         self.project_index = project_index
+        self.positions = Positions()
 
     def path(self, el: etree._Element) -> str:
-        return element_path(el, project_index=self.project_index)
+        return element_path(el, project_index=self.project_index, positions=self.positions)
 
     def issue(self, code: str, message: str, el: etree._Element, path: str | None = None) -> Issue:
         return Issue(
@@ -179,7 +203,13 @@ def _expected_help(el: etree._Element, attribute: str | None) -> str:
     while node is not None:
         tags.append(str(node.tag))
         node = node.getparent()
-    decl: Any = rich_schema().find("/".join(reversed(tags)))
+    return _help_at("/".join(reversed(tags)), attribute)
+
+
+@functools.lru_cache(maxsize=256)
+def _help_at(path: str, attribute: str | None) -> str:
+    """Return what the XSD says an element (or its attribute) at ``path`` holds; the same for every such element."""
+    decl: Any = rich_schema().find(path)
     if decl is None:
         return "a value of the right type"
     type_ = decl.type.attributes[attribute].type if attribute else decl.type
@@ -187,27 +217,55 @@ def _expected_help(el: etree._Element, attribute: str | None) -> str:
 
 
 def _schema_issues(node: Document, source: str | None, project_index: int | None) -> list[Issue]:
-    try:
-        if lxml_schema().validate(node):
-            return []
-    except etree.XMLSchemaValidateError:
-        pass  # libxml2 gave up (e.g. on an unexpanded entity node): let xmlschema explain
+    if _schema_valid(node):
+        return []
     translator = _Translator(source, project_index)
     issues: dict[tuple[str, str | None], Issue] = {}
+    node, unknown = _without_unknown_attributes(node)
+    for el, name in unknown:
+        message = f"<{el.tag}> has an unknown attribute {name}; remove it"
+        issue = translator.issue("unexpected-attribute", message, el, f"{translator.path(el)}/@{name}")
+        issues.setdefault((issue.code, issue.path), issue)
     for err in rich_schema().iter_errors(node):
         issue = translator.translate(err)
         issues.setdefault((issue.code, issue.path), issue)
     return list(issues.values())
 
 
+def _without_unknown_attributes(node: Document) -> tuple[Document, list[tuple[etree._Element, str]]]:
+    """Return ``node`` (a copy, if needed) without the attributes the XSD declares nowhere, and those attributes.
+
+    xmlschema writes out every attribute of an element for each error it finds in them, so 2,000 unknown
+    attributes cost 2,000 x 2,000: they are reported here instead, in one pass.
+    """
+    declared = declared_attributes()
+    found = [(el, str(name)) for el in node.iter(etree.Element) for name in el.attrib if name not in declared]
+    if not found:
+        return node, []
+    copied = copy.deepcopy(node)
+    for original, twin in zip(node.iter(etree.Element), copied.iter(etree.Element), strict=True):
+        for name in [name for name in original.attrib if name not in declared]:
+            del twin.attrib[name]
+    return copied, found
+
+
 # -- one Project, one document ----------------------------------------------------------------------
 
 
-def _schema_valid(node: etree._Element) -> bool:
+# lxml writes the XPath of every error libxml2 reports, counting the element's preceding siblings: for an
+# element with thousands of faulty children that costs n x n. Such a tree goes to xmlschema alone (linear).
+CROWDED = 500
+_CROWDED = etree.XPath(f"boolean(descendant-or-self::*[count(*) > {CROWDED}])")
+
+
+def _schema_valid(node: Document) -> bool:
+    """Return whether libxml2 finds ``node`` valid; ``False`` also where it cannot say cheaply (see CROWDED)."""
+    if _CROWDED(node):
+        return False
     try:
         return bool(lxml_schema().validate(node))
     except etree.XMLSchemaValidateError:
-        return False
+        return False  # libxml2 gave up (e.g. on an unexpanded entity node): let xmlschema explain
 
 
 def check_batch(
@@ -381,52 +439,6 @@ class FileReport:
         return self.errors == 0
 
 
-class _Prefixed:
-    """A stream that replays ``head`` before reading on from ``rest``."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._head:
-            return self._rest.read(size)
-        if size < 0:
-            data, self._head = self._head + self._rest.read(), b""
-        else:
-            data, self._head = self._head[:size], self._head[size:]
-        return data
-
-
-def _read_prolog(stream: IO[bytes]) -> tuple[bytes, bool]:
-    """Read the prolog (declaration, comments, processing instructions) and tell whether a DOCTYPE follows.
-
-    Returns everything read, to be replayed to the parser. A comment or instruction longer than the first
-    block makes it read on, so no DOCTYPE can hide behind one.
-    """
-    data = stream.read(_PROLOG_BYTES)
-    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    while True:
-        while pos < len(data) and data[pos : pos + 1] in b" \t\r\n":
-            pos += 1
-        closing = b"-->" if data.startswith(b"<!--", pos) else b"?>" if data.startswith(b"<?", pos) else None
-        if closing is None:
-            if pos >= len(data) - 9:  # too little left to tell: read on, unless the stream has ended
-                more = stream.read(_PROLOG_BYTES)
-                if more:
-                    data += more
-                    continue
-            return data, data.startswith(b"<!DOCTYPE", pos)
-        end = data.find(closing, pos + 2)
-        while end < 0:
-            more = stream.read(_PROLOG_BYTES)
-            if not more:
-                return data, False
-            data += more
-            end = data.find(closing, pos + 2)
-        pos = end + len(closing)
-
-
 def iter_file_issues(
     stream: IO[bytes],
     *,
@@ -438,15 +450,17 @@ def iter_file_issues(
 
     ``on_project`` is called with the ``Id`` and line of each ``<Project>`` checked.
     """
-    head, doctype = _read_prolog(stream)
-    if not head.strip():
-        yield Issue("xml-syntax", "not well-formed XML: the file is empty", source=name, line=1)
+    guard = GuardedStream(stream)
+    try:
+        guard.prime()
+    except (DoctypeFound, UnknownEncoding) as exc:
+        yield _prolog_issue(exc, name)
         return
-    if doctype:
-        yield Issue("dtd-forbidden", _DTD_MESSAGE, source=name, line=1)
+    if guard.empty:
+        yield _empty(name)
         return
     with FeedRules(rules) as feed_rules:
-        yield from _stream_issues(_Prefixed(head, stream), name, feed_rules, on_project)
+        yield from _stream_issues(guard, name, feed_rules, on_project)
 
 
 class _Batch:
@@ -477,7 +491,7 @@ class _Batch:
 
 
 def _stream_issues(
-    stream: _Prefixed,
+    stream: GuardedStream,
     name: str,
     feed_rules: FeedRules,
     on_project: Callable[[str | None, int | None], None] | None,
@@ -536,6 +550,9 @@ def _stream_issues(
             if on_project is not None:
                 on_project(element.get("Id"), element_line(element))
             current = (element, index, before)
+    except (DoctypeFound, UnknownEncoding) as exc:  # in a prolog longer than the part read ahead
+        yield _prolog_issue(exc, name)
+        return
     except etree.XMLSyntaxError as exc:
         if current is not None:
             batch.add(*current)

@@ -1,0 +1,189 @@
+"""Safe reading of untrusted XML: a DOCTYPE is refused before the parser sees it, in any encoding.
+
+libxml2 is set up to expand no entity and to load no DTD (:func:`safe_parser`), but it still parses an
+internal DTD subset. :class:`GuardedStream` sits between a file and the parser and follows the prolog (the
+declaration, comments and processing instructions before the root element) as the bytes pass, in the
+file's own encoding: UTF-8, UTF-16 or UTF-32 (by their byte order mark or the bytes of ``<?``), EBCDIC, or
+what the XML declaration names (``UTF-7`` spells ``<`` as ``+ADw-``). The moment a ``<!DOCTYPE`` shows, it
+raises :class:`DoctypeFound`, before those bytes reach the parser. Each chunk is looked at once, with
+``str.find`` for the end of a comment, so a prolog of 40 MB of whitespace or one 40 MB comment costs
+linear time and no memory beyond a chunk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import IO
+
+from lxml import etree
+
+CHUNK = 64 * 1024
+_HEAD = 1024  # bytes read before anything is passed on: the byte order mark and the XML declaration
+_SPACE = re.compile(r"[ \t\r\n]*")
+_DECLARED = re.compile(rb"<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
+# Byte order marks and the bytes of "<?" (or "<") without one: (prefix, codec), longest first.
+_SIGNATURES = (
+    (b"\x00\x00\xfe\xff", "utf-32"),  # byte order marks: the codec reads and drops them
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\x00\x00\x00\x3c", "utf-32-be"),
+    (b"\x3c\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x3c\x00\x3f", "utf-16-be"),
+    (b"\x3c\x00\x3f\x00", "utf-16-le"),
+    (b"\x4c\x6f\xa7\x94", "cp500"),  # EBCDIC "<?xm"
+)
+_PLAIN = frozenset({"utf_8", "iso8859_1", "ascii", "iso8859_2", "cp1250", "cp1252", "iso8859_15"})
+
+
+def safe_parser() -> etree.XMLParser:
+    """Return a parser that expands no entities, loads no DTD and touches no network."""
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+
+
+class DoctypeFound(Exception):
+    """The prolog declares a DOCTYPE; ``line`` is where it starts."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class UnknownEncoding(Exception):
+    """The XML declaration names an encoding that cannot be checked."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class _Prolog:
+    """Follows the prolog in one decoding of the file until the root element starts or a DOCTYPE does."""
+
+    def __init__(self, codec: str) -> None:
+        self._decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+        self._text = ""
+        self._closing = ""  # the end of the comment or instruction being skipped, or "" between them
+        self.line = 1
+        self.content = False  # anything but whitespace seen
+        self.decided = False
+
+    def feed(self, data: bytes, final: bool) -> None:
+        """Look at the next bytes. Raises :class:`DoctypeFound`."""
+        text = self._text + self._decoder.decode(data, final)
+        while not self.decided:
+            if self._closing:
+                end = text.find(self._closing)
+                if end < 0:
+                    keep = max(0, len(text) - len(self._closing) + 1)
+                    self.line += text.count("\n", 0, keep)
+                    text = text[keep:]
+                    break
+                self.line += text.count("\n", 0, end)
+                text = text[end + len(self._closing) :]
+                self._closing = ""
+                continue
+            start = _SPACE.match(text).end()  # type: ignore[union-attr]  # it matches the empty string
+            self.line += text.count("\n", 0, start)
+            text = text[start:]
+            if not text:
+                break
+            self.content = True
+            if len(text) < 9 and not final and text.startswith("<"):
+                break  # too little to tell "<!DOCTYPE" from a comment or the root: wait for more
+            if text.startswith("<!DOCTYPE"):
+                raise DoctypeFound(self.line)
+            if text.startswith("<!--"):
+                self._closing, text = "-->", text[4:]
+            elif text.startswith("<?"):
+                self._closing, text = "?>", text[2:]
+            else:
+                self.decided = True  # the root element (or text the parser will refuse)
+        self._text = text
+        if final:
+            self.decided = True
+
+
+class GuardedStream:
+    """A binary stream that passes ``raw`` on, after checking its prolog (see the module docstring).
+
+    :meth:`prime` reads the start of the file ahead (up to a chunk, or until the prolog is over); :meth:`read`
+    goes on checking while the prolog lasts, then hands the bytes through untouched.
+
+    Raises:
+        DoctypeFound: From :meth:`prime` or :meth:`read`, before the bytes of the DOCTYPE are returned.
+        UnknownEncoding: From :meth:`prime`, for a declared encoding that Python does not know.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._ahead = b""
+        self._prologs: list[_Prolog] = []
+        self._decided = False
+        self.ended = False
+
+    @property
+    def empty(self) -> bool:
+        """Return whether the file holds nothing but whitespace (known once :meth:`prime` has run)."""
+        return self.ended and not any(prolog.content for prolog in self._prologs)
+
+    def prime(self) -> None:
+        """Read ahead until the prolog is over, the file ends, or a chunk is held."""
+        head = self._read(_HEAD)
+        while len(head) < _HEAD and not self.ended:
+            head += self._read(_HEAD - len(head))
+        self._prologs = [_Prolog(codec) for codec in _codecs(head)]
+        self._check(head)
+        ahead = [head]
+        while not self._decided and not self.ended and sum(map(len, ahead)) < CHUNK:
+            data = self._read(CHUNK)
+            self._check(data)
+            ahead.append(data)
+        self._ahead = b"".join(ahead)
+
+    def read(self, size: int = -1) -> bytes:
+        """Return the next bytes for the parser."""
+        if self._ahead:
+            data, self._ahead = self._ahead, b""
+            return data
+        if self._decided:
+            return self._raw.read(size)
+        data = self._read(max(size, CHUNK) if size >= 0 else -1)
+        self._check(data)
+        return data
+
+    def _read(self, size: int) -> bytes:
+        data = self._raw.read(size)
+        if not data:
+            self.ended = True
+        return data
+
+    def _check(self, data: bytes) -> None:
+        for prolog in self._prologs:
+            if not prolog.decided:
+                prolog.feed(data, self.ended)
+        self._decided = all(prolog.decided for prolog in self._prologs)
+
+
+def _codecs(head: bytes) -> list[str]:
+    """Return the decodings to follow: the file's own (see the module docstring) and, if ASCII-based, bytes as Latin-1.
+
+    Raises:
+        UnknownEncoding: If the XML declaration names an encoding Python does not know.
+    """
+    for signature, codec in _SIGNATURES:
+        if head.startswith(signature):
+            return [codec]
+    found = _DECLARED.match(head)
+    if found is None:
+        return ["latin-1"]
+    name = found.group(1).decode("ascii")
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise UnknownEncoding(name) from None
+    return ["latin-1"] if codec.replace("-", "_") in _PLAIN else ["latin-1", codec]
