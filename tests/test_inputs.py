@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -502,3 +503,57 @@ def test_the_profile_decides_which_numbers_a_text_field_takes(runner: CliRunner,
     taken = build(runner, tmp_path / "o.xml", str(source), "--profile", str(profile))
     assert taken.exit_code == 0, taken.stderr
     assert b"<PostalCode>10.5</PostalCode>" in (tmp_path / "o.xml").read_bytes()
+
+
+def patched_xlsx(tmp_path: Path, member: str, old: bytes, new: bytes) -> Path:
+    """Return the bundled workbook with one part changed, as a hostile or broken export would be."""
+    target = tmp_path / "offers.xlsx"
+    with zipfile.ZipFile(ERP / "offers.xlsx") as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == member:
+                assert old in data
+                data = data.replace(old, new, 1)
+            out.writestr(info, data)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (b"<t>Partner neve</t>", b"<t>" + b"a" * 300_000 + b"</t>",
+         "xl/worksheets/sheet1.xml holds a text of more than 262,144 bytes, where Excel keeps at most 32,767"
+         " characters in a cell"),
+        (b'<c r="B1"', b'<c r="ZZZZ1"', "xl/worksheets/sheet1.xml names a cell outside the sheet Excel has (past"
+         " column XFD or row 1,048,576)"),
+        (b'<row r="2">', b'<row r="99999999">', "xl/worksheets/sheet1.xml names a cell outside the sheet Excel has"
+         " (past column XFD or row 1,048,576)"),
+        (b"<worksheet", b'<!DOCTYPE x [<!ENTITY a "b">]><worksheet', "xl/worksheets/sheet1.xml declares a DOCTYPE,"
+         " which no workbook Excel writes does"),
+    ],
+    ids=["huge-cell", "wide", "far-row", "doctype"],
+)  # fmt: skip
+def test_a_workbook_that_would_inflate_is_refused_before_it_is_read(
+    runner: CliRunner, tmp_path: Path, old: bytes, new: bytes, reason: str
+) -> None:
+    source = patched_xlsx(tmp_path, "xl/worksheets/sheet1.xml", old, new)
+    assert failing(runner, tmp_path, source, PROFILE) == [
+        f"{source}: not a workbook xmlsync reads: {reason} [xlsx-too-large]"
+    ]
+
+
+def test_shared_strings_past_the_limit_are_refused(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xmlsync.readers import xlsx_reader
+
+    source = tmp_path / "shared.xlsx"
+    with zipfile.ZipFile(ERP / "offers.xlsx") as original, zipfile.ZipFile(source, "w") as out:
+        for info in original.infolist():
+            out.writestr(info, original.read(info))
+        out.writestr("xl/sharedStrings.xml", b"<sst><si><t>" + b"x" * 5000 + b"</t></si></sst>")
+    monkeypatch.setattr(xlsx_reader, "MAX_SHARED_STRINGS", 4096)
+    assert failing(runner, tmp_path, source, PROFILE) == [
+        f"{source}: not a workbook xmlsync reads: its shared strings take 5,027 bytes unpacked, more than 4,096; save"
+        " the sheet as CSV [xlsx-too-large]"
+    ]
