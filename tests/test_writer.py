@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +288,22 @@ def test_a_reject_nested_too_deeply_to_write_again_is_written_as_null() -> None:
     out = io.BytesIO()
     writer.write_reject(out, "in.jsonl:3", 1, [], {"Id": 1, "X": deep})
     assert out.getvalue() == b'{"source": "in.jsonl:3", "rows": 1, "errors": [], "record": null}\n'
+
+
+def test_a_reject_with_a_lone_surrogate_stays_valid_json() -> None:
+    out = io.BytesIO()
+    writer.write_reject(out, "in.json:[0]", 1, [], {"Name": "Kft.\ud800", "City": "Győr"})
+    assert out.getvalue() == (
+        b'{"source": "in.json:[0]", "rows": 1, "errors": [], "record": {"Name": "Kft.\\ud800", "City": "Gy\\u0151r"}}\n'
+    )
+    assert json.loads(out.getvalue())["record"]["Name"] == "Kft.\ud800"
+
+
+def test_a_reject_keeps_huge_numbers_short() -> None:
+    out = io.BytesIO()
+    record = {"PriceNet": Decimal("1E-99999999"), "Quantity": Decimal("1250.50"), "VAT": Decimal("NaN")}
+    writer.write_reject(out, "in.json:[0]", 1, [], record)
+    assert out.getvalue() == (
+        b'{"source": "in.json:[0]", "rows": 1, "errors": [], "record": {"PriceNet": "1E-99999999", "Quantity":'
+        b' "1250.50", "VAT": "NaN"}}\n'
+    )

@@ -3,8 +3,9 @@
 libxml2 is set up to expand no entity and to load no DTD (:func:`safe_parser`), but it still parses an
 internal DTD subset. :class:`GuardedStream` sits between a file and the parser and follows the prolog (the
 declaration, comments and processing instructions before the root element) as the bytes pass, in the
-file's own encoding: UTF-8, UTF-16 or UTF-32 (by their byte order mark or the bytes of ``<?``), EBCDIC, or
-what the XML declaration names (``UTF-7`` spells ``<`` as ``+ADw-``). The moment a ``<!DOCTYPE`` shows, it
+file's own encoding: UTF-8 or UTF-16 (by the byte order mark or the bytes of ``<?``), or what the XML
+declaration names (``UTF-7`` spells ``<`` as ``+ADw-``). UTF-32 and EBCDIC, which libxml2 does not stream,
+are refused as such. The moment a ``<!DOCTYPE`` shows, it
 raises :class:`DoctypeFound`, before those bytes reach the parser. Each chunk is looked at once, with
 ``str.find`` for the end of a comment, so a prolog of 40 MB of whitespace or one 40 MB comment costs
 linear time and no memory beyond a chunk.
@@ -54,7 +55,7 @@ class DoctypeFound(Exception):
 
 
 class UnknownEncoding(Exception):
-    """The XML declaration names an encoding that cannot be checked."""
+    """The file is in an encoding that cannot be checked or read (UTF-32, EBCDIC, or one Python does not know)."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -116,7 +117,7 @@ class GuardedStream:
 
     Raises:
         DoctypeFound: From :meth:`prime` or :meth:`read`, before the bytes of the DOCTYPE are returned.
-        UnknownEncoding: From :meth:`prime`, for a declared encoding that Python does not know.
+        UnknownEncoding: From :meth:`prime`, for UTF-32, EBCDIC or a declared encoding Python does not know.
     """
 
     def __init__(self, raw: IO[bytes]) -> None:
@@ -173,10 +174,13 @@ def _codecs(head: bytes) -> list[str]:
     """Return the decodings to follow: the file's own (see the module docstring) and, if ASCII-based, bytes as Latin-1.
 
     Raises:
-        UnknownEncoding: If the XML declaration names an encoding Python does not know.
+        UnknownEncoding: For UTF-32 and EBCDIC (libxml2 does not stream them) or a declared encoding Python does
+            not know.
     """
     for signature, codec in _SIGNATURES:
         if head.startswith(signature):
+            if codec.startswith("utf-32") or codec == "cp500":  # the streaming parser reads neither: say so
+                raise UnknownEncoding("UTF-32" if codec != "cp500" else "EBCDIC")
             return [codec]
     found = _DECLARED.match(head)
     if found is None:

@@ -90,7 +90,7 @@ def _opened(source: Source) -> Iterator[IO[bytes]]:
 def _prolog_issue(exc: DoctypeFound | UnknownEncoding, label: str) -> Issue:
     if isinstance(exc, DoctypeFound):
         return Issue("dtd-forbidden", _DTD_MESSAGE, source=label, line=exc.line)
-    message = f"the file declares the encoding {exc.name!r}, which xmlsync cannot check; save it as UTF-8"
+    message = f"the file is in the encoding {exc.name!r}, which xmlsync does not read; save it as UTF-8"
     return Issue("encoding", message, source=label, line=1)
 
 

@@ -26,6 +26,7 @@ from typing import IO, Any, Protocol
 from lxml import etree
 
 from xmlsync.errors import Issue, OptionsError, OutputError
+from xmlsync.mapping import fits
 from xmlsync.paths import ROOT_TAG
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -449,8 +450,8 @@ def refuse_overlaps(
 
 
 def _json_default(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
+    if isinstance(value, Decimal):  # written out, unless that would be long (1E-99999999 stays as it is)
+        return format(value, "f") if value.is_finite() and fits(value) else str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
@@ -460,11 +461,17 @@ def write_reject(out: IO[bytes], source: str, rows: int, issues: list[Issue], re
     """Write one rejected record as a JSON line: where it came from, its errors and its data as read.
 
     Decimals are written as strings, so that no digit is lost, and dates in ISO 8601. A record nested too
-    deeply to write again is written as ``null``; ``source`` still says where it is.
+    deeply to write again is written as ``null``; ``source`` still says where it is. Text that UTF-8 cannot hold
+    (a lone surrogate) is written as ``\\u`` escapes, so the line stays valid JSON and keeps the value.
     """
     line = {"source": source, "rows": rows, "errors": [issue.to_dict() for issue in issues], "record": record}
     try:
         text = json.dumps(line, ensure_ascii=False, default=_json_default)
     except RecursionError:
-        text = json.dumps({**line, "record": None}, ensure_ascii=False, default=_json_default)
-    out.write(text.encode() + b"\n")
+        line["record"] = None
+        text = json.dumps(line, ensure_ascii=False, default=_json_default)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON input): UTF-8 cannot hold it, \u escapes can
+        data = json.dumps(line, ensure_ascii=True, default=_json_default).encode()
+    out.write(data + b"\n")
