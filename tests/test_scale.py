@@ -531,11 +531,15 @@ def _running_build(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, set[i
     return process, out, _descendants(process.pid)
 
 
-def test_sigterm_removes_the_temporary_file_keeps_the_old_output_and_ends_the_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_removes_the_temporary_file_keeps_the_old_output_and_ends_the_workers(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     process, out, children = _running_build(tmp_path)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=30)
-    assert (process.returncode, stderr) == (143, b"Error: stopped by SIGTERM; no output was written or changed\n")
+    message = f"Error: stopped by {stop.name}; no output was written or changed\n".encode()
+    assert (process.returncode, stderr) == (128 + stop, message)
     assert os.listdir(tmp_path) == ["offers.xml"]
     assert out.read_bytes() == b"old feed"
     assert _wait(lambda: not _alive(children)), _alive(children)

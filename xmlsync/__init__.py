@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from xmlsync.builder import build_project, build_tree
 from xmlsync.config import BuildConfig
-from xmlsync.errors import InputError, Issue, OutputError, UnreadableError, ValidationError, XmlSyncError
+from xmlsync.errors import (
+    InputError,
+    Issue,
+    OptionsError,
+    OutputError,
+    UnreadableError,
+    ValidationError,
+    XmlSyncError,
+)
 from xmlsync.mapping import project_from_dict
 from xmlsync.pipeline import BuildResult, Progress, Split, build_file, write_feed
 from xmlsync.records import (
@@ -61,6 +69,7 @@ __all__ = [
     "InputError",
     "Issue",
     "Offer",
+    "OptionsError",
     "OutputError",
     "Phone",
     "Product",
