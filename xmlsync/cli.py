@@ -39,6 +39,11 @@ def _fail(exc: XmlSyncError, what: str) -> click.ClickException:
     return click.ClickException(f"{count} problem{'' if count == 1 else 's'} found; {what}")
 
 
+def _usage(exc: OptionsError) -> click.UsageError:
+    """Return the usage error (exit code 2) for options that cannot work together."""
+    return click.UsageError("; ".join(issue.message for issue in exc.issues))
+
+
 _SIZE = re.compile(r"([0-9]+)\s*(|k|kb|m|mb|g|gb|kib|mib|gib)", re.IGNORECASE)
 _UNITS = {"": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -359,7 +364,7 @@ def build(
             jobs=jobs,
         )
     except OptionsError as exc:
-        raise click.UsageError("; ".join(issue.message for issue in exc.issues)) from None
+        raise _usage(exc) from None
     except XmlSyncError as exc:
         raise _fail(exc, _not_written(output, split is not None)) from None
     for warning in result.warnings:
@@ -504,7 +509,7 @@ def init(
         try:
             refuse_overlaps(inputs, [("output", Path(output))])
         except OptionsError as exc:
-            raise click.UsageError("; ".join(issue.message for issue in exc.issues)) from None
+            raise _usage(exc) from None
     try:
         text = mapping_template(InputSpec(path=input_path, format=input_format), profile)
     except XmlSyncError as exc:

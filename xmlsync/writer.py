@@ -87,11 +87,13 @@ class _Staged:
     """A temporary file beside ``target``: :meth:`commit` renames it over the target, :meth:`discard` removes it.
 
     Its name holds this host and process id, so that a later run can remove it if this one is killed
-    (:func:`remove_stale_temps`, called here for ``target``'s own stale temporary files).
+    (:func:`remove_stale_temps`, called here for ``target``'s own stale temporary files unless ``clean`` is
+    off, for a caller that removes them itself).
     """
 
-    def __init__(self, target: Path) -> None:
-        remove_stale_temps(target.parent, target.name.__eq__)
+    def __init__(self, target: Path, *, clean: bool = True) -> None:
+        if clean:
+            remove_stale_temps(target.parent, target.name.__eq__)
         try:
             fd, name = tempfile.mkstemp(
                 prefix=f".{target.name}.{_HOST}.{os.getpid()}.", suffix=".tmp", dir=target.parent
@@ -210,6 +212,12 @@ def part_path(target: str | Path, number: int) -> Path:
     return path.with_name(f"{path.stem}-{number:04d}{path.suffix}")
 
 
+def is_part_name(target: str | Path, name: str) -> bool:
+    """Return whether ``name`` is named like a part of the split feed ``target`` (``offers-0001.xml``)."""
+    path = Path(target)
+    return re.fullmatch(rf"{re.escape(path.stem)}-[0-9]{{4,}}{re.escape(path.suffix)}", name) is not None
+
+
 def manifest_path(target: str | Path) -> Path:
     """Return the part list of a split feed: ``offers.xml`` -> ``offers.parts.json``."""
     path = Path(target)
@@ -240,14 +248,15 @@ def read_manifest(target: str | Path) -> dict[str, tuple[int, str]]:
         ) from None
     try:
         data = json.loads(raw) if len(raw) <= _MANIFEST_BYTES else None
-        assert isinstance(data, dict) and data.get("kind") == MANIFEST_KIND
-        return {str(p["file"]): (int(p["bytes"]), str(p["sha256"])) for p in data["parts"]}
-    except (ValueError, TypeError, KeyError, AssertionError, RecursionError):
-        message = (
-            f"{path.name} is where the list of this feed's parts goes, but xmlsync did not write it; move it away"
-            " (xmlsync never overwrites a file it did not write)"
-        )
-        raise OutputError([Issue("foreign-file", message, str(path))]) from None
+        if isinstance(data, dict) and data.get("kind") == MANIFEST_KIND:
+            return {str(p["file"]): (int(p["bytes"]), str(p["sha256"])) for p in data["parts"]}
+    except (ValueError, TypeError, KeyError, RecursionError):
+        pass
+    message = (
+        f"{path.name} is where the list of this feed's parts goes, but xmlsync did not write it; move it away"
+        " (xmlsync never overwrites a file it did not write)"
+    )
+    raise OutputError([Issue("foreign-file", message, str(path))])
 
 
 def _manifest(target: Path, parts: list[tuple[str, int, str]]) -> bytes:
@@ -302,7 +311,7 @@ class SplitFeed:
         self._max_projects = max_projects
         self._max_bytes = max_bytes
         self._listed = read_manifest(self.target)
-        self._parts: list[tuple[_Staged, Any]] = []  # with the SHA-256 of what was written so far
+        self._parts: list[tuple[_Staged, hashlib._Hash]] = []  # with the SHA-256 of what was written so far
         self._size = 0
         self._count = 0
         self.paths: list[Path] = []
@@ -320,7 +329,7 @@ class SplitFeed:
                 " write"
             )
             raise OutputError([Issue("foreign-file", message, str(path))])
-        staged = _Staged(path)
+        staged = _Staged(path, clean=False)  # stale temporary parts are removed at the end
         self._parts.append((staged, hashlib.sha256()))
         self._write(_OPENING)
         self._size = len(_OPENING)
@@ -395,9 +404,8 @@ class SplitFeed:
     def _remove_stale_parts(self, current: set[str]) -> None:
         """Remove the parts the old list names that this run did not write, if they are as written then."""
         folder = self.target.parent
-        is_part = re.compile(rf"{re.escape(self.target.stem)}-[0-9]{{4,}}{re.escape(self.target.suffix)}").fullmatch
         for name, (size, digest) in self._listed.items():
-            if name in current or not is_part(name):
+            if name in current or not is_part_name(self.target, name):
                 continue
             path = folder / name
             try:
@@ -406,7 +414,7 @@ class SplitFeed:
                 continue
             if stat.S_ISREG(info.st_mode) and info.st_size == size and _sha256(path) == digest:
                 path.unlink(missing_ok=True)
-        remove_stale_temps(folder, lambda name: is_part(name) is not None)
+        remove_stale_temps(folder, lambda name: is_part_name(self.target, name))
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -437,9 +445,8 @@ def refuse_overlaps(
                 )
                 issues.append(Issue("same-file", message, source=str(path)))
     if split is not None:
-        is_part = re.compile(rf"{re.escape(split.stem)}-[0-9]{{4,}}{re.escape(split.suffix)}").fullmatch
         for role, path in [*inputs, *outputs]:
-            if is_part(path.name) and _same_file(path.parent, split.parent):
+            if is_part_name(split, path.name) and _same_file(path.parent, split.parent):
                 message = (
                     f"the {role} {path} is named like a part of the split feed {split}, which the build may"
                     f" overwrite: rename it or choose another output"
