@@ -557,3 +557,18 @@ def test_shared_strings_past_the_limit_are_refused(
         f"{source}: not a workbook xmlsync reads: its shared strings take 5,027 bytes unpacked, more than 4,096; save"
         " the sheet as CSV [xlsx-too-large]"
     ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--delimiter", ";;", "Invalid value for --delimiter: ';;' is not one character"),
+        ("--encoding", "latin9", "Invalid value for --encoding: 'latin9' is not supported; use utf-8, cp1250 or"
+         " iso-8859-2"),
+    ],
+)  # fmt: skip
+def test_mapping_init_refuses_a_delimiter_or_encoding_it_cannot_use(
+    runner: CliRunner, option: str, value: str, message: str
+) -> None:
+    result = runner.invoke(cli, ["mapping", "init", str(ERP / "offers-cp1250.csv"), option, value])
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, f"Error: {message}")
