@@ -572,3 +572,31 @@ def test_mapping_init_refuses_a_delimiter_or_encoding_it_cannot_use(
 ) -> None:
     result = runner.invoke(cli, ["mapping", "init", str(ERP / "offers-cp1250.csv"), option, value])
     assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, f"Error: {message}")
+
+
+def test_postgresql_is_read_in_a_read_only_transaction(runner: CliRunner, tmp_path: Path, postgres_url: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("CREATE SEQUENCE IF NOT EXISTS xmlsync_counter"))
+    engine.dispose()
+    result = build(runner, tmp_path / "o.xml", "--from-sql", postgres_url, "--query",
+                   "SELECT nextval('xmlsync_counter') AS x", "--profile", str(PROFILE))  # fmt: skip
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        1,
+        "query: the query failed: cannot execute nextval() in a read-only transaction [sql-error]",
+    )
+
+
+def test_a_database_password_never_reaches_a_message(runner: CliRunner, tmp_path: Path, postgres_url: str) -> None:
+    secret_url = postgres_url.replace("postgres@", "postgres:s3cret-pw@", 1)  # trust: any password is taken
+    masked = postgres_url.replace("postgres@", "postgres:***@", 1)
+    result = build(runner, tmp_path / "o.xml", "--from-sql", secret_url, "--query", "SELECT 1 AS x",
+                   "--profile", str(PROFILE))  # fmt: skip
+    assert result.exit_code == 1
+    assert "s3cret-pw" not in result.output
+    assert result.stderr.splitlines()[0] == (
+        f"{PROFILE}: columns.Project.Id: Project.Id is mapped to column 'Partnerkód', which {masked} does not have;"
+        " its columns are: x [missing-column]"
+    )

@@ -14,6 +14,7 @@ from xmlsync.flat import group_rows
 from xmlsync.profile import FIELDS, Profile
 from xmlsync.readers import RawRecord, open_input, read_json, read_jsonl
 from xmlsync.readers.base import STDIN_NAME, Table
+from xmlsync.readers.sql_reader import mask_url
 
 EXTENSIONS = {
     ".json": "json",
@@ -52,7 +53,7 @@ class InputSpec:
         """Return the input's display name."""
         if self.path == "-":
             return STDIN_NAME
-        return self.path or self.sql_url or "<input>"
+        return self.path or (mask_url(self.sql_url) if self.sql_url else "<input>")
 
 
 def detect_format(spec: InputSpec, profile: Profile) -> str:

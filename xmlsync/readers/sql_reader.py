@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,11 @@ from xmlsync.errors import InputError, Issue
 from xmlsync.readers.base import Row, Table
 
 _BATCH = 1000
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***``, for messages (``postgresql://u:***@host/db``)."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def sqlite_path(url: str) -> str | None:
@@ -84,7 +90,9 @@ def _read_sqlalchemy(url: str, table: str | None, query: str | None, label: str)
     try:
         statement = _statement(table, query)
         engine = sqlalchemy.create_engine(url)
-        connection = engine.connect().execution_options(stream_results=True, yield_per=_BATCH)
+        # PostgreSQL reads in a read-only transaction: a query cannot write, even through a function.
+        options = {"stream_results": True, "yield_per": _BATCH, "postgresql_readonly": True}
+        connection = engine.connect().execution_options(**options)
         result = connection.execute(sqlalchemy.text(statement))
     except Exception as exc:  # SQLAlchemy and its drivers raise many kinds for a bad URL or query
         if connection is not None:
@@ -93,15 +101,18 @@ def _read_sqlalchemy(url: str, table: str | None, query: str | None, label: str)
             engine.dispose()
         if isinstance(exc, InputError):
             raise
-        message = " ".join(str(exc).split())
+        reason = str(getattr(exc, "orig", None) or exc)  # the driver's words, without SQLAlchemy's wrapping
+        message = " ".join((reason.strip().splitlines() or [type(exc).__name__])[0].split())
         raise InputError([Issue("sql-error", f"the query failed: {message}", source=label)]) from None
     if not result.returns_rows:
+        result.close()
         connection.close()
         engine.dispose()
         raise InputError([Issue("sql-error", _NO_ROWS, source=label)])
     header = tuple(str(key) for key in result.keys())  # noqa: SIM118 - iterating a Result gives rows
 
     def close() -> None:
+        result.close()  # a server-side cursor: closed before its connection
         connection.close()
         engine.dispose()
 
