@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from xmlsync.builder import build_project, build_tree
 from xmlsync.config import BuildConfig
+from xmlsync.diff import FeedDiff, diff_feeds
 from xmlsync.errors import (
     InputError,
     Issue,
@@ -65,6 +66,7 @@ __all__ = [
     "Contact",
     "Customer",
     "Email",
+    "FeedDiff",
     "FileReport",
     "InputError",
     "Issue",
@@ -86,6 +88,7 @@ __all__ = [
     "build_tree",
     "check_file",
     "check_files",
+    "diff_feeds",
     "is_valid",
     "iter_errors",
     "parse",

@@ -6,7 +6,7 @@ from lxml import etree
 
 ROOT_TAG = "Projects"
 # Parents whose children repeat: their children always get an index in paths.
-_CONTAINERS = frozenset({ROOT_TAG, "Contacts", "Emails", "Phones", "Addresses", "Offers", "Products"})
+CONTAINERS = frozenset({ROOT_TAG, "Contacts", "Emails", "Phones", "Addresses", "Offers", "Products"})
 _RECORD_TAGS = frozenset({"Contact", "Offer", "Product"})
 
 
@@ -55,7 +55,7 @@ def element_path(el: etree._Element, *, project_index: int | None = None, positi
         if project_index is not None and _is_card(node, parent):
             parts += [f"Project[{project_index}]", ROOT_TAG]
             break
-        if parent is not None and parent.tag in _CONTAINERS:
+        if parent is not None and parent.tag in CONTAINERS:
             parts.append(f"{tag}[{place(node)}]")
         else:
             parts.append(tag)

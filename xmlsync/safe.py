@@ -14,10 +14,16 @@ linear time and no memory beyond a chunk.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import io
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 from lxml import etree
+
+from xmlsync.errors import Issue
 
 CHUNK = 64 * 1024
 _HEAD = 1024  # bytes read before anything is passed on: the byte order mark and the XML declaration
@@ -37,6 +43,13 @@ _SIGNATURES = (
     (b"\x4c\x6f\xa7\x94", "cp500"),  # EBCDIC "<?xm"
 )
 _PLAIN = frozenset({"utf_8", "iso8859_1", "ascii", "iso8859_2", "cp1250", "cp1252", "iso8859_15"})
+
+
+Source = str | Path | bytes | IO[bytes]
+DTD_MESSAGE = (
+    "the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no entity is"
+    " expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration"
+)
 
 
 def safe_parser() -> etree.XMLParser:
@@ -191,3 +204,51 @@ def _codecs(head: bytes) -> list[str]:
     except LookupError:
         raise UnknownEncoding(name) from None
     return ["latin-1"] if codec.replace("-", "_") in _PLAIN else ["latin-1", codec]
+
+
+# -- opening sources, and the issues of a file that cannot be parsed -----------------------------------
+
+
+@contextlib.contextmanager
+def opened(source: Source) -> Iterator[IO[bytes]]:
+    """Yield ``source`` as a binary stream; a path is opened here and closed at the end."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        with open(source, "rb") as stream:
+            yield stream
+    else:
+        yield source
+
+
+def prolog_issue(exc: DoctypeFound | UnknownEncoding, label: str) -> Issue:
+    """Return the issue of a file whose prolog was refused."""
+    if isinstance(exc, DoctypeFound):
+        return Issue("dtd-forbidden", DTD_MESSAGE, source=label, line=exc.line)
+    message = f"the file is in the encoding {exc.name!r}, which xmlsync does not read; save it as UTF-8"
+    return Issue("encoding", message, source=label, line=1)
+
+
+def empty_issue(label: str) -> Issue:
+    """Return the issue of a file that holds nothing but whitespace."""
+    return Issue("xml-syntax", "not well-formed XML: the file is empty", source=label, line=1)
+
+
+def syntax_issue(exc: etree.XMLSyntaxError, label: str) -> Issue:
+    """Return the issue of text that is not well-formed XML, in one line, with line and column."""
+    line, column = exc.position if exc.position else (None, None)
+    text = " ".join(re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc).strip()).split())
+    return Issue("xml-syntax", f"not well-formed XML: {text}", source=label, line=line or None, column=column or None)
+
+
+def unreadable_issue(exc: OSError, label: str) -> Issue:
+    """Return the issue of a file that cannot be read."""
+    reason = exc.strerror or str(exc)
+    return Issue("unreadable-input", f"cannot read the file: {reason}", source=label)
+
+
+def source_name(source: Source) -> str:
+    """Return the display name of a source: its path, or the stream's name."""
+    if isinstance(source, str | Path):
+        return str(source)
+    return str(getattr(source, "name", "<stdin>"))

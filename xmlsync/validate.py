@@ -13,7 +13,6 @@ Three entry points share one signature, after xmlschema: :func:`iter_errors`, :f
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import io
@@ -29,23 +28,31 @@ from lxml import etree
 from xmlsync.errors import Issue, UnreadableError, ValidationError
 from xmlsync.paths import ROOT_TAG, Positions, element_line, element_path, record_label
 from xmlsync.rules import FeedRules, RuleConfig, project_ids
-from xmlsync.safe import DoctypeFound, GuardedStream, UnknownEncoding, safe_parser
+from xmlsync.safe import (
+    DTD_MESSAGE,
+    DoctypeFound,
+    GuardedStream,
+    Source,
+    UnknownEncoding,
+    empty_issue,
+    opened,
+    prolog_issue,
+    safe_parser,
+    source_name,
+    syntax_issue,
+    unreadable_issue,
+)
 from xmlsync.schema import declared_attributes, lxml_schema, rich_schema, type_help
 
 if TYPE_CHECKING:
     import xmlschema
 
 Document = etree._ElementTree | etree._Element
-Source = str | Path | bytes | IO[bytes]
 
 _ATTRIBUTE_REASON = re.compile(r"attribute (\w+)=")
 _MISSING_ATTRIBUTE = re.compile(r"missing required attribute '(\w+)'")
 _UNKNOWN_ATTRIBUTE = re.compile(r"'(\w+)' attribute not allowed")
 BATCH = 100  # Projects checked together (see check_batch); they are held in memory until checked
-_DTD_MESSAGE = (
-    "the file declares a DOCTYPE, which XML Sync feeds never need and xmlsync does not process (no entity is"
-    " expanded, no DTD loaded); remove the <!DOCTYPE ...> declaration"
-)
 
 
 def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
@@ -56,63 +63,23 @@ def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
             ``dtd-forbidden`` if it declares a DOCTYPE.
         UnreadableError: If the file cannot be read.
     """
-    label = name or _source_name(source)
+    label = name or source_name(source)
     try:
-        with _opened(source) as stream:
+        with opened(source) as stream:
             guard = GuardedStream(stream)
             guard.prime()
             if guard.empty:
-                raise ValidationError([_empty(label)])
+                raise ValidationError([empty_issue(label)])
             tree = etree.parse(cast(Any, guard), safe_parser())
     except (DoctypeFound, UnknownEncoding) as exc:
-        raise ValidationError([_prolog_issue(exc, label)]) from None
+        raise ValidationError([prolog_issue(exc, label)]) from None
     except etree.XMLSyntaxError as exc:
-        raise ValidationError([_syntax_issue(exc, label)]) from None
+        raise ValidationError([syntax_issue(exc, label)]) from None
     except OSError as exc:
-        raise UnreadableError([_unreadable(exc, label)]) from None
+        raise UnreadableError([unreadable_issue(exc, label)]) from None
     if cast(Any, tree.docinfo).doctype:  # never reached: the guard refuses it first
-        raise ValidationError([Issue("dtd-forbidden", _DTD_MESSAGE, source=label, line=1)])
+        raise ValidationError([Issue("dtd-forbidden", DTD_MESSAGE, source=label, line=1)])
     return tree
-
-
-@contextlib.contextmanager
-def _opened(source: Source) -> Iterator[IO[bytes]]:
-    """Yield ``source`` as a binary stream; a path is opened here and closed at the end."""
-    if isinstance(source, bytes):
-        yield io.BytesIO(source)
-    elif isinstance(source, str | Path):
-        with open(source, "rb") as stream:
-            yield stream
-    else:
-        yield source
-
-
-def _prolog_issue(exc: DoctypeFound | UnknownEncoding, label: str) -> Issue:
-    if isinstance(exc, DoctypeFound):
-        return Issue("dtd-forbidden", _DTD_MESSAGE, source=label, line=exc.line)
-    message = f"the file is in the encoding {exc.name!r}, which xmlsync does not read; save it as UTF-8"
-    return Issue("encoding", message, source=label, line=1)
-
-
-def _empty(label: str) -> Issue:
-    return Issue("xml-syntax", "not well-formed XML: the file is empty", source=label, line=1)
-
-
-def _syntax_issue(exc: etree.XMLSyntaxError, label: str) -> Issue:
-    line, column = exc.position if exc.position else (None, None)
-    text = " ".join(re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc).strip()).split())
-    return Issue("xml-syntax", f"not well-formed XML: {text}", source=label, line=line or None, column=column or None)
-
-
-def _unreadable(exc: OSError, label: str) -> Issue:
-    reason = exc.strerror or str(exc)
-    return Issue("unreadable-input", f"cannot read the file: {reason}", source=label)
-
-
-def _source_name(source: Source) -> str:
-    if isinstance(source, str | Path):
-        return str(source)
-    return str(getattr(source, "name", "<stdin>"))
 
 
 # -- translation of xmlschema errors ----------------------------------------------------------------
@@ -454,10 +421,10 @@ def iter_file_issues(
     try:
         guard.prime()
     except (DoctypeFound, UnknownEncoding) as exc:
-        yield _prolog_issue(exc, name)
+        yield prolog_issue(exc, name)
         return
     if guard.empty:
-        yield _empty(name)
+        yield empty_issue(name)
         return
     with FeedRules(rules) as feed_rules:
         yield from _stream_issues(guard, name, feed_rules, on_project)
@@ -551,13 +518,13 @@ def _stream_issues(
                 on_project(element.get("Id"), element_line(element))
             current = (element, index, before)
     except (DoctypeFound, UnknownEncoding) as exc:  # in a prolog longer than the part read ahead
-        yield _prolog_issue(exc, name)
+        yield prolog_issue(exc, name)
         return
     except etree.XMLSyntaxError as exc:
         if current is not None:
             batch.add(*current)
         yield from batch.flush()
-        yield _syntax_issue(exc, name)
+        yield syntax_issue(exc, name)
         return
     except (LookupError, UnicodeError, ValueError) as exc:
         if current is not None:
@@ -574,7 +541,7 @@ def _stream_issues(
     if index == 0:
         yield from _root_issues(root, name)
     if cast(Any, root.getroottree().docinfo).doctype:
-        yield Issue("dtd-forbidden", _DTD_MESSAGE, source=name, line=1)
+        yield Issue("dtd-forbidden", DTD_MESSAGE, source=name, line=1)
     if root.tag == ROOT_TAG:
         for node in list(root):
             if node.tag != "Project":
@@ -602,7 +569,7 @@ def check_file(
     Raises:
         UnreadableError: If the file cannot be opened or read.
     """
-    label = name or _source_name(source)
+    label = name or source_name(source)
     report = FileReport(label)
     on_project = (lambda ident, line: report.projects.append((ident, line))) if keep_projects else None
     try:
@@ -623,7 +590,7 @@ def check_file(
             if isinstance(source, str | Path):
                 stream.close()
     except OSError as exc:
-        raise UnreadableError([_unreadable(exc, label)]) from None
+        raise UnreadableError([unreadable_issue(exc, label)]) from None
     return report
 
 
