@@ -15,24 +15,12 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Literal
 
 from lxml import etree
 
-from xmlsync.errors import Issue, UnreadableError, ValidationError
-from xmlsync.paths import CONTAINERS, ROOT_TAG, element_line
-from xmlsync.safe import (
-    DoctypeFound,
-    GuardedStream,
-    Source,
-    UnknownEncoding,
-    empty_issue,
-    opened,
-    prolog_issue,
-    source_name,
-    syntax_issue,
-    unreadable_issue,
-)
+from xmlsync.paths import CONTAINERS, element_line
+from xmlsync.safe import Source, iter_projects, source_name
 
 Kind = Literal["added", "removed", "changed", "repeated"]
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)  # for projects written here
@@ -186,53 +174,13 @@ def flatten(project: etree._Element) -> dict[str, str]:
 
 
 def _projects(source: Source, name: str) -> Iterator[tuple[str, int | None, bytes]]:
-    """Yield ``(Id, line, XML)`` of each ``<Project>`` of a feed, streamed and freed as it goes.
+    """Yield ``(Id, line, XML)`` of each ``<Project>`` of a feed; a project without an ``Id`` is keyed ``#3``.
 
     The XML is the project without whitespace between elements, comments and processing instructions.
-
-    A project without an ``Id`` is keyed by its place (``#3``).
     """
-    try:
-        with opened(source) as stream:
-            guard = GuardedStream(stream)
-            guard.prime()
-            if guard.empty:
-                raise ValidationError([empty_issue(name)])
-            yield from _parsed(guard, name)
-    except (DoctypeFound, UnknownEncoding) as exc:
-        raise ValidationError([prolog_issue(exc, name)]) from None
-    except etree.XMLSyntaxError as exc:
-        raise ValidationError([syntax_issue(exc, name)]) from None
-    except OSError as exc:
-        raise UnreadableError([unreadable_issue(exc, name)]) from None
-
-
-def _parsed(guard: GuardedStream, name: str) -> Iterator[tuple[str, int | None, bytes]]:
-    events = etree.iterparse(
-        cast(Any, guard),
-        events=("end",),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        remove_blank_text=True,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    root: etree._Element | None = None
-    position = 0
-    for _, element in events:
-        if root is None:
-            root = element.getroottree().getroot()
-            if root.tag != ROOT_TAG:
-                message = f"the root element is <{root.tag}>; an XML Sync feed starts with <{ROOT_TAG}>"
-                raise ValidationError([Issue("wrong-root", message, source=name, line=element_line(root))])
-        if element.getparent() is not root:
-            continue
-        if element.tag == "Project":
-            position += 1
-            element.tail = None
-            yield element.get("Id") or f"#{position}", element_line(element), etree.tostring(element, encoding="UTF-8")
-        root.remove(element)  # done with it: memory stays flat
+    for position, project in enumerate(iter_projects(source, name), start=1):
+        project.tail = None
+        yield project.get("Id") or f"#{position}", element_line(project), etree.tostring(project, encoding="UTF-8")
 
 
 def _where(name: str, line: int | None) -> str:

@@ -19,11 +19,12 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 from lxml import etree
 
-from xmlsync.errors import Issue
+from xmlsync.errors import Issue, UnreadableError, ValidationError
+from xmlsync.paths import ROOT_TAG
 
 CHUNK = 64 * 1024
 _HEAD = 1024  # bytes read before anything is passed on: the byte order mark and the XML declaration
@@ -252,3 +253,53 @@ def source_name(source: Source) -> str:
     if isinstance(source, str | Path):
         return str(source)
     return str(getattr(source, "name", "<stdin>"))
+
+
+def iter_projects(source: Source, name: str) -> Iterator[etree._Element]:
+    """Yield each ``<Project>`` child of a feed's ``<Projects>``, streamed: each is freed once the next is asked for.
+
+    Whitespace between elements, comments and processing instructions are left out of the tree.
+
+    Raises:
+        ValidationError: One issue, if the file is not a feed that can be read (syntax, DOCTYPE, encoding, root).
+        UnreadableError: If the file cannot be read.
+    """
+    try:
+        with opened(source) as stream:
+            guard = GuardedStream(stream)
+            guard.prime()
+            if guard.empty:
+                raise ValidationError([empty_issue(name)])
+            yield from _top_projects(guard, name)
+    except (DoctypeFound, UnknownEncoding) as exc:
+        raise ValidationError([prolog_issue(exc, name)]) from None
+    except etree.XMLSyntaxError as exc:
+        raise ValidationError([syntax_issue(exc, name)]) from None
+    except OSError as exc:
+        raise UnreadableError([unreadable_issue(exc, name)]) from None
+
+
+def _top_projects(guard: GuardedStream, name: str) -> Iterator[etree._Element]:
+    events = etree.iterparse(
+        cast(Any, guard),
+        events=("end",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        remove_blank_text=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    root: etree._Element | None = None
+    for _, element in events:
+        if root is None:
+            root = element.getroottree().getroot()
+            if root.tag != ROOT_TAG:
+                message = f"the root element is <{root.tag}>; an XML Sync feed starts with <{ROOT_TAG}>"
+                line = root.sourceline if isinstance(root.sourceline, int) else None
+                raise ValidationError([Issue("wrong-root", message, source=name, line=line)])
+        if element.getparent() is not root:
+            continue
+        if element.tag == "Project":
+            yield element
+        root.remove(element)  # done with it: memory stays flat
