@@ -19,6 +19,7 @@ from xmlsync.errors import (
     ValidationError,
     XmlSyncError,
 )
+from xmlsync.export import export_feed, iter_records
 from xmlsync.mapping import project_from_dict
 from xmlsync.pipeline import BuildResult, Progress, Split, build_file, write_feed
 from xmlsync.records import (
@@ -89,8 +90,10 @@ __all__ = [
     "check_file",
     "check_files",
     "diff_feeds",
+    "export_feed",
     "is_valid",
     "iter_errors",
+    "iter_records",
     "parse",
     "project_from_dict",
     "schema_path",

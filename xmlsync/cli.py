@@ -19,6 +19,7 @@ import click
 from xmlsync.config import BuildConfig
 from xmlsync.diff import diff_feeds, iter_json, iter_text
 from xmlsync.errors import OptionsError, UnreadableError, XmlSyncError
+from xmlsync.export import export_feed, is_json_list
 from xmlsync.infer import infer_schema
 from xmlsync.inputs import InputSpec, mapping_issues, mapping_template
 from xmlsync.pipeline import Progress, Split, available_cpus, build_file, default_rejects_path
@@ -27,7 +28,7 @@ from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.rules import RuleConfig
 from xmlsync.schema import schema_text
 from xmlsync.validate import check_files
-from xmlsync.writer import atomic_output, refuse_overlaps
+from xmlsync.writer import atomic_output, complete_output, refuse_overlaps
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -469,6 +470,46 @@ def diff(ctx: click.Context, old: str, new: str, report_format: str) -> None:
             click.echo(str(issue), err=True)
         ctx.exit(2)
     ctx.exit(int(not result.same))
+
+
+@cli.command()
+@click.argument("feed", type=click.Path(dir_okay=False, exists=True, allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    help="Where the records go: a .json file gets one list, any other path (or - for stdout) JSON Lines.",
+)
+def export(feed: str, output: str) -> None:
+    """Turn a feed back into the records build reads (JSON Lines or a JSON list).
+
+    Building the records again gives the same feed (comments and indentation aside): for adopting an
+    existing feed into an ERP pipeline, or for reading a delta as data. The output is written only once
+    the whole feed was read.
+
+    \b
+    Example:
+        xmlsync export offers.xml -o records.jsonl
+        xmlsync build records.jsonl -o again.xml
+    """
+    if feed != "-" and output != "-":
+        try:
+            refuse_overlaps([("input", Path(feed))], [("output", Path(output))])
+        except OptionsError as exc:
+            raise _usage(exc) from None
+    try:
+        with complete_output(sys.stdout.buffer if output == "-" else output) as out:
+            result = export_feed(
+                sys.stdin.buffer if feed == "-" else feed,
+                out,
+                json_list=output != "-" and is_json_list(output),
+                name="<stdin>" if feed == "-" else feed,
+            )
+    except XmlSyncError as exc:
+        raise _fail(exc, f"{output if output != '-' else 'nothing'} was not written") from None
+    records = f"{result.projects:,} record{'' if result.projects == 1 else 's'}"
+    click.echo(f"{output if output != '-' else '<stdout>'}: wrote {records}", err=True)
 
 
 @cli.group(invoke_without_command=True)

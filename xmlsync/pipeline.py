@@ -8,9 +8,7 @@ import contextlib
 import multiprocessing
 import os
 import select
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -37,13 +35,12 @@ from xmlsync.writer import (
     ProjectSink,
     SplitFeed,
     atomic_output,
+    complete_output,
     manifest_path,
     refuse_overlaps,
     serialise,
     write_reject,
 )
-
-_SPOOL_BYTES = 16 * 1024 * 1024
 
 OnInvalid = Literal["fail", "skip"]
 
@@ -474,15 +471,8 @@ def _build_into(
         with parts:
             result = write_projects(records, parts, config, rejects=rejects, progress=progress, jobs=jobs)
         return replace(result, parts=tuple(str(path) for path in parts.paths))
-    if isinstance(output, str | Path):
-        with atomic_output(output) as out:
-            return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs)
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-        result = write_feed(records, spool, config, rejects=rejects, progress=progress, jobs=jobs)
-        spool.seek(0)
-        shutil.copyfileobj(spool, output)
-        output.flush()
-        return result
+    with complete_output(output) as out:
+        return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import stat
 import tempfile
@@ -21,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 from lxml import etree
 
@@ -144,6 +145,27 @@ def atomic_output(path: str | Path) -> Iterator[IO[bytes]]:
     except BaseException:
         staged.discard()
         raise
+
+
+_SPOOL_BYTES = 16 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def complete_output(target: str | Path | IO[bytes]) -> Iterator[IO[bytes]]:
+    """Yield a binary file whose content reaches ``target`` only if the block ends without an exception.
+
+    A path is replaced atomically (:func:`atomic_output`); a stream (stdout) gets the content at the end,
+    from a spool kept in memory up to 16 MB and in a temporary file beyond.
+    """
+    if isinstance(target, str | Path):
+        with atomic_output(target) as out:
+            yield out
+        return
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        yield cast(IO[bytes], spool)
+        spool.seek(0)
+        shutil.copyfileobj(spool, target)
+        target.flush()
 
 
 def serialise(project: etree._Element, *, pretty: bool) -> bytes:
