@@ -5,6 +5,7 @@ Exit codes: 0 success or valid, 1 invalid data or a processing error, 2 usage er
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -18,12 +19,21 @@ import click
 
 from xmlsync.config import BuildConfig
 from xmlsync.diff import diff_feeds, iter_json, iter_text
-from xmlsync.errors import OptionsError, UnreadableError, XmlSyncError
+from xmlsync.errors import InputError, OptionsError, UnreadableError, XmlSyncError
 from xmlsync.export import export_feed, is_json_list
 from xmlsync.infer import infer_schema
 from xmlsync.inputs import InputSpec, mapping_issues, mapping_template
 from xmlsync.pipeline import Progress, Split, available_cpus, build_file, default_rejects_path
 from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
+from xmlsync.push import (
+    DEFAULT_BASE_URL,
+    Credentials,
+    PushConfig,
+    PushError,
+    check_uploads,
+    requests_for,
+)
+from xmlsync.push import push as push_requests
 from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.rules import RuleConfig
 from xmlsync.schema import schema_text
@@ -510,6 +520,78 @@ def export(feed: str, output: str) -> None:
         raise _fail(exc, f"{output if output != '-' else 'nothing'} was not written") from None
     records = f"{result.projects:,} record{'' if result.projects == 1 else 's'}"
     click.echo(f"{output if output != '-' else '<stdout>'}: wrote {records}", err=True)
+
+
+@cli.command()
+@click.argument("files", metavar="[FILE]...", nargs=-1, type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--source-url",
+    "source_urls",
+    multiple=True,
+    metavar="URL",
+    help="Have MiniCRM pull the feed published at URL (GET ...?Source=URL) instead of uploading; repeatable.",
+)
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="MiniCRM's address (test system, proxy).")
+@click.option(
+    "--credentials",
+    "credentials_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="TOML file with system_id and api_key, mode 600; by default MINICRM_SYSTEM_ID and MINICRM_API_KEY.",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    help="File that counts the requests of the last hour, so that runs together keep to 180 an hour.",
+)
+@click.option("--timeout", type=click.FloatRange(min=1), default=130, show_default=True, help="Seconds to wait.")
+@click.option("--dry-run", is_flag=True, help="Validate and print what would be sent; send nothing.")
+@rule_options
+def push(
+    files: Sequence[str],
+    source_urls: Sequence[str],
+    base_url: str,
+    credentials_path: str | None,
+    state_path: str | None,
+    timeout: float,
+    dry_run: bool,
+    strict: bool,
+    vat_codes: Sequence[str],
+) -> None:
+    """Send validated feeds to MiniCRM's XML Sync: upload them, or have MiniCRM pull a published URL.
+
+    Every file is validated first; nothing is sent unless all are valid. A part list (offers.parts.json)
+    sends its parts in order. Requests are paced to MiniCRM's 180 an hour; 429, 5xx and timeouts are
+    retried. Exits 0 only when MiniCRM accepted every request.
+
+    \b
+    Example:
+        xmlsync push offers.xml   # with MINICRM_SYSTEM_ID and MINICRM_API_KEY set
+        xmlsync push feed/offers.parts.json --credentials minicrm.toml --state push-state.json
+        xmlsync push --source-url https://erp.example.hu/feeds/offers.xml
+    """
+    if not files and not source_urls:
+        raise click.UsageError("give the FILEs to upload, or --source-url URL")
+    try:
+        credentials = Credentials.from_file(credentials_path) if credentials_path else Credentials.from_env(os.environ)
+        requests = requests_for(files, source_urls)
+        errors = check_uploads(requests, RuleConfig(vat_codes=frozenset(vat_codes), strict=strict))
+        if errors:
+            raise InputError(errors)
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was sent") from None
+    if dry_run:
+        for request in requests:
+            click.echo(request.describe(credentials.system_id, base_url))
+        return
+    config = PushConfig(base_url=base_url, timeout=timeout, state=Path(state_path) if state_path else None)
+    try:
+        done = push_requests(requests, credentials, config, on_event=lambda line: click.echo(line, err=True))
+    except PushError as exc:
+        raise _fail(exc, "the later feeds were not sent") from None
+    for delivered in done:
+        tries = f" after {delivered.tries} tries" if delivered.tries > 1 else ""
+        click.echo(f"{delivered.request.target}: accepted by MiniCRM{tries}")
 
 
 @cli.group(invoke_without_command=True)

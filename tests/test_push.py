@@ -1,0 +1,258 @@
+"""`xmlsync push` against a real HTTP server on loopback that answers as MiniCRM's SyncFeed does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import FIXTURES, SAMPLE_XML
+from xmlsync import Split, build_file
+from xmlsync.cli import cli
+from xmlsync.push import Credentials, PushConfig, PushError, Request, push
+
+SYSTEM, KEY = "12345", "k3y-S3CRET-never-shown"
+
+
+@dataclass
+class MiniCRM:
+    """What the fake MiniCRM received, and the answers it is told to give before the usual 200."""
+
+    url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[tuple[int, str, dict[str, str], float]] = field(default_factory=list)
+
+
+@pytest.fixture
+def minicrm() -> Iterator[MiniCRM]:
+    state = MiniCRM("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            parts = urlsplit(self.path)
+            state.received.append(
+                {"method": self.command, "path": parts.path, "query": parse_qs(parts.query), "body": body,
+                 "type": self.headers.get("Content-Type")}
+            )  # fmt: skip
+            expected = "Basic " + base64.b64encode(f"{SYSTEM}:{KEY}".encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                status, text, headers, delay = 401, "Unauthorized", {}, 0.0
+            elif parts.path not in (f"/Api/SyncFeed/{SYSTEM}", f"/Api/SyncFeed/{SYSTEM}/Upload"):
+                status, text, headers, delay = 404, "Not found", {}, 0.0
+            elif state.answers:
+                status, text, headers, delay = state.answers.pop(0)
+            elif self.command == "POST" and not body.lstrip().startswith(b"<"):
+                status, text, headers, delay = 400, "Input doesn't look like it's an XML", {}, 0.0
+            else:
+                status, text, headers, delay = 200, '{"Status": "OK"}', {}, 0.0
+            time.sleep(delay)
+            data = text.encode()
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up waiting
+                pass
+
+        do_GET = do_POST = answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINICRM_SYSTEM_ID", SYSTEM)
+    monkeypatch.setenv("MINICRM_API_KEY", KEY)
+
+
+def run(runner: CliRunner, minicrm: MiniCRM, *args: str) -> Any:
+    result = runner.invoke(cli, ["push", "--base-url", minicrm.url, *args])
+    assert KEY not in result.output
+    return result
+
+
+def test_upload_a_valid_feed(runner: CliRunner, minicrm: MiniCRM, env: None) -> None:
+    result = run(runner, minicrm, str(SAMPLE_XML))
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"{SAMPLE_XML}: accepted by MiniCRM\n", "")
+    [request] = minicrm.received
+    assert (request["method"], request["path"], request["type"], request["body"]) == (
+        "POST", f"/Api/SyncFeed/{SYSTEM}/Upload", "application/xml", SAMPLE_XML.read_bytes(),
+    )  # fmt: skip
+
+
+def test_pull_a_published_feed(runner: CliRunner, minicrm: MiniCRM, env: None) -> None:
+    source = "https://erp.example.hu/feeds/offers.xml?day=1&x=é"
+    result = run(runner, minicrm, "--source-url", source)
+    assert (result.exit_code, result.stdout) == (0, f"{source}: accepted by MiniCRM\n")
+    [request] = minicrm.received
+    assert (request["method"], request["path"], request["query"]) == (
+        "GET", f"/Api/SyncFeed/{SYSTEM}", {"Source": [source]},
+    )  # fmt: skip
+
+
+def test_minicrm_refuses_a_feed_in_its_own_words(runner: CliRunner, minicrm: MiniCRM, env: None) -> None:
+    minicrm.answers.append((400, "XML is not valid!", {}, 0.0))
+    result = run(runner, minicrm, str(SAMPLE_XML), str(SAMPLE_XML))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"{SAMPLE_XML}: MiniCRM refused the feed (400): XML is not valid! [push-refused]\n"
+        "Error: 1 problem found; the later feeds were not sent\n",
+    )
+    assert len(minicrm.received) == 1
+
+
+def test_wrong_credentials_are_not_retried_and_say_what_to_check(
+    runner: CliRunner, minicrm: MiniCRM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINICRM_SYSTEM_ID", SYSTEM)
+    monkeypatch.setenv("MINICRM_API_KEY", "wrong")
+    result = run(runner, minicrm, str(SAMPLE_XML))
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        1,
+        f"{SAMPLE_XML}: MiniCRM refused the request (401: Unauthorized); check MINICRM_SYSTEM_ID and MINICRM_API_KEY"
+        " (or the credentials file), and that the plan has the REST API + XML sync add-on [push-refused]",
+    )
+    assert len(minicrm.received) == 1
+
+
+def test_an_invalid_feed_is_never_sent(runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text(SAMPLE_XML.read_text(encoding="utf-8").replace(">HUF<", ">huf<"))
+    result = run(runner, minicrm, str(SAMPLE_XML), str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "Error: 1 problem found; nothing was sent"
+    assert minicrm.received == []
+
+
+def test_dry_run_prints_what_would_go_and_sends_nothing(runner: CliRunner, minicrm: MiniCRM, env: None) -> None:
+    result = run(runner, minicrm, "--dry-run", str(SAMPLE_XML), "--source-url", "https://x.example/a b.xml")
+    assert (result.exit_code, result.stdout.splitlines()) == (
+        0,
+        [
+            f"POST {minicrm.url}/Api/SyncFeed/{SYSTEM}/Upload {SAMPLE_XML} ({SAMPLE_XML.stat().st_size:,} bytes)",
+            f"GET {minicrm.url}/Api/SyncFeed/{SYSTEM}?Source=https%3A%2F%2Fx.example%2Fa%20b.xml",
+        ],
+    )
+    assert minicrm.received == []
+
+
+def test_a_part_list_sends_its_parts_in_order(runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path) -> None:
+    result = build_file(FIXTURES / "offers.json", tmp_path / "offers.xml", split=Split(records=1))
+    pushed = run(runner, minicrm, str(tmp_path / "offers.parts.json"))
+    assert pushed.exit_code == 0, pushed.output
+    assert [r["body"] for r in minicrm.received] == [Path(part).read_bytes() for part in result.parts]
+
+
+def test_credentials_from_a_file_only_its_owner_may_read(runner: CliRunner, minicrm: MiniCRM, tmp_path: Path) -> None:
+    secrets = tmp_path / "minicrm.toml"
+    secrets.write_text(f'system_id = "{SYSTEM}"\napi_key = "{KEY}"\n')
+    secrets.chmod(0o644)
+    refused = run(runner, minicrm, "--credentials", str(secrets), str(SAMPLE_XML))
+    assert (refused.exit_code, refused.stderr.splitlines()[0]) == (
+        1,
+        f"{secrets}: others may read this file (mode 644); chmod 600 it, as it holds an API key [credentials-file]",
+    )
+    secrets.chmod(0o600)
+    accepted = run(runner, minicrm, "--credentials", str(secrets), str(SAMPLE_XML))
+    assert (accepted.exit_code, len(minicrm.received)) == (0, 1)
+
+
+def test_no_credentials(runner: CliRunner, minicrm: MiniCRM, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MINICRM_SYSTEM_ID", raising=False)
+    monkeypatch.delenv("MINICRM_API_KEY", raising=False)
+    result = run(runner, minicrm, str(SAMPLE_XML))
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        1,
+        "no system id and no API key in the environment; set MINICRM_SYSTEM_ID and MINICRM_API_KEY"
+        " [missing-credentials]",
+    )
+    usage = runner.invoke(cli, ["push"])
+    assert (usage.exit_code, usage.stderr.splitlines()[-1]) == (
+        2,
+        "Error: give the FILEs to upload, or --source-url URL",
+    )
+
+
+class Clock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+CREDENTIALS = Credentials(SYSTEM, KEY)
+
+
+def test_429_and_5xx_are_retried_with_backoff_honouring_retry_after(minicrm: MiniCRM) -> None:
+    minicrm.answers += [(429, "Too many requests", {"Retry-After": "30"}, 0.0), (503, "busy", {}, 0.0)]
+    clock, events = Clock(), []
+    [done] = push([Request("upload", str(SAMPLE_XML))], CREDENTIALS, PushConfig(base_url=minicrm.url),
+                  clock=clock, sleep=clock.sleep, on_event=events.append)  # fmt: skip
+    assert (done.tries, clock.slept) == (3, [30.0, 2.0])
+    assert events == [
+        f"{SAMPLE_XML}: Too many requests (429); trying again in 30 s",
+        f"{SAMPLE_XML}: busy (503); trying again in 2 s",
+    ]
+
+
+def test_a_slow_answer_times_out_and_retries_are_bounded(minicrm: MiniCRM) -> None:
+    minicrm.answers += [(200, "late", {}, 1.0), (200, "late", {}, 1.0)]
+    clock = Clock()
+    config = PushConfig(base_url=minicrm.url, timeout=0.3, retries=1)
+    with pytest.raises(PushError) as caught:
+        push([Request("upload", str(SAMPLE_XML))], CREDENTIALS, config, clock=clock, sleep=clock.sleep)
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{SAMPLE_XML}: no answer within 0.3 s; gave up after 2 tries [push-refused]"
+    ]
+    assert clock.slept == [1.0]
+
+
+def test_requests_are_paced_to_the_hourly_limit_across_runs(minicrm: MiniCRM, tmp_path: Path) -> None:
+    clock, events = Clock(), []
+    state = tmp_path / "push-state.json"
+    config = PushConfig(base_url=minicrm.url, state=state, limit=3)
+    requests = [Request("upload", str(SAMPLE_XML))] * 2
+    push(requests, CREDENTIALS, config, clock=clock, sleep=clock.sleep)
+    clock.now += 600  # a second run ten minutes later shares the count
+    push(requests * 2, CREDENTIALS, config, clock=clock, sleep=clock.sleep, on_event=events.append)
+    assert clock.slept == [3000.0, 600.0]  # until the first run's requests are an hour old, one at a time
+    assert events == [
+        "waiting 3,000 s for MiniCRM's limit of 3 requests an hour (2 more after this one)",
+        "waiting 600 s for MiniCRM's limit of 3 requests an hour (0 more after this one)",
+    ]
+    assert len(minicrm.received) == 6
+    text = state.read_text()
+    assert KEY not in text and SYSTEM not in text
+    assert json.loads(text)["kind"] == "xmlsync push state"

@@ -1,0 +1,320 @@
+"""Deliver feeds to MiniCRM: upload them (``POST /Api/SyncFeed/{SystemId}/Upload``) or trigger a pull of a feed
+published at a URL (``GET /Api/SyncFeed/{SystemId}?Source=...``). See FORMAT-NOTES sections 1 and 7.
+
+Every file is validated first, with the checks of ``validate``; an invalid file is never sent, and nothing is
+sent unless all are valid. Credentials come from the environment (``MINICRM_SYSTEM_ID``, ``MINICRM_API_KEY``)
+or a TOML file only its owner can read; they go in the ``Authorization`` header, never in a URL, a message
+or the state file. HTTP 429, 5xx and timeouts are retried with bounded exponential backoff (``Retry-After``
+honoured); 401, 403 and 404 are not. MiniCRM allows 180 XML sync requests an hour: requests are paced to that,
+counted in a small state file shared by consecutive runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from xmlsync.errors import InputError, Issue, XmlSyncError
+from xmlsync.rules import RuleConfig
+from xmlsync.validate import check_files
+from xmlsync.writer import MANIFEST_KIND, atomic_output
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_BASE_URL = "https://r3.minicrm.hu"
+HOURLY_LIMIT = 180  # XML sync requests per rolling hour and SystemId (Integrations Manual p.42)
+_HOUR = 3600.0
+
+
+class PushError(XmlSyncError):
+    """A feed could not be delivered: refused by MiniCRM, or no answer after the retries."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A MiniCRM system's id and API key; the key never appears in ``repr`` or a message."""
+
+    system_id: str
+    api_key: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Credentials:
+        """Read ``MINICRM_SYSTEM_ID`` and ``MINICRM_API_KEY``.
+
+        Raises:
+            InputError: ``missing-credentials`` naming what is missing.
+        """
+        return cls._checked(env.get("MINICRM_SYSTEM_ID", ""), env.get("MINICRM_API_KEY", ""), "the environment")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Credentials:
+        """Read ``system_id`` and ``api_key`` from a TOML file that only its owner may read (mode 0600).
+
+        Raises:
+            InputError: ``credentials-file`` if others may read it, or it is not such a TOML file.
+        """
+        name = str(path)
+        try:
+            info = os.stat(path)
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not valid TOML"
+            raise InputError([Issue("credentials-file", f"cannot read the credentials: {reason}", name)]) from None
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            mode = oct(stat.S_IMODE(info.st_mode))[2:]
+            message = f"others may read this file (mode {mode}); chmod 600 it, as it holds an API key"
+            raise InputError([Issue("credentials-file", message, name)])
+        return cls._checked(str(data.get("system_id", "")), str(data.get("api_key", "")), name)
+
+    @classmethod
+    def _checked(cls, system_id: str, api_key: str, where: str) -> Credentials:
+        missing = [label for label, value in (("system id", system_id), ("API key", api_key)) if not value.strip()]
+        if missing:
+            names = "MINICRM_SYSTEM_ID and MINICRM_API_KEY" if where == "the environment" else "system_id and api_key"
+            message = f"no {' and no '.join(missing)} in {where}; set {names}"
+            raise InputError([Issue("missing-credentials", message)])
+        if not system_id.strip().isascii() or not system_id.strip().isdigit():
+            raise InputError([Issue("missing-credentials", "the system id is not a number; see your MiniCRM URL")])
+        return cls(system_id.strip(), api_key.strip())
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """How feeds are delivered.
+
+    Args:
+        base_url: MiniCRM's address (the test system or a proxy are other values).
+        timeout: Seconds to wait for an answer; MiniCRM answers once it has the whole feed (it gives up
+            downloading after about 120 s).
+        retries: Tries after the first for 429, 5xx and timeouts.
+        max_wait: The longest wait between tries, in seconds (``Retry-After`` included).
+        state: The file counting requests of the last hour, shared by runs; ``None``: no pacing across runs.
+        limit: Requests per rolling hour.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float = 130.0
+    retries: int = 5
+    max_wait: float = 300.0
+    state: Path | None = None
+    limit: int = HOURLY_LIMIT
+
+
+Mode = Literal["upload", "pull"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to send: an upload of a file, or a pull of a URL."""
+
+    mode: Mode
+    target: str  # the file, or the Source URL
+
+    def describe(self, system_id: str, base_url: str) -> str:
+        """Return ``POST .../Upload offers-0001.xml (12,345 bytes)``: what is sent, without secrets."""
+        base = f"{base_url.rstrip('/')}/Api/SyncFeed/{system_id}"
+        if self.mode == "upload":
+            return f"POST {base}/Upload {self.target} ({Path(self.target).stat().st_size:,} bytes)"
+        return f"GET {base}?Source={_quote(self.target)}"
+
+
+def _quote(url: str) -> str:
+    from urllib.parse import quote
+
+    return quote(url, safe="")
+
+
+class RateLimit:
+    """The times of the requests of the last hour for one system, in a state file shared by runs.
+
+    The file holds a hash of the system id and times, nothing else; it is replaced atomically.
+    """
+
+    def __init__(self, path: Path | None, system_id: str, limit: int, clock: Callable[[], float]) -> None:
+        self._path = path
+        self._key = hashlib.sha256(f"minicrm:{system_id}".encode()).hexdigest()[:16]
+        self._limit = limit
+        self._clock = clock
+
+    def _load(self) -> dict[str, list[float]]:
+        if self._path is None or not self._path.exists():
+            return {}
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8"))
+            return {str(k): [float(t) for t in v] for k, v in data.get("requests", {}).items()}
+        except (ValueError, TypeError, AttributeError, OSError):
+            message = "the push state file is not one xmlsync wrote; give another --state path"
+            raise InputError([Issue("state-file", message, str(self._path))]) from None
+
+    def wait(self) -> float:
+        """Return how long to wait before the next request may go (0 if it may go now)."""
+        now = self._clock()
+        recent = sorted(t for t in self._load().get(self._key, []) if now - t < _HOUR)
+        return 0.0 if len(recent) < self._limit else recent[-self._limit] + _HOUR - now
+
+    def record(self) -> None:
+        """Count a request sent now."""
+        now = self._clock()
+        data = self._load()
+        data[self._key] = [t for t in data.get(self._key, []) if now - t < _HOUR] + [now]
+        if self._path is not None:
+            with atomic_output(self._path) as out:
+                out.write(json.dumps({"kind": "xmlsync push state", "requests": data}).encode())
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A request MiniCRM accepted: what it was, how many tries it took and what MiniCRM answered."""
+
+    request: Request
+    tries: int
+    answer: str
+
+
+Event = Callable[[str], None]
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        return None
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else f"{line[: limit - 3]}..."
+
+
+def push(
+    requests: Sequence[Request],
+    credentials: Credentials,
+    config: PushConfig | None = None,
+    *,
+    client: Any = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    on_event: Event | None = None,
+) -> list[Delivered]:
+    """Send each request in order, pacing and retrying; stop at the first one MiniCRM refuses.
+
+    ``client`` is an ``httpx.Client`` (made here when ``None``, with TLS verification on). ``on_event`` gets a
+    line for each wait and retry. Validation of the files is the caller's (see :func:`push_files`).
+
+    Raises:
+        PushError: One issue naming the file or URL, MiniCRM's words or what went wrong, and the status.
+    """
+    import httpx
+
+    config = config or PushConfig()
+    say = on_event or (lambda line: None)
+    limit = RateLimit(config.state, credentials.system_id, config.limit, clock)
+    own = client is None
+    http = client or httpx.Client(timeout=config.timeout, verify=True, follow_redirects=False)
+    base = f"{config.base_url.rstrip('/')}/Api/SyncFeed/{credentials.system_id}"
+    delivered: list[Delivered] = []
+    try:
+        for position, request in enumerate(requests, start=1):
+            tries = 0
+            while True:
+                pause = limit.wait()
+                if pause > 0:
+                    left = len(requests) - position
+                    say(f"waiting {pause:,.0f} s for MiniCRM's limit of {config.limit} requests an hour"
+                        f" ({left:,} more after this one)")  # fmt: skip
+                    sleep(pause)
+                tries += 1
+                limit.record()
+                try:
+                    if request.mode == "upload":
+                        body = Path(request.target).read_bytes()
+                        response = http.post(
+                            f"{base}/Upload",
+                            content=body,
+                            headers={"Content-Type": "application/xml"},
+                            auth=(credentials.system_id, credentials.api_key),
+                        )
+                    else:
+                        response = http.get(
+                            base, params={"Source": request.target}, auth=(credentials.system_id, credentials.api_key)
+                        )
+                except httpx.TimeoutException:
+                    status, answer, retry_after = None, f"no answer within {config.timeout:g} s", None
+                except httpx.HTTPError as exc:
+                    status, answer, retry_after = None, f"the request failed: {_one_line(str(exc))}", None
+                else:
+                    status, answer = response.status_code, _one_line(response.text)
+                    retry_after = _retry_after(response.headers.get("Retry-After"))
+                    if status == 200:
+                        delivered.append(Delivered(request, tries, answer))
+                        break
+                retryable = status is None or status == 429 or status >= 500
+                if not retryable or tries > config.retries:
+                    raise PushError([_refusal(request, status, answer, tries)])
+                wait = min(config.max_wait, retry_after if retry_after is not None else 2.0 ** (tries - 1))
+                say(f"{request.target}: {answer} ({status or 'no status'}); trying again in {wait:g} s")
+                sleep(wait)
+    finally:
+        if own:
+            http.close()
+    return delivered
+
+
+def _refusal(request: Request, status: int | None, answer: str, tries: int) -> Issue:
+    if status in (401, 403, 404):
+        hint = (
+            "check MINICRM_SYSTEM_ID and MINICRM_API_KEY (or the credentials file), and that the plan has the"
+            " REST API + XML sync add-on"
+        )
+        message = f"MiniCRM refused the request ({status}: {answer or 'no text'}); {hint}"
+    elif status is None:
+        message = f"{answer}; gave up after {tries} tries"
+    elif status == 429 or status >= 500:
+        message = f"MiniCRM answered {status}: {answer or 'no text'}; gave up after {tries} tries"
+    else:
+        message = f"MiniCRM refused the feed ({status}): {answer or 'no text'}"
+    return Issue("push-refused", message, source=request.target)
+
+
+def requests_for(files: Sequence[str | Path], source_urls: Sequence[str]) -> list[Request]:
+    """Return the requests for files to upload (a part list ``offers.parts.json`` gives its parts, in order)
+    and URLs to pull.
+
+    Raises:
+        InputError: For a part list that xmlsync did not write.
+    """
+    requests: list[Request] = []
+    for name in files:
+        path = Path(name)
+        if path.name.endswith(".parts.json"):
+            try:
+                listed = json.loads(path.read_text(encoding="utf-8"))
+                parts = [str(part["file"]) for part in listed["parts"]] if listed.get("kind") == MANIFEST_KIND else None
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                parts = None
+            if parts is None or any(Path(part).name != part for part in parts):
+                raise InputError([Issue("foreign-file", "not a part list xmlsync wrote", str(path))])
+            requests.extend(Request("upload", str(path.parent / part)) for part in parts)
+        else:
+            requests.append(Request("upload", str(path)))
+    requests.extend(Request("pull", url) for url in source_urls)
+    return requests
+
+
+def check_uploads(requests: Sequence[Request], rules: RuleConfig | None = None) -> list[Issue]:
+    """Return the errors of the files to upload, with the checks of ``validate``: none means all may go."""
+    files = [request.target for request in requests if request.mode == "upload"]
+    return [issue for report in check_files(files, rules=rules) for issue in report.issues if issue.severity == "error"]
