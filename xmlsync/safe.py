@@ -255,6 +255,30 @@ def source_name(source: Source) -> str:
     return str(getattr(source, "name", "<stdin>"))
 
 
+@contextlib.contextmanager
+def guarded(source: Source, name: str) -> Iterator[GuardedStream]:
+    """Yield ``source`` opened behind a :class:`GuardedStream` whose start was read; what goes wrong in the
+    block while reading or parsing it becomes one issue.
+
+    Raises:
+        ValidationError: An empty file, a refused prolog (DOCTYPE, encoding), or XML that is not well-formed.
+        UnreadableError: If the file cannot be read.
+    """
+    try:
+        with opened(source) as stream:
+            guard = GuardedStream(stream)
+            guard.prime()
+            if guard.empty:
+                raise ValidationError([empty_issue(name)])
+            yield guard
+    except (DoctypeFound, UnknownEncoding) as exc:
+        raise ValidationError([prolog_issue(exc, name)]) from None
+    except etree.XMLSyntaxError as exc:
+        raise ValidationError([syntax_issue(exc, name)]) from None
+    except OSError as exc:
+        raise UnreadableError([unreadable_issue(exc, name)]) from None
+
+
 def iter_projects(source: Source, name: str) -> Iterator[etree._Element]:
     """Yield each ``<Project>`` child of a feed's ``<Projects>``, streamed: each is freed once the next is asked for.
 
@@ -264,19 +288,8 @@ def iter_projects(source: Source, name: str) -> Iterator[etree._Element]:
         ValidationError: One issue, if the file is not a feed that can be read (syntax, DOCTYPE, encoding, root).
         UnreadableError: If the file cannot be read.
     """
-    try:
-        with opened(source) as stream:
-            guard = GuardedStream(stream)
-            guard.prime()
-            if guard.empty:
-                raise ValidationError([empty_issue(name)])
-            yield from _top_projects(guard, name)
-    except (DoctypeFound, UnknownEncoding) as exc:
-        raise ValidationError([prolog_issue(exc, name)]) from None
-    except etree.XMLSyntaxError as exc:
-        raise ValidationError([syntax_issue(exc, name)]) from None
-    except OSError as exc:
-        raise UnreadableError([unreadable_issue(exc, name)]) from None
+    with guarded(source, name) as guard:
+        yield from _top_projects(guard, name)
 
 
 def _top_projects(guard: GuardedStream, name: str) -> Iterator[etree._Element]:

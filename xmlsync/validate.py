@@ -35,7 +35,7 @@ from xmlsync.safe import (
     Source,
     UnknownEncoding,
     empty_issue,
-    opened,
+    guarded,
     prolog_issue,
     safe_parser,
     source_name,
@@ -64,19 +64,8 @@ def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
         UnreadableError: If the file cannot be read.
     """
     label = name or source_name(source)
-    try:
-        with opened(source) as stream:
-            guard = GuardedStream(stream)
-            guard.prime()
-            if guard.empty:
-                raise ValidationError([empty_issue(label)])
-            tree = etree.parse(cast(Any, guard), safe_parser())
-    except (DoctypeFound, UnknownEncoding) as exc:
-        raise ValidationError([prolog_issue(exc, label)]) from None
-    except etree.XMLSyntaxError as exc:
-        raise ValidationError([syntax_issue(exc, label)]) from None
-    except OSError as exc:
-        raise UnreadableError([unreadable_issue(exc, label)]) from None
+    with guarded(source, label) as guard:
+        tree = etree.parse(cast(Any, guard), safe_parser())
     if cast(Any, tree.docinfo).doctype:  # never reached: the guard refuses it first
         raise ValidationError([Issue("dtd-forbidden", DTD_MESSAGE, source=label, line=1)])
     return tree
