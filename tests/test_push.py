@@ -256,3 +256,15 @@ def test_requests_are_paced_to_the_hourly_limit_across_runs(minicrm: MiniCRM, tm
     text = state.read_text()
     assert KEY not in text and SYSTEM not in text
     assert json.loads(text)["kind"] == "xmlsync push state"
+
+
+def test_a_state_file_xmlsync_did_not_write(runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("[1, 2]")
+    result = run(runner, minicrm, "--state", str(state), str(SAMPLE_XML))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{state}: the push state file is not one xmlsync wrote; give another --state path [state-file]\n"
+        "Error: 1 problem found; the later feeds were not sent\n",
+    )
+    assert (minicrm.received, state.read_text()) == ([], "[1, 2]")

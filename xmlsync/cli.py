@@ -29,7 +29,6 @@ from xmlsync.push import (
     DEFAULT_BASE_URL,
     Credentials,
     PushConfig,
-    PushError,
     check_uploads,
     requests_for,
 )
@@ -587,7 +586,7 @@ def push(
     config = PushConfig(base_url=base_url, timeout=timeout, state=Path(state_path) if state_path else None)
     try:
         done = push_requests(requests, credentials, config, on_event=lambda line: click.echo(line, err=True))
-    except PushError as exc:
+    except XmlSyncError as exc:  # a refusal (PushError), or a state file xmlsync did not write
         raise _fail(exc, "the later feeds were not sent") from None
     for delivered in done:
         tries = f" after {delivered.tries} tries" if delivered.tries > 1 else ""

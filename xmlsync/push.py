@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from xmlsync.errors import InputError, Issue, XmlSyncError
 from xmlsync.rules import RuleConfig
@@ -130,8 +131,6 @@ class Request:
 
 
 def _quote(url: str) -> str:
-    from urllib.parse import quote
-
     return quote(url, safe="")
 
 
@@ -216,6 +215,7 @@ def push(
 
     Raises:
         PushError: One issue naming the file or URL, MiniCRM's words or what went wrong, and the status.
+        InputError: ``state-file``, for a state file xmlsync did not write.
     """
     import httpx
 
