@@ -268,3 +268,13 @@ def test_a_state_file_xmlsync_did_not_write(runner: CliRunner, minicrm: MiniCRM,
         "Error: 1 problem found; the later feeds were not sent\n",
     )
     assert (minicrm.received, state.read_text()) == ([], "[1, 2]")
+
+
+def test_a_file_gone_before_it_is_sent(minicrm: MiniCRM, tmp_path: Path) -> None:
+    gone = tmp_path / "gone.xml"
+    with pytest.raises(PushError) as caught:
+        push([Request("upload", str(gone))], CREDENTIALS, PushConfig(base_url=minicrm.url))
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{gone}: cannot read the file: No such file or directory; it was not sent [push-refused]"
+    ]
+    assert minicrm.received == []

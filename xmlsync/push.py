@@ -240,7 +240,11 @@ def push(
                 limit.record()
                 try:
                     if request.mode == "upload":
-                        body = Path(request.target).read_bytes()
+                        try:
+                            body = Path(request.target).read_bytes()
+                        except OSError as exc:
+                            message = f"cannot read the file: {exc.strerror}; it was not sent"
+                            raise PushError([Issue("push-refused", message, source=request.target)]) from None
                         response = http.post(
                             f"{base}/Upload",
                             content=body,
