@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -89,3 +97,72 @@ def postgres_url():
     finally:
         run(pg_ctl, "-D", data, "-m", "fast", "-w", "stop")
         shutil.rmtree(data, ignore_errors=True)
+
+
+# -- a fake MiniCRM SyncFeed on loopback, for push and delta feeds -------------------------------------------------
+
+SYSTEM, KEY = "12345", "k3y-S3CRET-never-shown"
+
+
+@dataclass
+class MiniCRM:
+    """What the fake MiniCRM received, and the answers it is told to give before the usual 200."""
+
+    url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[tuple[int, str, dict[str, str], float]] = field(default_factory=list)
+
+
+@pytest.fixture
+def minicrm() -> Iterator[MiniCRM]:
+    state = MiniCRM("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            parts = urlsplit(self.path)
+            state.received.append(
+                {"method": self.command, "path": parts.path, "query": parse_qs(parts.query), "body": body,
+                 "type": self.headers.get("Content-Type")}
+            )  # fmt: skip
+            expected = "Basic " + base64.b64encode(f"{SYSTEM}:{KEY}".encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                status, text, headers, delay = 401, "Unauthorized", {}, 0.0
+            elif parts.path not in (f"/Api/SyncFeed/{SYSTEM}", f"/Api/SyncFeed/{SYSTEM}/Upload"):
+                status, text, headers, delay = 404, "Not found", {}, 0.0
+            elif state.answers:
+                status, text, headers, delay = state.answers.pop(0)
+            elif self.command == "POST" and not body.lstrip().startswith(b"<"):
+                status, text, headers, delay = 400, "Input doesn't look like it's an XML", {}, 0.0
+            else:
+                status, text, headers, delay = 200, '{"Status": "OK"}', {}, 0.0
+            time.sleep(delay)
+            data = text.encode()
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up waiting
+                pass
+
+        do_GET = do_POST = answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINICRM_SYSTEM_ID", SYSTEM)
+    monkeypatch.setenv("MINICRM_API_KEY", KEY)

@@ -2,90 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FIXTURES, SAMPLE_XML
+from tests.conftest import FIXTURES, KEY, SAMPLE_XML, SYSTEM, MiniCRM
 from xmlsync import Split, build_file
 from xmlsync.cli import cli
 from xmlsync.push import Credentials, PushConfig, PushError, Request, push
-
-SYSTEM, KEY = "12345", "k3y-S3CRET-never-shown"
-
-
-@dataclass
-class MiniCRM:
-    """What the fake MiniCRM received, and the answers it is told to give before the usual 200."""
-
-    url: str
-    received: list[dict[str, Any]] = field(default_factory=list)
-    answers: list[tuple[int, str, dict[str, str], float]] = field(default_factory=list)
-
-
-@pytest.fixture
-def minicrm() -> Iterator[MiniCRM]:
-    state = MiniCRM("")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def answer(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            parts = urlsplit(self.path)
-            state.received.append(
-                {"method": self.command, "path": parts.path, "query": parse_qs(parts.query), "body": body,
-                 "type": self.headers.get("Content-Type")}
-            )  # fmt: skip
-            expected = "Basic " + base64.b64encode(f"{SYSTEM}:{KEY}".encode()).decode()
-            if self.headers.get("Authorization") != expected:
-                status, text, headers, delay = 401, "Unauthorized", {}, 0.0
-            elif parts.path not in (f"/Api/SyncFeed/{SYSTEM}", f"/Api/SyncFeed/{SYSTEM}/Upload"):
-                status, text, headers, delay = 404, "Not found", {}, 0.0
-            elif state.answers:
-                status, text, headers, delay = state.answers.pop(0)
-            elif self.command == "POST" and not body.lstrip().startswith(b"<"):
-                status, text, headers, delay = 400, "Input doesn't look like it's an XML", {}, 0.0
-            else:
-                status, text, headers, delay = 200, '{"Status": "OK"}', {}, 0.0
-            time.sleep(delay)
-            data = text.encode()
-            try:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the client gave up waiting
-                pass
-
-        do_GET = do_POST = answer
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MINICRM_SYSTEM_ID", SYSTEM)
-    monkeypatch.setenv("MINICRM_API_KEY", KEY)
 
 
 def run(runner: CliRunner, minicrm: MiniCRM, *args: str) -> Any:
@@ -253,9 +179,8 @@ def test_requests_are_paced_to_the_hourly_limit_across_runs(minicrm: MiniCRM, tm
         "waiting 600 s for MiniCRM's limit of 3 requests an hour (0 more after this one)",
     ]
     assert len(minicrm.received) == 6
-    text = state.read_text()
-    assert KEY not in text and SYSTEM not in text
-    assert json.loads(text)["kind"] == "xmlsync push state"
+    data = state.read_bytes()
+    assert data.startswith(b"SQLite format 3") and KEY.encode() not in data and SYSTEM.encode() not in data
 
 
 def test_a_state_file_xmlsync_did_not_write(runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path) -> None:
@@ -264,7 +189,7 @@ def test_a_state_file_xmlsync_did_not_write(runner: CliRunner, minicrm: MiniCRM,
     result = run(runner, minicrm, "--state", str(state), str(SAMPLE_XML))
     assert (result.exit_code, result.stderr) == (
         1,
-        f"{state}: the push state file is not one xmlsync wrote; give another --state path [state-file]\n"
+        f"{state}: is not a state file xmlsync wrote; give another --state path [state-file]\n"
         "Error: 1 problem found; the later feeds were not sent\n",
     )
     assert (minicrm.received, state.read_text()) == ([], "[1, 2]")

@@ -306,6 +306,14 @@ def _profile(path: str | None) -> Profile:
     show_default=True,
     help="Worker processes that map, build and check records (auto: one per CPU). The output is the same.",
 )
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    help="Delta feed: write only projects new or changed since push --state with this file had MiniCRM"
+    " confirm them; list those gone from the source.",
+)
+@click.option("--full", is_flag=True, help="With --state: write every project all the same.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no progress and no summary, only problems.")
 def build(
     input_path: str | None,
@@ -325,6 +333,8 @@ def build(
     split_records: int | None,
     split_bytes: int | None,
     jobs: int,
+    state_path: str | None,
+    full: bool,
     quiet: bool,
 ) -> None:
     """Build a MiniCRM XML Sync offer feed from ERP records.
@@ -353,6 +363,8 @@ def build(
     split = Split(split_records, split_bytes) if split_records or split_bytes else None
     if output == "-" and split is not None:
         raise click.UsageError("--split-records and --split-bytes write files: give -o PATH, not -o -")
+    if full and state_path is None:
+        raise click.UsageError("--full is for a delta build with --state")
     if rejects_path is not None and on_invalid != "skip":
         raise click.UsageError("--rejects is for the records skipped by --on-invalid skip")
     if on_invalid == "skip" and rejects_path is None:
@@ -373,6 +385,8 @@ def build(
             split=split,
             progress=progress,
             jobs=jobs,
+            state=state_path,
+            full=full,
         )
     except OptionsError as exc:
         raise _usage(exc) from None
@@ -541,7 +555,8 @@ def export(feed: str, output: str) -> None:
     "--state",
     "state_path",
     type=click.Path(dir_okay=False),
-    help="File that counts the requests of the last hour, so that runs together keep to 180 an hour.",
+    help="State file (the one build --state uses): counts the requests of the hour across runs, and records"
+    " the projects MiniCRM accepted, so that the next delta build leaves them out.",
 )
 @click.option("--timeout", type=click.FloatRange(min=1), default=130, show_default=True, help="Seconds to wait.")
 @click.option("--dry-run", is_flag=True, help="Validate and print what would be sent; send nothing.")

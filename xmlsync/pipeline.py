@@ -29,6 +29,7 @@ from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
 from xmlsync.readers.sql_reader import sqlite_path
 from xmlsync.rules import FeedRules, ProjectIds, RuleConfig, project_ids
+from xmlsync.state import State, Verdict, digest
 from xmlsync.validate import BATCH, check_batch_content
 from xmlsync.writer import (
     FeedWriter,
@@ -90,6 +91,9 @@ class BuildResult:
     skipped: int = 0
     rejects: str | None = None
     parts: tuple[str, ...] = ()
+    delta: tuple[int, int, int] | None = None  # new, changed, unchanged (with a state file)
+    gone: tuple[str, ...] = ()  # Ids MiniCRM has that the source no longer does
+    state: str | None = None
 
     def summary(self) -> str:
         """Return ``1 project, 2 offers, 5 products from 5 input rows, 0 rejected`` (and what was skipped)."""
@@ -103,6 +107,14 @@ class BuildResult:
         if self.rejects is not None:
             records = f"{self.skipped} invalid record{'' if self.skipped == 1 else 's'}"
             text += f"; skipped {records}, listed in {self.rejects}"
+        if self.delta is not None:
+            new, changed, unchanged = self.delta
+            text += (
+                f"; against {self.state}: {new} new, {changed} changed, {unchanged} unchanged, {len(self.gone)} gone"
+            )
+            if self.gone:
+                shown = ", ".join(self.gone[:10]) + (f" and {len(self.gone) - 10} more" if len(self.gone) > 10 else "")
+                text += f" (Project {shown})"
         return text
 
 
@@ -114,6 +126,7 @@ def write_feed(
     rejects: IO[bytes] | None = None,
     progress: ProgressCallback | None = None,
     jobs: int = 1,
+    delta: Delta | None = None,
 ) -> BuildResult:
     """Map, build and validate each record, streaming valid ``<Project>`` elements to ``out``.
 
@@ -129,7 +142,7 @@ def write_feed(
     """
     config = config or BuildConfig()
     with FeedWriter(out, pretty=config.pretty) as writer:
-        return write_projects(records, writer, config, rejects=rejects, progress=progress, jobs=jobs)
+        return write_projects(records, writer, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta)
 
 
 def write_projects(
@@ -140,8 +153,11 @@ def write_projects(
     rejects: IO[bytes] | None = None,
     progress: ProgressCallback | None = None,
     jobs: int = 1,
+    delta: Delta | None = None,
 ) -> BuildResult:
     """Like :func:`write_feed`, into any sink, e.g. a :class:`~xmlsync.writer.SplitFeed`.
+
+    With ``delta``, only the projects it wants (new or changed since MiniCRM confirmed them) are written.
 
     With ``jobs`` > 1, batches of records are mapped, built, checked and serialised in that many worker
     processes, while this process reads, checks the Ids and writes, in input order: the output is the
@@ -149,7 +165,7 @@ def write_projects(
     """
     config = config or BuildConfig()
     with FeedRules(RuleConfig(vat_codes=config.vat_codes, strict=config.strict)) as rules:
-        run = _FeedRun(sink, rules, rejects)
+        run = _FeedRun(sink, rules, rejects, delta)
         started = time.monotonic()
         records_done = 0
         for batch, built in _built_batches(records, config, jobs):
@@ -161,7 +177,33 @@ def write_projects(
             progress(Progress(records_done, run.projects, run.skipped, time.monotonic() - started, done=True))
     if run.issues:
         raise InputError(run.issues)
-    return BuildResult(run.projects, run.offers, run.products, tuple(run.warnings), run.rows, run.rejected, run.skipped)
+    return BuildResult(
+        run.projects,
+        run.offers,
+        run.products,
+        tuple(run.warnings),
+        run.rows,
+        run.rejected,
+        run.skipped,
+        delta=(delta.counts["new"], delta.counts["changed"], delta.counts["unchanged"]) if delta else None,
+    )
+
+
+class Delta:
+    """Which projects a delta build writes: new or changed ones since MiniCRM confirmed them (all with ``full``)."""
+
+    def __init__(self, state: State, *, full: bool = False) -> None:
+        self.state = state
+        self.full = full
+        self.counts: dict[Verdict, int] = {"new": 0, "changed": 0, "unchanged": 0}
+
+    def wanted(self, ids: ProjectIds, xml: bytes) -> bool:
+        """Record a valid project as built; return whether to write it."""
+        if ids.project is None:
+            return True
+        verdict = self.state.classify(ids.project, digest(xml))
+        self.counts[verdict] += 1
+        return self.full or verdict != "unchanged"
 
 
 Batch = list[tuple[RawRecord, int]]  # records with their (1-based) place in the feed
@@ -312,10 +354,13 @@ def available_cpus() -> int:
 class _FeedRun:
     """The ordered part of a build: Id checks, then writing, rejecting or reporting each record."""
 
-    def __init__(self, sink: ProjectSink, rules: FeedRules, rejects: IO[bytes] | None) -> None:
+    def __init__(
+        self, sink: ProjectSink, rules: FeedRules, rejects: IO[bytes] | None, delta: Delta | None = None
+    ) -> None:
         self.sink = sink
         self.rules = rules
         self.rejects = rejects
+        self.delta = delta
         self.issues: list[Issue] = []
         self.warnings: list[Issue] = []
         self.projects = self.offers = self.products = self.rows = self.rejected = self.skipped = 0
@@ -344,6 +389,8 @@ class _FeedRun:
                 self._refuse(raw, problems)
                 continue
             if self.issues or result.xml is None:
+                continue
+            if self.delta is not None and result.ids is not None and not self.delta.wanted(result.ids, result.xml):
                 continue
             try:
                 self.sink.write_serialised(result.xml, f"Project {result.ids.project}" if result.ids else None)
@@ -379,6 +426,8 @@ def build_file(
     split: Split | None = None,
     progress: ProgressCallback | None = None,
     jobs: int = 1,
+    state: str | Path | None = None,
+    full: bool = False,
 ) -> BuildResult:
     """Build the feed for an input into ``output``.
 
@@ -394,6 +443,9 @@ def build_file(
             :class:`~xmlsync.writer.SplitFeed`. ``output`` must then be a path.
         progress: Called with a :class:`Progress` after each batch of records and once at the end.
         jobs: Worker processes that map, build and check records (see :func:`write_projects`).
+        state: A state file (:mod:`xmlsync.state`): write only the projects that are new or changed since
+            ``push --state`` last had them confirmed by MiniCRM, and list those gone from the source.
+        full: With ``state``, write every project all the same (they are recorded as built).
 
     Raises:
         OptionsError: An output is an input (the ERP export, the profile) or another output; nothing was done.
@@ -411,20 +463,34 @@ def build_file(
     if split is not None and not isinstance(output, str | Path):
         raise ValueError("a split feed is written to files: give an output path")
     spec = source if isinstance(source, InputSpec) else InputSpec(path=str(source))
-    _refuse_overlaps(spec, profile, output, rejects, split)
+    _refuse_overlaps(spec, profile, output, rejects, split, state)
     meter = InputMeter()
+    delta_state = State(state) if state is not None else None  # a foreign file is refused before any work
     records = read_records(spec, profile, on_open=meter.opened)
     if progress is not None:
         progress = _with_fraction(progress, meter)
     try:
+        delta = None
+        if delta_state is not None:
+            delta_state.begin_build()
+            delta = Delta(delta_state, full=full)
         with _reporting_os_errors(output if isinstance(output, str | Path) else None), contextlib.ExitStack() as stack:
             rejects_out = stack.enter_context(atomic_output(rejects)) if rejects is not None else None
-            result = _build_into(records, output, config, split, rejects_out, progress, jobs)
+            result = _build_into(records, output, config, split, rejects_out, progress, jobs, delta)
         if rejects is not None:
             result = replace(result, rejects=str(rejects))
+        if delta_state is not None:
+            result = replace(result, gone=tuple(delta_state.gone()), state=str(state))
+            delta_state.end_build(keep=True)  # the output is written: what it holds counts as built
         return result
+    except BaseException:
+        if delta_state is not None and delta_state.run:
+            delta_state.end_build(keep=False)
+        raise
     finally:
         records.close()
+        if delta_state is not None:
+            delta_state.close()
 
 
 def _refuse_overlaps(
@@ -433,6 +499,7 @@ def _refuse_overlaps(
     output: str | Path | IO[bytes],
     rejects: str | Path | None,
     split: Split | None,
+    state: str | Path | None = None,
 ) -> None:
     """Refuse outputs that would overwrite an input (the ERP export, the profile) or each other."""
     inputs = [("input", Path(path)) for path in (spec.path, sqlite_path(spec.sql_url or "")) if path and path != "-"]
@@ -443,6 +510,8 @@ def _refuse_overlaps(
         outputs.append(("part list", manifest_path(output)) if split is not None else ("output", Path(output)))
     if rejects is not None:
         outputs.append(("rejects file", Path(rejects)))
+    if state is not None:
+        outputs.append(("state file", Path(state)))
     refuse_overlaps(
         inputs, outputs, split=Path(output) if split is not None and isinstance(output, str | Path) else None
     )
@@ -464,15 +533,16 @@ def _build_into(
     rejects: IO[bytes] | None,
     progress: ProgressCallback | None,
     jobs: int,
+    delta: Delta | None,
 ) -> BuildResult:
     if split is not None:
         assert isinstance(output, str | Path)
         parts = SplitFeed(output, pretty=config.pretty, max_projects=split.records, max_bytes=split.size)
         with parts:
-            result = write_projects(records, parts, config, rejects=rejects, progress=progress, jobs=jobs)
+            result = write_projects(records, parts, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta)
         return replace(result, parts=tuple(str(path) for path in parts.paths))
     with complete_output(output) as out:
-        return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs)
+        return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta)
 
 
 @contextlib.contextmanager

@@ -17,16 +17,20 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from lxml import etree
+
 from xmlsync.errors import InputError, Issue, XmlSyncError
 from xmlsync.rules import RuleConfig
+from xmlsync.safe import iter_projects
+from xmlsync.state import State, digest
 from xmlsync.validate import check_files
-from xmlsync.writer import MANIFEST_KIND, atomic_output
+from xmlsync.writer import MANIFEST_KIND
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,7 +104,8 @@ class PushConfig:
             downloading after about 120 s).
         retries: Tries after the first for 429, 5xx and timeouts.
         max_wait: The longest wait between tries, in seconds (``Retry-After`` included).
-        state: The file counting requests of the last hour, shared by runs; ``None``: no pacing across runs.
+        state: The state file (:mod:`xmlsync.state`): requests of the last hour, shared by runs, and the
+            projects MiniCRM accepted, for delta feeds; ``None``: no pacing across runs, nothing confirmed.
         limit: Requests per rolling hour.
     """
 
@@ -135,41 +140,43 @@ def _quote(url: str) -> str:
 
 
 class RateLimit:
-    """The times of the requests of the last hour for one system, in a state file shared by runs.
+    """The times of the requests of the last hour for one system: in the state file if there is one
+    (shared by runs; it holds a hash of the system id, not the id), else in memory."""
 
-    The file holds a hash of the system id and times, nothing else; it is replaced atomically.
-    """
-
-    def __init__(self, path: Path | None, system_id: str, limit: int, clock: Callable[[], float]) -> None:
-        self._path = path
+    def __init__(self, state: State | None, system_id: str, limit: int, clock: Callable[[], float]) -> None:
+        self._state = state
         self._key = hashlib.sha256(f"minicrm:{system_id}".encode()).hexdigest()[:16]
         self._limit = limit
         self._clock = clock
-
-    def _load(self) -> dict[str, list[float]]:
-        if self._path is None or not self._path.exists():
-            return {}
-        try:
-            data = json.loads(self._path.read_text(encoding="utf-8"))
-            return {str(k): [float(t) for t in v] for k, v in data.get("requests", {}).items()}
-        except (ValueError, TypeError, AttributeError, OSError):
-            message = "the push state file is not one xmlsync wrote; give another --state path"
-            raise InputError([Issue("state-file", message, str(self._path))]) from None
+        self._times: list[float] = []
 
     def wait(self) -> float:
         """Return how long to wait before the next request may go (0 if it may go now)."""
         now = self._clock()
-        recent = sorted(t for t in self._load().get(self._key, []) if now - t < _HOUR)
+        times = self._state.request_times(self._key) if self._state is not None else self._times
+        recent = sorted(t for t in times if now - t < _HOUR)
         return 0.0 if len(recent) < self._limit else recent[-self._limit] + _HOUR - now
 
     def record(self) -> None:
         """Count a request sent now."""
         now = self._clock()
-        data = self._load()
-        data[self._key] = [t for t in data.get(self._key, []) if now - t < _HOUR] + [now]
-        if self._path is not None:
-            with atomic_output(self._path) as out:
-                out.write(json.dumps({"kind": "xmlsync push state", "requests": data}).encode())
+        if self._state is not None:
+            self._state.count_request(self._key, now, now - _HOUR)
+        else:
+            self._times = [t for t in self._times if now - t < _HOUR] + [now]
+
+
+def _confirm(state: State, path: str) -> int:
+    """Mark the projects of a file MiniCRM accepted as confirmed in the state; return how many."""
+
+    def pushed() -> Iterator[tuple[str, str]]:
+        for project in iter_projects(path, path):
+            project.tail = None
+            ident = project.get("Id")
+            if ident is not None:
+                yield ident, digest(etree.tostring(project, encoding="UTF-8"))
+
+    return state.confirm(pushed())
 
 
 @dataclass(frozen=True)
@@ -216,12 +223,14 @@ def push(
     Raises:
         PushError: One issue naming the file or URL, MiniCRM's words or what went wrong, and the status.
         InputError: ``state-file``, for a state file xmlsync did not write.
+        ValidationError: If an accepted file cannot be read again to confirm its projects.
     """
     import httpx
 
     config = config or PushConfig()
     say = on_event or (lambda line: None)
-    limit = RateLimit(config.state, credentials.system_id, config.limit, clock)
+    state = State(config.state) if config.state is not None else None
+    limit = RateLimit(state, credentials.system_id, config.limit, clock)
     own = client is None
     http = client or httpx.Client(timeout=config.timeout, verify=True, follow_redirects=False)
     base = f"{config.base_url.rstrip('/')}/Api/SyncFeed/{credentials.system_id}"
@@ -263,6 +272,8 @@ def push(
                     status, answer = response.status_code, _one_line(response.text)
                     retry_after = _retry_after(response.headers.get("Retry-After"))
                     if status == 200:
+                        if state is not None and request.mode == "upload":
+                            _confirm(state, request.target)
                         delivered.append(Delivered(request, tries, answer))
                         break
                 retryable = status is None or status == 429 or status >= 500
@@ -274,6 +285,8 @@ def push(
     finally:
         if own:
             http.close()
+        if state is not None:
+            state.close()
     return delivered
 
 
