@@ -175,8 +175,10 @@ def test_requests_are_paced_to_the_hourly_limit_across_runs(minicrm: MiniCRM, tm
     push(requests * 2, CREDENTIALS, config, clock=clock, sleep=clock.sleep, on_event=events.append)
     assert clock.slept == [3000.0, 600.0]  # until the first run's requests are an hour old, one at a time
     assert events == [
-        "waiting 3,000 s for MiniCRM's limit of 3 requests an hour (2 more after this one)",
-        "waiting 600 s for MiniCRM's limit of 3 requests an hour (0 more after this one)",
+        "waiting 3,000 s for MiniCRM's limit of 3 requests an hour (2 more after this one; the last goes out in"
+        " about 50 min)",
+        "waiting 600 s for MiniCRM's limit of 3 requests an hour (0 more after this one; the last goes out in about"
+        " 10 min)",
     ]
     assert len(minicrm.received) == 6
     data = state.read_bytes()
@@ -203,3 +205,15 @@ def test_a_file_gone_before_it_is_sent(minicrm: MiniCRM, tmp_path: Path) -> None
         f"{gone}: cannot read the file: No such file or directory; it was not sent [push-refused]"
     ]
     assert minicrm.received == []
+
+
+def test_a_long_split_feed_says_when_it_will_finish(minicrm: MiniCRM) -> None:
+    clock, events = Clock(), []
+    config = PushConfig(base_url=minicrm.url, limit=2)
+    push([Request("upload", str(SAMPLE_XML))] * 7, CREDENTIALS, config, clock=clock, sleep=clock.sleep,
+         on_event=events.append)  # fmt: skip
+    assert events[0] == (
+        "waiting 3,600 s for MiniCRM's limit of 2 requests an hour (4 more after this one; the last goes out in"
+        " about 3 h 00 min)"
+    )
+    assert (len(minicrm.received), clock.slept) == (7, [3600.0, 3600.0, 3600.0])

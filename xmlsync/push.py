@@ -191,6 +191,11 @@ class Delivered:
 Event = Callable[[str], None]
 
 
+def _duration(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
@@ -242,8 +247,9 @@ def push(
                 pause = limit.wait()
                 if pause > 0:
                     left = len(requests) - position
+                    finish = pause + (left // config.limit) * _HOUR  # then at most `limit` go each hour
                     say(f"waiting {pause:,.0f} s for MiniCRM's limit of {config.limit} requests an hour"
-                        f" ({left:,} more after this one)")  # fmt: skip
+                        f" ({left:,} more after this one; the last goes out in about {_duration(finish)})")  # fmt: skip
                     sleep(pause)
                 tries += 1
                 limit.record()
