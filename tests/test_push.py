@@ -217,3 +217,14 @@ def test_a_long_split_feed_says_when_it_will_finish(minicrm: MiniCRM) -> None:
         " about 3 h 00 min)"
     )
     assert (len(minicrm.received), clock.slept) == (7, [3600.0, 3600.0, 3600.0])
+
+
+def test_a_part_list_xmlsync_did_not_write(runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path) -> None:
+    listed = tmp_path / "offers.parts.json"
+    listed.write_text('{"kind": "xmlsync split feed", "parts": [{"file": "../etc/passwd", "bytes": 1, "sha256": "x"}]}')
+    result = run(runner, minicrm, str(listed))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{listed}: not a part list xmlsync wrote [foreign-file]\nError: 1 problem found; nothing was sent\n",
+    )
+    assert minicrm.received == []

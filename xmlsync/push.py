@@ -12,7 +12,6 @@ counted in a small state file shared by consecutive runs.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import sys
@@ -30,7 +29,7 @@ from xmlsync.rules import RuleConfig
 from xmlsync.safe import iter_projects
 from xmlsync.state import State, digest
 from xmlsync.validate import check_files
-from xmlsync.writer import MANIFEST_KIND
+from xmlsync.writer import parse_part_list
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -324,11 +323,12 @@ def requests_for(files: Sequence[str | Path], source_urls: Sequence[str]) -> lis
         path = Path(name)
         if path.name.endswith(".parts.json"):
             try:
-                listed = json.loads(path.read_text(encoding="utf-8"))
-                parts = [str(part["file"]) for part in listed["parts"]] if listed.get("kind") == MANIFEST_KIND else None
-            except (OSError, ValueError, TypeError, KeyError, AttributeError):
-                parts = None
-            if parts is None or any(Path(part).name != part for part in parts):
+                parts = parse_part_list(path.read_bytes())
+            except OSError as exc:
+                raise InputError(
+                    [Issue("unreadable-input", f"cannot read the file: {exc.strerror}", str(path))]
+                ) from None
+            if parts is None:
                 raise InputError([Issue("foreign-file", "not a part list xmlsync wrote", str(path))])
             requests.extend(Request("upload", str(path.parent / part)) for part in parts)
         else:

@@ -250,6 +250,20 @@ MANIFEST_KIND = "xmlsync split feed"
 _MANIFEST_BYTES = 16 * 1024 * 1024  # a part list is a few lines a part; anything larger is not ours
 
 
+def parse_part_list(raw: bytes) -> dict[str, tuple[int, str]] | None:
+    """Return the parts a part list names, in order: file name -> (bytes, SHA-256); ``None`` if xmlsync did
+    not write it (not its JSON, too large, or a name that is not a plain file name)."""
+    try:
+        data = json.loads(raw) if len(raw) <= _MANIFEST_BYTES else None
+        if isinstance(data, dict) and data.get("kind") == MANIFEST_KIND:
+            parts = {str(p["file"]): (int(p["bytes"]), str(p["sha256"])) for p in data["parts"]}
+            if all(name and Path(name).name == name for name in parts):
+                return parts
+    except (ValueError, TypeError, KeyError, RecursionError):
+        pass
+    return None
+
+
 def read_manifest(target: str | Path) -> dict[str, tuple[int, str]]:
     """Return the parts listed by the part list of ``target``'s split feed: name -> (bytes, SHA-256).
 
@@ -268,12 +282,9 @@ def read_manifest(target: str | Path) -> dict[str, tuple[int, str]]:
         raise OutputError(
             [Issue("unwritable-output", f"cannot read the part list: {exc.strerror}", str(path))]
         ) from None
-    try:
-        data = json.loads(raw) if len(raw) <= _MANIFEST_BYTES else None
-        if isinstance(data, dict) and data.get("kind") == MANIFEST_KIND:
-            return {str(p["file"]): (int(p["bytes"]), str(p["sha256"])) for p in data["parts"]}
-    except (ValueError, TypeError, KeyError, RecursionError):
-        pass
+    parts = parse_part_list(raw)
+    if parts is not None:
+        return parts
     message = (
         f"{path.name} is where the list of this feed's parts goes, but xmlsync did not write it; move it away"
         " (xmlsync never overwrites a file it did not write)"
