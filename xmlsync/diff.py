@@ -19,11 +19,11 @@ from typing import Literal
 
 from lxml import etree
 
-from xmlsync.paths import CONTAINERS, element_line
-from xmlsync.safe import Source, iter_projects, source_name
+from xmlsync.paths import CONTAINERS
+from xmlsync.safe import Source, iter_compact_projects, safe_parser, source_name
 
 Kind = Literal["added", "removed", "changed", "repeated"]
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)  # for projects written here
+_PARSER = safe_parser()  # for the projects kept in the store
 
 
 @dataclass(frozen=True)
@@ -174,13 +174,9 @@ def flatten(project: etree._Element) -> dict[str, str]:
 
 
 def _projects(source: Source, name: str) -> Iterator[tuple[str, int | None, bytes]]:
-    """Yield ``(Id, line, XML)`` of each ``<Project>`` of a feed; a project without an ``Id`` is keyed ``#3``.
-
-    The XML is the project without whitespace between elements, comments and processing instructions.
-    """
-    for position, project in enumerate(iter_projects(source, name), start=1):
-        project.tail = None
-        yield project.get("Id") or f"#{position}", element_line(project), etree.tostring(project, encoding="UTF-8")
+    """Yield ``(Id, line, XML)`` of each ``<Project>`` of a feed, compact; a project without an Id is keyed ``#3``."""
+    for position, (ident, line, xml) in enumerate(iter_compact_projects(source, name), start=1):
+        yield ident or f"#{position}", line, xml
 
 
 def _where(name: str, line: int | None) -> str:

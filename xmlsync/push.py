@@ -16,17 +16,15 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from lxml import etree
-
 from xmlsync.errors import InputError, Issue, XmlSyncError
 from xmlsync.rules import RuleConfig
-from xmlsync.safe import iter_projects
+from xmlsync.safe import iter_compact_projects
 from xmlsync.state import State, digest
 from xmlsync.validate import check_files
 from xmlsync.writer import parse_part_list
@@ -131,11 +129,7 @@ class Request:
         base = f"{base_url.rstrip('/')}/Api/SyncFeed/{system_id}"
         if self.mode == "upload":
             return f"POST {base}/Upload {self.target} ({Path(self.target).stat().st_size:,} bytes)"
-        return f"GET {base}?Source={_quote(self.target)}"
-
-
-def _quote(url: str) -> str:
-    return quote(url, safe="")
+        return f"GET {base}?Source={quote(self.target, safe='')}"
 
 
 class RateLimit:
@@ -168,14 +162,8 @@ class RateLimit:
 def _confirm(state: State, path: str) -> int:
     """Mark the projects of a file MiniCRM accepted as confirmed in the state; return how many."""
 
-    def pushed() -> Iterator[tuple[str, str]]:
-        for project in iter_projects(path, path):
-            project.tail = None
-            ident = project.get("Id")
-            if ident is not None:
-                yield ident, digest(etree.tostring(project, encoding="UTF-8"))
-
-    return state.confirm(pushed())
+    pushed = iter_compact_projects(path, path)
+    return state.confirm((ident, digest(xml)) for ident, _, xml in pushed if ident is not None)
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,16 @@ def iter_projects(source: Source, name: str) -> Iterator[etree._Element]:
         yield from _top_projects(guard, name)
 
 
+def iter_compact_projects(source: Source, name: str) -> Iterator[tuple[str | None, int | None, bytes]]:
+    """Yield ``(Id, line, XML)`` of each ``<Project>`` of a feed (see :func:`iter_projects`), the XML compact:
+    without whitespace between elements, comments or processing instructions, as ``build --compact`` writes it.
+    """
+    for project in iter_projects(source, name):
+        project.tail = None
+        line = project.sourceline if isinstance(project.sourceline, int) else None
+        yield project.get("Id"), line, etree.tostring(project, encoding="UTF-8")
+
+
 def _top_projects(guard: GuardedStream, name: str) -> Iterator[etree._Element]:
     events = etree.iterparse(
         cast(Any, guard),
