@@ -362,14 +362,14 @@ def test_sql_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_decimals_from_every_reader_keep_their_digits() -> None:
-    from xmlsync.flat import RowGrouper
+    from xmlsync.kinds import DECIMAL
     from xmlsync.profile import Profile
 
-    grouper = RowGrouper(Profile(decimal_separator=",", thousands_separator=" "), ())
-    assert grouper.decimal("1 250,50") == Decimal("1250.50")
-    assert grouper.decimal("1\u00a0250,5") == Decimal("1250.5")
-    assert grouper.decimal(7490.5) == Decimal("7490.5")
-    assert grouper.decimal(48990) == Decimal(48990)
+    profile = Profile(decimal_separator=",", thousands_separator=" ")
+    assert DECIMAL.flat_value("1 250,50", profile) == Decimal("1250.50")
+    assert DECIMAL.flat_value("1\u00a0250,5", profile) == Decimal("1250.5")
+    assert DECIMAL.flat_value(7490.5, profile) == Decimal("7490.5")
+    assert DECIMAL.flat_value(48990, profile) == Decimal(48990)
 
 
 # -- hostile and malformed values: one located line each, never a traceback ---------------------------------------

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import io
-from datetime import timezone
 from decimal import Decimal
 from typing import Any
-from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from tests.conftest import SAMPLE_XML
-from xmlsync import BuildConfig, InputError, build_project, check_file, mapping, project_from_dict
-from xmlsync.fastpath import fast_build
+from xmlsync import BuildConfig, check_file
 from xmlsync.pipeline import write_feed
 from xmlsync.readers import RawRecord
 from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS, FeedRules
@@ -162,25 +159,6 @@ def odd_records(draw: st.DrawFn) -> dict[str, Any]:
     return damage(record)
 
 
-def _outcome(record: dict[str, Any], config: BuildConfig) -> object:
-    try:
-        return project_from_dict(record, source="gen", config=config)
-    except InputError as exc:
-        return [str(issue) for issue in exc.issues]
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(odd_records(), st.booleans(), st.sampled_from([None, frozenset({"Accepted", "Draft"})]))
-def test_fast_mapping_agrees_with_the_detailed_mapper(
-    record: dict[str, Any], clean_text: bool, statuses: frozenset[str] | None
-) -> None:
-    config = BuildConfig(clean_text=clean_text, statuses=statuses)
-    fast = _outcome(record, config)
-    with mock.patch.object(mapping, "_fast_values", return_value=None):
-        detailed = _outcome(record, config)
-    assert fast == detailed
-
-
 RULE_BREAKS = {
     "EAN": ["5901234123458", "4006381333931", "abc", "5901234123457"],
     "VAT": ["27", "1234%", "KBAUK", "5.5%", " 27%"],
@@ -212,76 +190,3 @@ def test_a_clean_batch_verdict_is_never_wrong(
         clean = rules.batch_clean(container)
         found_issues = [i for n, p in enumerate(container, 1) for i in rules.content(p, f"/Projects/Project[{n}]")]
     assert not (clean and found_issues), [str(issue) for issue in found_issues]
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(odd_records() | projects().map(lambda records: records[0]), st.booleans(), st.booleans())
-def test_the_fast_path_builds_what_the_usual_way_builds(
-    record: dict[str, Any], clean_text: bool, statuses: bool
-) -> None:
-    config = BuildConfig(clean_text=clean_text, statuses=frozenset({"Accepted"}) if statuses else None)
-    assert_fast_path_agrees(record, config)
-
-
-def assert_fast_path_agrees(record: dict[str, Any], config: BuildConfig) -> None:
-    """Wherever fast_build answers, its element is byte for byte the one of project_from_dict + build_project."""
-    fast = fast_build(record, config)
-    try:
-        project = project_from_dict(record, config=config)
-    except InputError:
-        assert fast is None
-        return
-    if fast is not None:
-        usual = build_project(project)
-        assert etree.tostring(fast.element) == etree.tostring(usual)
-        assert (fast.offers, fast.products) == (len(project.offers), sum(len(o.products) for o in project.offers))
-
-
-NUMBERS = st.sampled_from(["007.50", "1.50", "-0", "0", "12", 12, Decimal("1E+2"), Decimal("3.10"), "1e3", " 1.5"])
-DATES = (
-    st.sampled_from(
-        [
-            "2024-04-05",
-            "2024-04-05 10:00:00",
-            "2024-02-30",
-            "2024-4-5",
-            "2024-04-05T10:00:00",
-            "0999-01-01",
-            "0000-01-01",
-        ]
-    )
-    | st.dates()
-    | st.datetimes(timezones=st.none() | st.just(timezone.utc))
-)
-TEXTS = st.sampled_from(["a", " ", "", "x\x0by", "Árvíz <&>", 5, None])
-RATES = st.sampled_from(["27%", "27", "5.5%", "1000%", " 27%"])
-IDENTS = st.sampled_from([0, 5, 7, -1, "5", 2**63, True])
-
-
-@st.composite
-def plain_records(draw: st.DrawFn) -> dict[str, Any]:
-    """Records of the usual shape whose values are near misses of what the fast path copies as it is."""
-
-    def product() -> dict[str, Any]:
-        keys = ("Id", "Name", "SKU", "EAN", "PriceNet", "Quantity", "Unit", "VAT", "FolderName")
-        values = (IDENTS, TEXTS, TEXTS, TEXTS, NUMBERS, NUMBERS, TEXTS, RATES, TEXTS)
-        return {key: draw(value) for key, value in zip(keys, values, strict=True)}
-
-    customer = {key: draw(TEXTS) for key in ("Name", "CountryId", "PostalCode", "City", "Address")}
-    offer = {
-        "Id": draw(IDENTS), "Number": draw(TEXTS), "CurrencyCode": "HUF", "Prompt": draw(DATES),
-        "Performance": draw(DATES), "Issued": draw(DATES), "Subject": draw(TEXTS), "Status": "Accepted",
-        "Customer": customer, "Products": [product() for _ in range(draw(st.integers(1, 2)))],
-    }  # fmt: skip
-    return {
-        "Id": draw(IDENTS), "Name": draw(TEXTS), "CategoryId": draw(IDENTS), "StatusId": draw(TEXTS),
-        "Business": {"Name": draw(TEXTS), "Emails": [draw(TEXTS)]},
-        "Contacts": [{"FirstName": draw(TEXTS), "LastName": draw(TEXTS), "Id": draw(IDENTS)}],
-        "Offers": [offer],
-    }  # fmt: skip
-
-
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plain_records())
-def test_the_fast_path_copies_only_values_the_usual_way_writes_alike(record: dict[str, Any]) -> None:
-    assert_fast_path_agrees(record, BuildConfig())

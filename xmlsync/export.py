@@ -19,8 +19,8 @@ from typing import IO, Any
 from lxml import etree
 
 from xmlsync.errors import InputError, Issue
+from xmlsync.fields import PROJECT_ELEMENTS
 from xmlsync.paths import CONTAINERS, element_line, element_path
-from xmlsync.rules import PROJECT_ELEMENTS
 from xmlsync.safe import Source, iter_projects, source_name
 
 _VALUE_LISTS = frozenset({"Emails", "Phones"})

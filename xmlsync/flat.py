@@ -13,36 +13,24 @@ error naming both rows, never merged silently.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
-from xmlsync.mapping import MAX_ID, TOO_MANY_DIGITS, fits
-from xmlsync.profile import FIELDS, FieldSpec, Profile, spec_of
+from xmlsync.fields import FLAT_FIELDS, FlatField
+from xmlsync.kinds import Problem
+from xmlsync.profile import Profile, spec_of
 from xmlsync.readers.base import RawRecord, Row
 from xmlsync.seen import Place, SeenIds
 
 # Hashed Ids live above this offset, away from the small numeric keys ERPs use.
 HASH_OFFSET = 10**12
 _HASH_BYTES = 7
-_DIGITS = re.compile(r"[0-9]+")
-_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-_NUMERIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # a number, if not a whole one
-_ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 MEMO_VALUES = 10_000  # distinct (field, raw value) conversions remembered by a RowGrouper
-_LEVELS = {
-    "Project": "project",
-    "Business": "project",
-    "Contact": "contact",
-    "Offer": "offer",
-    "Customer": "offer",
-    "Product": "product",
-}
 
 
 def stable_id(entity: str, key: str) -> int:
@@ -53,13 +41,6 @@ def stable_id(entity: str, key: str) -> int:
     """
     digest = hashlib.sha256(f"{entity}:{key}".encode()).digest()
     return HASH_OFFSET + int.from_bytes(digest[:_HASH_BYTES], "big")
-
-
-class _Bad(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -107,19 +88,22 @@ class RowGrouper:
                 continue
             try:
                 self._constants[name] = self._convert(name, spec, value)
-            except _Bad as bad:
+            except Problem as bad:
                 self._constant_issues.append(
                     Issue(bad.code, bad.message, source=profile.source, path=f"constants.{name}")
                 )
         names = list(dict.fromkeys([*profile.constants, *self.fields]))
-        self._project_names = [n for n in names if _LEVELS.get(n.split(".")[0]) == "project"]
-        self._offer_names = [n for n in names if _LEVELS.get(n.split(".")[0]) == "offer"]
-        self._product_names = [(n, n.split(".", 1)[1]) for n in names if n.startswith("Product.")]
+        self._paths = {name: spec.path for name in names if (spec := spec_of(name)) is not None}
+        levels = {name: _level(path) for name, path in self._paths.items()}
+        self._project_names = [n for n, level in levels.items() if level == "project"]
+        self._contact_names = [n for n, level in levels.items() if level == "contact"]
+        self._offer_names = [n for n, level in levels.items() if level == "offer"]
+        self._product_names = [(n, str(self._paths[n][4])) for n, level in levels.items() if level == "product"]
 
     # -- values --------------------------------------------------------------------------------
 
-    def convert(self, name: str, spec: FieldSpec, raw: Any) -> Any:
-        """Return the normalised value of field ``name`` (``None`` when empty); raise ``_Bad``.
+    def convert(self, name: str, spec: FlatField, raw: Any) -> Any:
+        """Return the normalised value of field ``name`` (``None`` when empty); raise ``Problem``.
 
         Results are remembered for the last :data:`MEMO_VALUES` distinct values: the project and offer
         columns repeat on every product line, and dates, units and rates repeat across the export.
@@ -132,23 +116,23 @@ class RowGrouper:
         except TypeError:  # an unhashable value (never from our readers): no memo
             return self._convert(name, spec, raw)
         else:
-            if isinstance(known, _Bad):
+            if isinstance(known, Problem):
                 raise known
             return known
         if len(self._memo) >= MEMO_VALUES:
             self._memo.clear()
         try:
             value = self._memo[key] = self._convert(name, spec, raw)
-        except _Bad as bad:
+        except Problem as bad:
             self._memo[key] = bad
             raise
         return value
 
-    def _convert(self, name: str, spec: FieldSpec, raw: Any) -> Any:
+    def _convert(self, name: str, spec: FlatField, raw: Any) -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, bytes | bytearray | memoryview):
-            raise _Bad(
+            raise Problem(
                 "wrong-type",
                 "is binary data (a BLOB), which a feed cannot hold; CAST the column to text in the query",
             )
@@ -158,20 +142,10 @@ class RowGrouper:
             return mapped[str(text)]
         if name in self.profile.country_fields:
             return self.country(str(text))
-        kind = spec.kind
-        if kind == "id":
-            return self.ident(name.split(".")[0], text)
-        if kind == "number":
-            return self.number(text)
-        if kind == "decimal":
-            return self.decimal(text)
-        if kind == "date":
-            return self.when(text)
-        if kind == "vat" and isinstance(text, str):
-            return text.replace(",", ".") if self.profile.decimal_separator == "," else text
-        if kind == "vat":
-            return self.decimal(text)
-        return _as_text(text)
+        value = spec.kind.flat_value(text, self.profile)
+        if spec.kind.flat == "id" and isinstance(value, str):
+            return self.hashed(name.split(".")[0], value)
+        return value
 
     def country(self, value: str) -> str:
         language = self.profile.country_language
@@ -181,112 +155,21 @@ class RowGrouper:
         index = LANGUAGES.index(language)
         if any(names[index] == value for names in COUNTRIES.values()):
             return value
-        raise _Bad(
+        raise Problem(
             "unknown-country",
             f"{value!r} is not a known ISO country code; use a code such as HU or RO, or map it under"
             f' [values."...CountryId"]',
         )
 
-    def ident(self, entity: str, value: Any) -> int:
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-            exact = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
-            if exact.is_finite() and exact == exact.to_integral_value() and 0 <= exact <= MAX_ID:
-                return int(exact)
-            raise _Bad(
-                "invalid-id", f"{_show(value)} is not a valid Id; MiniCRM needs a whole number from 0 to {MAX_ID}"
-            )
-        text = str(value).strip()
-        if _DIGITS.fullmatch(text):
-            if len(text.lstrip("0")) < 20 and int(text) <= MAX_ID:
-                return int(text)
-            raise _Bad("invalid-id", f"{_show(text)} is out of range; an Id must be between 0 and {MAX_ID}")
-        if _NUMERIC.fullmatch(text):
-            raise _Bad(
-                "invalid-id",
-                f"{_show(text)} is a number but not a valid Id (a whole number from 0 to {MAX_ID}); fix the key"
-                " in the source (hashing it would make a new Id)",
-            )
-        if self.profile.non_numeric_ids != "hash":
-            raise _Bad("invalid-id", f"{text!r} is not a whole number; MiniCRM needs numeric Ids")
+    def hashed(self, entity: str, text: str) -> int:
+        """Return the stable Id of a non-numeric key, refusing two keys that hash alike."""
         number = stable_id(entity, text)
         known = self._seen.first(f"id:{entity}", str(number), Place(text, None, None))
         if known is not None and known.path != text:
-            raise _Bad(
+            raise Problem(
                 "id-collision", f"{text!r} and {known.path!r} map to the same {entity} Id {number}; rename one key"
             )
         return number
-
-    def number(self, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID:
-            return value
-        if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ID:
-            return int(value)
-        if isinstance(value, str) and _DIGITS.fullmatch(value) and len(value.lstrip("0")) < 20:
-            return int(value)
-        raise _Bad("invalid-number", f"{_show(value)} is not a whole number up to {MAX_ID}")
-
-    def decimal(self, value: Any) -> Decimal:
-        if isinstance(value, bool):
-            raise _Bad("invalid-number", f"{value!r} is not a number")
-        if isinstance(value, int | Decimal | float):
-            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-            if not number.is_finite():
-                raise _Bad("invalid-number", f"{_show(value)} is not a number")
-            if not fits(number):
-                raise _Bad("invalid-number", f"{_show(value)} {TOO_MANY_DIGITS}")
-            return number
-        text = str(value)
-        cleaned = text
-        thousands = self.profile.thousands_separator
-        if thousands:
-            separators = (thousands, "\u00a0", "\u202f") if thousands == " " else (thousands,)
-            for sep in separators:
-                cleaned = cleaned.replace(sep, "")
-        if self.profile.decimal_separator == ",":
-            if "." in cleaned:
-                raise _Bad("invalid-number", f"{text!r} has a '.', but the profile's decimal separator is ','")
-            cleaned = cleaned.replace(",", ".")
-        if not _NUMBER.fullmatch(cleaned):
-            expected = "1 250,50" if self.profile.decimal_separator == "," else "1250.50"
-            raise _Bad("invalid-number", f"{text!r} is not a number in the profile's format, e.g. {expected}")
-        try:
-            number = Decimal(cleaned)
-        except InvalidOperation:  # pragma: no cover - the pattern excludes it
-            raise _Bad("invalid-number", f"{text!r} is not a number") from None
-        if not fits(number):
-            raise _Bad("invalid-number", f"{_show(text)} {TOO_MANY_DIGITS}")
-        return number
-
-    def when(self, value: Any) -> date | datetime:
-        if isinstance(value, datetime):
-            return value.replace(microsecond=0)
-        if isinstance(value, date):
-            return value
-        text = str(value)
-        for fmt in _ISO_FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt)
-            except ValueError:
-                continue
-            return parsed if "%H" in fmt else parsed.date()
-        found: dict[datetime, str] = {}
-        for fmt in self.profile.date_formats:
-            try:
-                found.setdefault(datetime.strptime(text, fmt), fmt)
-            except ValueError:
-                continue
-        if len(found) > 1:
-            formats = " and ".join(sorted(found.values()))
-            raise _Bad("ambiguous-date", f"{text!r} reads differently with {formats}; keep one date format")
-        if found:
-            (parsed, fmt), *_ = found.items()
-            return parsed if any(code in fmt for code in ("%H", "%I", "%M")) else parsed.date()
-        hint = (
-            f"the profile's formats are {', '.join(self.profile.date_formats)}"
-            if self.profile.date_formats
-            else 'use YYYY-MM-DD or set [locale] date_formats, e.g. ["%d.%m.%Y"]'
-        )
-        raise _Bad("invalid-date", f"{text!r} is not a date in a known format; {hint}")
 
     # -- rows ----------------------------------------------------------------------------------
 
@@ -307,7 +190,7 @@ class RowGrouper:
                 continue
             try:
                 value = values[name] = self.convert(name, spec, raw.get(column))
-            except _Bad as bad:
+            except Problem as bad:
                 issues.append(Issue(bad.code, bad.message, source=row.source, path=f"{column} -> {name}"))
                 values[name] = None
                 clean = clean and not is_repeated
@@ -369,7 +252,7 @@ class RowGrouper:
             yield self._finish(group)
 
     def _start(self, key: int, row: Row, values: dict[str, Any]) -> _Group:
-        record: dict[str, Any] = {"Contacts": [], "Offers": [], "Fields": {}}
+        record: dict[str, Any] = {"Contacts": [], "Offers": []}
         return _Group(key=key, first=row.source, last=row.source, record=record, values={})
 
     def _agree(
@@ -401,7 +284,7 @@ class RowGrouper:
         if not repeat:
             for name in self._project_names:
                 self._agree(group.values, name, values.get(name), row, issues, f"Project {group.key}")
-            contact = _contact(values)
+            contact = self._contact(values)
             if contact and contact not in group.record["Contacts"]:
                 group.record["Contacts"].append(contact)
         offer_key = values.get("Offer.Id")
@@ -453,71 +336,49 @@ class RowGrouper:
 
     def _finish(self, group: _Group) -> RawRecord:
         self._seen.first("project", str(group.key), Place(_span(group.first, group.last), None, None))
-        values = {name: value for name, (value, _) in group.values.items()}
         record = group.record
-        for name, value in values.items():
-            prefix, _, key = name.partition(".")
-            if prefix == "Project" and key.startswith("Fields."):
-                record["Fields"][key.split(".", 1)[1]] = value
-            elif prefix == "Project":
-                record[key] = value
-        business = {k: v for k, v in values.items() if k.startswith("Business.")}
-        if business:
-            record["Business"] = _business(business)
+        for name, (value, _) in group.values.items():
+            _put(record, self._paths[name], value)
         for offer_key, offer in group.offers.items():
-            seen = {name: value for name, (value, _) in group.offer_values[offer_key].items()}
             offer["Id"] = offer_key
             offer["Customer"] = {}
-            card: dict[str, Any] = {}
-            for name, value in seen.items():
-                prefix, _, key = name.partition(".")
-                if name.startswith("Offer.Project."):
-                    card[name.rsplit(".", 1)[1]] = value
-                elif prefix == "Offer":
-                    offer[key] = value
-                elif prefix == "Customer":
-                    offer["Customer"][key] = value
-            if card:
-                offer["Project"] = card
+            for name, (value, _) in group.offer_values[offer_key].items():
+                _put(offer, self._paths[name][2:], value)
             record["Offers"].append(offer)
-        if not record["Fields"]:
-            del record["Fields"]
         if not record["Contacts"]:
             del record["Contacts"]
         source = _span(group.first, group.last)
         return RawRecord(record, source, tuple(group.issues), rows=group.rows)
 
-
-def _contact(values: dict[str, Any]) -> dict[str, Any]:
-    contact: dict[str, Any] = {}
-    for key, value in values.items():
-        prefix, _, name = key.partition(".")
-        if prefix != "Contact" or value is None:
-            continue
-        if name in ("Email", "Phone"):
-            contact[f"{name}s"] = [value]
-        else:
-            contact[name] = value
-    return contact
+    def _contact(self, values: dict[str, Any]) -> dict[str, Any]:
+        contact: dict[str, Any] = {}
+        for name in self._contact_names:
+            if values.get(name) is not None:
+                _put(contact, self._paths[name][2:], values[name])
+        return contact
 
 
-def _business(values: dict[str, Any]) -> dict[str, Any]:
-    business: dict[str, Any] = {}
-    for key in ("Name", "VatNumber"):
-        if values.get(f"Business.{key}") is not None:
-            business[key] = values[f"Business.{key}"]
-    if values.get("Business.Email") is not None:
-        business["Emails"] = [values["Business.Email"]]
-    if values.get("Business.Phone") is not None:
-        business["Phones"] = [values["Business.Phone"]]
-    address = {
-        key: values[f"Business.{key}"]
-        for key in ("CountryId", "PostalCode", "City", "Address")
-        if values.get(f"Business.{key}") is not None
-    }
-    if address:
-        business["Addresses"] = [address]
-    return business
+def _put(target: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
+    """Set ``value`` at ``path`` in a record (``("Business", "Emails", 0)``: the first item of a list)."""
+    key = str(path[0])
+    if len(path) == 1:
+        target[key] = value
+    elif path[1] == 0 and len(path) == 2:
+        target[key] = [value]
+    elif path[1] == 0:
+        items = target.setdefault(key, [{}])
+        _put(items[0], path[2:], value)
+    else:
+        _put(target.setdefault(key, {}), path[1:], value)
+
+
+def _level(path: tuple[str | int, ...]) -> str:
+    """Return which record of a flat row a field belongs to: project, contact, offer or product."""
+    if path[0] == "Contacts":
+        return "contact"
+    if path[0] == "Offers":
+        return "product" if len(path) > 2 and path[2] == "Products" else "offer"
+    return "project"
 
 
 def _span(first: str, last: str) -> str:
@@ -537,21 +398,9 @@ def _show(value: Any) -> str:
     return repr(shown)
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
 def required_fields() -> list[str]:
     """Return the flat fields every profile must map or set as a constant."""
-    return [name for name, spec in FIELDS.items() if spec.required]
+    return [name for name, spec in FLAT_FIELDS.items() if spec.required]
 
 
 def group_rows(rows: Iterable[Row], profile: Profile, header: tuple[str, ...]) -> Iterator[RawRecord]:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import IO
 
 from xmlsync.errors import InputError, Issue
+from xmlsync.fields import FLAT_FIELDS
 from xmlsync.flat import group_rows
-from xmlsync.profile import FIELDS, Profile
+from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord, open_input, read_json, read_jsonl
 from xmlsync.readers.base import STDIN_NAME, Table
 from xmlsync.readers.sql_reader import mask_url
@@ -167,7 +168,7 @@ def check_columns(profile: Profile, header: tuple[str, ...], input_name: str) ->
                     path=f"columns.{name}",
                 )
             )
-    for name, spec in FIELDS.items():
+    for name, spec in FLAT_FIELDS.items():
         if spec.required and name not in profile.columns and name not in profile.constants and name not in header:
             issues.append(
                 Issue(

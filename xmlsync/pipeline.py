@@ -18,12 +18,11 @@ from typing import IO, Literal, NamedTuple
 
 from lxml import etree
 
-from xmlsync.builder import build_project
+from xmlsync.builder import project_text
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
-from xmlsync.fastpath import fast_build
 from xmlsync.inputs import InputMeter, InputSpec, read_records
-from xmlsync.mapping import project_from_dict
+from xmlsync.mapping import counts, walk
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
@@ -39,7 +38,6 @@ from xmlsync.writer import (
     complete_output,
     manifest_path,
     refuse_overlaps,
-    serialise,
     write_reject,
 )
 
@@ -221,53 +219,64 @@ class Built(NamedTuple):
 
 
 _WORKER_RULES: dict[RuleConfig, FeedRules] = {}
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)  # our own text only
 
 
 def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
-    """Map, build, check (all but the Ids) and serialise a batch of records; it has no state.
+    """Walk, build, check (all but the Ids) and serialise a batch of records; it has no state.
 
-    This runs in the worker processes of a build with several jobs, and in-process with one.
+    Each record takes the one walk (:func:`~xmlsync.mapping.walk`) to the text of its ``<Project>``; the
+    texts of the batch are then parsed together and checked like any feed (:func:`check_batch_content`:
+    the XSD and the rules), so a build never writes what ``validate`` would refuse. This runs in the
+    worker processes of a build with several jobs, and in-process with one.
     """
     rule_config = RuleConfig(vat_codes=config.vat_codes, strict=config.strict)
     rules = _WORKER_RULES.get(rule_config) or _WORKER_RULES.setdefault(rule_config, FeedRules(rule_config))
-    container = etree.Element(ROOT_TAG)
-    mapped: list[tuple[int, int] | InputError | None] = []  # offers and products of each built record
+    walked: list[tuple[str, int, int] | list[Issue] | None] = []  # text, offers and products of each record
     built_at: list[tuple[int, str]] = []
     for raw, index in batch:
         if raw.issues:
-            mapped.append(None)
+            walked.append(None)
             continue
-        fast = fast_build(raw.data, config)
-        if fast is not None:
-            element, offers, products = fast
-        else:
-            try:
-                project = project_from_dict(raw.data, source=raw.source, config=config)
-            except InputError as exc:
-                mapped.append(exc)
-                continue
-            element = build_project(project)
-            offers, products = len(project.offers), sum(len(offer.products) for offer in project.offers)
-        mapped.append((offers, products))
-        container.append(element)
+        read, issues = walk(raw.data, source=raw.source, config=config)
+        if read is None:
+            walked.append(issues)
+            continue
+        walked.append((project_text(read, pretty=config.pretty), *counts(read)))
         built_at.append((index, raw.source))
+    texts = [outcome[0] for outcome in walked if isinstance(outcome, tuple)]
+    container = etree.fromstring(f"<{ROOT_TAG}>{''.join(texts)}</{ROOT_TAG}>".encode(), _PARSER)
     found = check_batch_content(
         container, indexes=[i for i, _ in built_at], rules=rules, sources=[source for _, source in built_at]
     )
-    elements = iter(list(container))
+    elements = iter(container)
     checked = iter(found)
     results: list[Built] = []
-    for (raw, _), outcome in zip(batch, mapped, strict=True):
+    for (raw, _), outcome in zip(batch, walked, strict=True):
         if outcome is None:
             results.append(Built(raw.issues, (), None, None))
-        elif isinstance(outcome, InputError):
-            results.append(Built(tuple(outcome.issues), (), None, None))
+        elif isinstance(outcome, list):
+            results.append(Built(tuple(outcome), (), None, None))
         else:
-            element = next(elements)
+            text, offers, products = outcome
+            ids = project_ids(next(elements))
             schema, content = next(checked)
-            xml = serialise(element, pretty=config.pretty)
-            results.append(Built(tuple(schema), tuple(content), xml, project_ids(element), *outcome))
+            results.append(
+                Built(
+                    _unlined(schema),
+                    _unlined(content),
+                    text.encode(),
+                    ProjectIds(ids.project, None, tuple((ident, None) for ident, _ in ids.offers)),
+                    offers,
+                    products,
+                )
+            )
     return results
+
+
+def _unlined(issues: list[Issue]) -> tuple[Issue, ...]:
+    """Return the issues of a built project without lines: they are lines of the batch, not of a file."""
+    return tuple(replace(issue, line=None) for issue in issues)
 
 
 def _batches(records: Iterable[RawRecord]) -> Iterator[Batch]:

@@ -36,72 +36,19 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from xmlsync.config import NumbersAsText
 from xmlsync.countries import LANGUAGES
 from xmlsync.errors import InputError, Issue
+from xmlsync.fields import CUSTOM_PREFIXES, FLAT_FIELDS, FlatField
+from xmlsync.kinds import OPTIONAL
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-Kind = Literal["id", "number", "decimal", "date", "vat", "text"]
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """What a flat field holds and whether every record needs it."""
-
-    kind: Kind
-    required: bool = False
-
-
-FIELDS: dict[str, FieldSpec] = {
-    "Project.Id": FieldSpec("id", True),
-    "Project.Name": FieldSpec("text", True),
-    "Project.CategoryId": FieldSpec("number", True),
-    "Project.StatusId": FieldSpec("text", True),
-    "Project.UserId": FieldSpec("text"),
-    "Business.Name": FieldSpec("text"),
-    "Business.VatNumber": FieldSpec("text"),
-    "Business.Email": FieldSpec("text"),
-    "Business.Phone": FieldSpec("text"),
-    "Business.CountryId": FieldSpec("text"),
-    "Business.PostalCode": FieldSpec("text"),
-    "Business.City": FieldSpec("text"),
-    "Business.Address": FieldSpec("text"),
-    "Contact.Id": FieldSpec("id"),
-    "Contact.FirstName": FieldSpec("text"),
-    "Contact.LastName": FieldSpec("text"),
-    "Contact.Email": FieldSpec("text"),
-    "Contact.Phone": FieldSpec("text"),
-    "Offer.Id": FieldSpec("id", True),
-    "Offer.Number": FieldSpec("text", True),
-    "Offer.CurrencyCode": FieldSpec("text", True),
-    "Offer.Prompt": FieldSpec("date", True),
-    "Offer.Performance": FieldSpec("date", True),
-    "Offer.Issued": FieldSpec("date", True),
-    "Offer.Subject": FieldSpec("text"),
-    "Offer.Status": FieldSpec("text", True),
-    "Customer.Name": FieldSpec("text", True),
-    "Customer.CountryId": FieldSpec("text", True),
-    "Customer.PostalCode": FieldSpec("text", True),
-    "Customer.City": FieldSpec("text", True),
-    "Customer.Address": FieldSpec("text", True),
-    "Product.Id": FieldSpec("id", True),
-    "Product.Name": FieldSpec("text", True),
-    "Product.SKU": FieldSpec("text"),
-    "Product.EAN": FieldSpec("text"),
-    "Product.PriceNet": FieldSpec("decimal", True),
-    "Product.Quantity": FieldSpec("decimal", True),
-    "Product.Unit": FieldSpec("text", True),
-    "Product.VAT": FieldSpec("vat", True),
-    "Product.FolderName": FieldSpec("text", True),
-}
-# Custom card fields: "Project.Fields.<name>" and "Offer.Project.<name>".
-CUSTOM_PREFIXES = ("Project.Fields.", "Offer.Project.")
 FORMATS = ("csv", "xlsx", "sql", "json", "jsonl")
 ENCODINGS = {
     "utf-8": "utf-8-sig",
@@ -123,13 +70,14 @@ _SECTIONS = {
 }
 
 
-def spec_of(name: str) -> FieldSpec | None:
-    """Return the spec of a flat field name, custom card fields included."""
-    if name in FIELDS:
-        return FIELDS[name]
-    if name.startswith(CUSTOM_PREFIXES) and name.rsplit(".", 1)[1]:
-        return FieldSpec("text")
-    return None
+def spec_of(name: str) -> FlatField | None:
+    """Return the flat field of a name (:data:`~xmlsync.fields.FLAT_FIELDS`), custom card fields included."""
+    if name in FLAT_FIELDS:
+        return FLAT_FIELDS[name]
+    custom = name.rsplit(".", 1)[-1]
+    if not name.startswith(CUSTOM_PREFIXES) or not custom:
+        return None
+    return FlatField(OPTIONAL, False, ("Fields", custom) if name[0] == "P" else ("Offers", 0, "Project", custom))
 
 
 @dataclass(frozen=True)
@@ -264,7 +212,7 @@ def load_profile(path: str | Path) -> Profile:
     values: dict[str, dict[str, str]] = {}
     for key, table in (data.get("values") or {}).items():
         if spec_of(key) is None:
-            problem(f"values.{key}", f"unknown field{_suggest(key, list(FIELDS))}", "unknown-field")
+            problem(f"values.{key}", f"unknown field{_suggest(key, list(FLAT_FIELDS))}", "unknown-field")
         elif not isinstance(table, dict) or not all(isinstance(v, str | int) for v in table.values()):
             problem(f"values.{key}", 'must map input values to MiniCRM values, e.g. "E" = "Accepted"')
         else:
@@ -321,7 +269,7 @@ def _field_table(table: Any, section: str, types: type | tuple[type, ...], probl
         return result
     for key, value in table.items():
         if spec_of(key) is None:
-            problem(f"{section}.{key}", f"unknown field{_suggest(key, list(FIELDS))}", "unknown-field")
+            problem(f"{section}.{key}", f"unknown field{_suggest(key, list(FLAT_FIELDS))}", "unknown-field")
         elif not isinstance(value, types) or isinstance(value, bool):
             problem(f"{section}.{key}", f"has a value of the wrong type: {value!r}")
         else:

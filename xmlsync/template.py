@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from xmlsync.profile import FIELDS, Profile
+from xmlsync.fields import FLAT_FIELDS
+from xmlsync.profile import Profile
 
 _WORD = re.compile(r"[^0-9a-z]+")
 
@@ -56,7 +57,7 @@ def profile_template(header: tuple[str, ...], fmt: str, profile: Profile) -> str
         "[columns]",
     ]
     used: set[str] = set()
-    for name, spec in FIELDS.items():
+    for name, spec in FLAT_FIELDS.items():
         column = _guess(name, header)
         need = "required" if spec.required else "optional"
         if column is not None and column not in used:

@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol, cast
 from lxml import etree
 
 from xmlsync.errors import Issue, OptionsError, OutputError
-from xmlsync.mapping import fits
+from xmlsync.kinds import fits
 from xmlsync.paths import ROOT_TAG
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -1,0 +1,568 @@
+"""Value kinds: one class per kind of value in a feed, each the only place that knows its values.
+
+A kind reads a raw value (from JSON, a typed record, or a flat row with the profile's locale) into the
+canonical text written in the feed, raising :class:`Problem` with a code and message when it cannot; it
+checks a text already written (what ``validate`` reads), returning a :class:`Verdict` when a rule is broken;
+and it turns its canonical text back into a Python value for typed records.
+
+Strict writing, tolerant reading: ``read`` (used by ``build``) refuses what ``check`` (used by ``build`` and
+``validate`` alike, on the written text) only warns about. Where the two differ, it is said here, once:
+a VAT code not allowed with ``--vat-code`` is ``invalid-vat`` when read and ``vat-code`` (a warning) when
+checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from xmlsync.config import BuildConfig
+
+if TYPE_CHECKING:
+    from xmlsync.profile import Profile
+
+INVALID_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+MAX_ID = 2**63 - 1
+MAX_DIGITS = 20  # of a number written in a feed, before and after the decimal point each
+TOO_MANY_DIGITS = (
+    f"has more digits than a feed holds: at most {MAX_DIGITS} before and {MAX_DIGITS} after the decimal point"
+)
+# Active ISO 4217 codes that are money (test codes, funds units and precious metals left out).
+ISO_4217 = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD
+    HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL
+    LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR
+    PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND
+    TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+    """.split()  # noqa: SIM905 - a list of 170 codes reads better as text
+)
+_DIGITS = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_CANONICAL_DECIMAL = re.compile(rf"-?(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})(\.[0-9]{{1,{MAX_DIGITS}}})?")
+_NUMERIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # a number, if not a whole one
+_PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
+_RATE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_LOOSE_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}))?")
+_DATE_PARTS = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?: ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?")
+# The XSD's date pattern: a value that matches it but is no calendar date (2021-02-30) breaks a rule.
+_DATE_SHAPE = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?"
+)
+_ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+class Problem(Exception):
+    """A raw value that cannot be read; ``code`` and ``message`` become an issue where the value stands."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Verdict(NamedTuple):
+    """A rule broken by a written value: its code, severity and message."""
+
+    code: str
+    severity: str
+    message: str
+
+
+def fits(value: Decimal) -> bool:
+    """Return whether a finite number is written with at most :data:`MAX_DIGITS` digits before and after the point.
+
+    Checked before a number is turned into text: ``1e99999999`` is a short literal and a 100 MB text.
+    """
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -MAX_DIGITS and value.adjusted() < MAX_DIGITS
+
+
+def show(value: object) -> str:
+    """Return a short ``repr`` of a value for messages (long texts and huge numbers cut)."""
+    if isinstance(value, Decimal):
+        text = format(value, "f") if value.is_finite() and fits(value) else str(value)
+    elif isinstance(value, int) and value.bit_length() > 128:
+        text = "a number of more than 38 digits"  # repr() of an int past 4300 digits fails
+    elif isinstance(value, str) and len(value) > 40:
+        text = repr(value[:40])
+    else:
+        text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def describe(value: object) -> str:
+    """Return what a JSON value is, in words (``a text``, ``a list``...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | Decimal | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def format_date(value: date) -> str:
+    """Return ``YYYY-MM-DD HH:MM:SS`` for a datetime and ``YYYY-MM-DD`` for a date."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")  # strftime does not pad years before 1000
+    return value.isoformat()
+
+
+def format_decimal(value: Decimal) -> str:
+    """Return the number with a dot and without exponent, as given otherwise (``1E+3`` -> ``1000``)."""
+    return format(value, "f")
+
+
+class Kind:
+    """Text: any text XML 1.0 can hold; ``blank`` says whether an empty value is left out (else refused).
+
+    Attributes:
+        flat: What a flat input's cell holds, for the profile's field list (``text``, ``id``...).
+    """
+
+    flat = "text"
+
+    def __init__(self, *, blank: bool = False) -> None:
+        self.blank = blank
+
+    def read(self, value: Any, config: BuildConfig) -> str | None:
+        """Return the canonical text of a raw value, ``None`` to leave an optional element out."""
+        text = value if type(value) is str else self._text_of(value, config)  # a text: the usual case, first
+        bad = INVALID_XML_CHAR.search(text)
+        if bad is not None:
+            if not config.clean_text:
+                raise Problem(
+                    "xml-char",
+                    f"contains U+{ord(bad.group()):04X} at position {bad.start() + 1}, which XML 1.0 cannot hold;"
+                    " remove it from the source data or use --clean-text to drop such characters",
+                )
+            text = INVALID_XML_CHAR.sub("", text)
+        if self.blank:
+            return text or None
+        if not text.strip():
+            raise Problem("empty-value", "must not be empty; give a value or leave the record out")
+        return text
+
+    @staticmethod
+    def _text_of(value: Any, config: BuildConfig) -> str:
+        numbers = config.numbers_as_text
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and numbers != "none":
+            return format(DECIMAL.number(value), "f")  # bounded like every number
+        if isinstance(value, Decimal) and numbers == "all":
+            return format(DECIMAL.number(value), "f")
+        if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+            whole = "" if numbers == "none" else " with a fraction or an exponent"
+            raise Problem(
+                "wrong-type",
+                f'expected a text, got a number{whole}; write it in quotes as it should read (e.g. "10.50"),'
+                ' or set [input] numbers_as_text = "all" in the profile',
+            )
+        raise Problem("wrong-type", f"expected a text, got {describe(value)}")
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        """Return the rule a written text breaks, if any (the XSD checks its form)."""
+        return None
+
+    def typed(self, text: str) -> Any:
+        """Return the Python value of a canonical text, for typed records."""
+        return text
+
+    def flat_value(self, value: Any, profile: Profile) -> Any:
+        """Return the value of a flat input's cell (a stripped text, or a typed value from XLSX and SQL)."""
+        return as_text(value)
+
+
+class Currency(Kind):
+    """A three-letter ISO 4217 code; an upper-case code that is no currency breaks ``unknown-currency``."""
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        if len(text) == 3 and text.isupper() and text not in ISO_4217:
+            return Verdict(
+                "unknown-currency",
+                "error",
+                f"CurrencyCode {text!r} is not an ISO 4217 currency; use a code such as HUF, EUR or RON",
+            )
+        return None
+
+
+class Status(Kind):
+    """An offer status: any non-empty text, or one of ``config.statuses`` when the user lists them."""
+
+    def read(self, value: Any, config: BuildConfig) -> str | None:
+        status = super().read(value, config)
+        allowed = config.statuses
+        if allowed is not None and status not in allowed:
+            raise Problem(
+                "unknown-status",
+                f"{show(status)} is not an allowed offer status; allowed: {', '.join(sorted(allowed))}",
+            )
+        return status
+
+
+class Ean(Kind):
+    """An EAN/GTIN code; a wrong check digit is a warning (``ean-check-digit``)."""
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        if is_gtin(text) and not ean_check_digit_ok(text):
+            return Verdict(
+                "ean-check-digit", "warning", f"EAN {text} has a wrong check digit; check the code (or leave EAN out)"
+            )
+        return None
+
+
+class Email(Kind):
+    """An e-mail address; one that does not look like ``name@domain.tld`` is a warning (``invalid-email``)."""
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        value = text.strip()
+        if value and not _EMAIL.fullmatch(value):
+            return Verdict(
+                "invalid-email", "warning", f"{value!r} does not look like an e-mail address (name@domain.tld)"
+            )
+        return None
+
+
+class Id(Kind):
+    """A whole number from 0 to 2^63-1 (MiniCRM upserts by Ids). ``flat`` ``id`` Ids may be hashed from keys."""
+
+    def __init__(self, flat: str = "id") -> None:
+        super().__init__()
+        self.flat = flat
+
+    def read(self, value: Any, config: BuildConfig) -> str | None:
+        if type(value) is int and 0 <= value <= MAX_ID:
+            return str(value)
+        return str(self.number(value))
+
+    @staticmethod
+    def number(value: Any) -> int:
+        """Return the Id of a JSON or typed value (a whole number, also as text or Decimal)."""
+        if isinstance(value, bool):
+            raise Problem("wrong-type", "expected a whole number Id, got a boolean")
+        # Sizes are checked before int(): int() of 1e99999999 takes minutes, str() of a 5000-digit int fails.
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+            number = int(value) if value.adjusted() < MAX_DIGITS else MAX_ID + 1
+        elif isinstance(value, str) and _DIGITS.fullmatch(value):
+            number = int(value) if len(value.lstrip("0")) < MAX_DIGITS else MAX_ID + 1
+        else:
+            raise Problem("invalid-id", f"{show(value)} is not a valid Id; MiniCRM needs a non-negative whole number")
+        if not 0 <= number <= MAX_ID:
+            raise Problem("invalid-id", f"{show(value)} is out of range; an Id must be between 0 and {MAX_ID}")
+        return number
+
+    def typed(self, text: str) -> int:
+        return int(text)
+
+    def flat_value(self, value: Any, profile: Profile) -> Any:
+        """Return the Id of a cell, or its text (a key to hash) when it is no number at all."""
+        if self.flat == "number":
+            return self._whole(value)
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            exact = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+            if exact.is_finite() and exact == exact.to_integral_value() and 0 <= exact <= MAX_ID:
+                return int(exact)
+            raise Problem(
+                "invalid-id", f"{flat_show(value)} is not a valid Id; MiniCRM needs a whole number from 0 to {MAX_ID}"
+            )
+        text = str(value).strip()
+        if _DIGITS.fullmatch(text):
+            if len(text.lstrip("0")) < 20 and int(text) <= MAX_ID:
+                return int(text)
+            raise Problem("invalid-id", f"{flat_show(text)} is out of range; an Id must be between 0 and {MAX_ID}")
+        if _NUMERIC.fullmatch(text):
+            raise Problem(
+                "invalid-id",
+                f"{flat_show(text)} is a number but not a valid Id (a whole number from 0 to {MAX_ID}); fix the key"
+                " in the source (hashing it would make a new Id)",
+            )
+        if profile.non_numeric_ids != "hash":
+            raise Problem("invalid-id", f"{text!r} is not a whole number; MiniCRM needs numeric Ids")
+        return text
+
+    @staticmethod
+    def _whole(value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID:
+            return value
+        if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ID:
+            return int(value)
+        if isinstance(value, str) and _DIGITS.fullmatch(value) and len(value.lstrip("0")) < 20:
+            return int(value)
+        raise Problem("invalid-number", f"{flat_show(value)} is not a whole number up to {MAX_ID}")
+
+
+class Number(Kind):
+    """A decimal number with a dot, at most :data:`MAX_DIGITS` digits before and after it (``PriceNet``)."""
+
+    flat = "decimal"
+
+    def read(self, value: Any, config: BuildConfig) -> str | None:
+        if type(value) is str and _CANONICAL_DECIMAL.fullmatch(value):
+            return value  # the usual case: written as it is
+        return format(self.number(value), "f")
+
+    @staticmethod
+    def number(value: Any) -> Decimal:
+        """Return the number of a JSON or typed value."""
+        if isinstance(value, bool):
+            raise Problem("wrong-type", "expected a number, got a boolean")
+        if isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, Decimal) and value.is_finite():
+            number = value
+        elif isinstance(value, float):
+            raise Problem("wrong-type", 'expected an exact number; pass a Decimal or a string such as "1250.50"')
+        elif isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+            number = Decimal(value.strip())
+        else:
+            raise Problem(
+                "invalid-number",
+                f"{show(value)} is not a number; use a dot as decimal separator and no thousands separator,"
+                " e.g. 1250.50",
+            )
+        if not fits(number):
+            raise Problem("invalid-number", f"{show(value)} {TOO_MANY_DIGITS}")
+        return number
+
+    def typed(self, text: str) -> Decimal:
+        return Decimal(text)
+
+    def flat_value(self, value: Any, profile: Profile) -> Any:
+        if isinstance(value, bool):
+            raise Problem("invalid-number", f"{value!r} is not a number")
+        if isinstance(value, int | Decimal | float):
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            if not number.is_finite():
+                raise Problem("invalid-number", f"{flat_show(value)} is not a number")
+            if not fits(number):
+                raise Problem("invalid-number", f"{flat_show(value)} {TOO_MANY_DIGITS}")
+            return number
+        text = str(value)
+        cleaned = text
+        thousands = profile.thousands_separator
+        if thousands:
+            separators = (thousands, "\u00a0", "\u202f") if thousands == " " else (thousands,)
+            for sep in separators:
+                cleaned = cleaned.replace(sep, "")
+        if profile.decimal_separator == ",":
+            if "." in cleaned:
+                raise Problem("invalid-number", f"{text!r} has a '.', but the profile's decimal separator is ','")
+            cleaned = cleaned.replace(",", ".")
+        if not _DECIMAL.fullmatch(cleaned):
+            expected = "1 250,50" if profile.decimal_separator == "," else "1250.50"
+            raise Problem("invalid-number", f"{text!r} is not a number in the profile's format, e.g. {expected}")
+        try:
+            number = Decimal(cleaned)
+        except InvalidOperation:  # pragma: no cover - the pattern excludes it
+            raise Problem("invalid-number", f"{text!r} is not a number") from None
+        if not fits(number):
+            raise Problem("invalid-number", f"{flat_show(text)} {TOO_MANY_DIGITS}")
+        return number
+
+
+class When(Kind):
+    """A date ``YYYY-MM-DD`` or local date and time ``YYYY-MM-DD HH:MM:SS``; no calendar date is an error."""
+
+    flat = "date"
+
+    def read(self, value: Any, config: BuildConfig) -> str | None:
+        if type(value) is str and parse_date(value) is not None:
+            return value  # the usual case: written as it is
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                raise Problem("invalid-date", "has a time zone; give the local time MiniCRM should show")
+            return format_date(value.replace(microsecond=0))
+        if isinstance(value, date):
+            return format_date(value)
+        match = _LOOSE_DATE.fullmatch(value) if isinstance(value, str) else None
+        if match is not None:
+            year, month, day, hour, minute, second = match.groups()
+            try:
+                if hour is None:
+                    return format_date(date(int(year), int(month), int(day)))
+                return format_date(datetime(int(year), int(month), int(day), int(hour), int(minute), int(second)))
+            except ValueError:
+                pass
+        raise Problem(
+            "invalid-date",
+            f"{show(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13",
+        )
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        if parse_date(text) is None and _DATE_SHAPE.fullmatch(text):
+            return Verdict("invalid-date", "error", f"<{tag}> {text!r} is not a calendar date; check the day and month")
+        return None
+
+    def typed(self, text: str) -> date:
+        return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+
+    def flat_value(self, value: Any, profile: Profile) -> Any:
+        if isinstance(value, datetime):
+            return value.replace(microsecond=0)
+        if isinstance(value, date):
+            return value
+        text = str(value)
+        for fmt in _ISO_FORMATS:
+            try:
+                parsed = datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            return parsed if "%H" in fmt else parsed.date()
+        found: dict[datetime, str] = {}
+        for fmt in profile.date_formats:
+            try:
+                found.setdefault(datetime.strptime(text, fmt), fmt)
+            except ValueError:
+                continue
+        if len(found) > 1:
+            formats = " and ".join(sorted(found.values()))
+            raise Problem("ambiguous-date", f"{text!r} reads differently with {formats}; keep one date format")
+        if found:
+            (parsed, fmt), *_ = found.items()
+            return parsed if any(code in fmt for code in ("%H", "%I", "%M")) else parsed.date()
+        hint = (
+            f"the profile's formats are {', '.join(profile.date_formats)}"
+            if profile.date_formats
+            else 'use YYYY-MM-DD or set [locale] date_formats, e.g. ["%d.%m.%Y"]'
+        )
+        raise Problem("invalid-date", f"{text!r} is not a date in a known format; {hint}")
+
+
+class Vat(Kind):
+    """A VAT rate ``N%`` (numbers are written ``N%``), or a code allowed with ``--vat-code``.
+
+    Reading refuses any other code (``invalid-vat``): XML Sync documents only percentages. Checking a
+    written feed only warns (``vat-code``), as MiniCRM may know codes this tool does not.
+    """
+
+    flat = "vat"
+
+    def read(self, value: Any, config: BuildConfig) -> str | None:
+        if type(value) is str and value[-1:] == "%" and _RATE.fullmatch(value):
+            return value  # the usual case
+        if isinstance(value, int | Decimal) and not isinstance(value, bool) and fits(Decimal(value)):
+            value = format(value, "f") if isinstance(value, Decimal) else str(value)
+        if isinstance(value, str):
+            match = _PERCENT.fullmatch(value.strip())
+            if match:
+                return f"{match.group(1)}%"
+            if value in config.vat_codes:
+                return value
+        raise Problem(
+            "invalid-vat",
+            f"{show(value)} is not a VAT rate; use a percentage such as 27% (or allow the code with --vat-code)",
+        )
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        if text and not _RATE.fullmatch(text) and text not in config.vat_codes:
+            return Verdict(
+                "vat-code",
+                "warning",
+                f"VAT {text!r} is not a percentage; MiniCRM documents only values like 27% for XML Sync"
+                " (accept the code with --vat-code)",
+            )
+        return None
+
+    def flat_value(self, value: Any, profile: Profile) -> Any:
+        if isinstance(value, str):
+            return value.replace(",", ".") if profile.decimal_separator == "," else value
+        return DECIMAL.flat_value(value, profile)
+
+
+def custom_fields(value: Any, reserved: frozenset[str], config: BuildConfig) -> list[tuple[str, str]]:
+    """Return the ``(name, text)`` pairs of custom card fields (an object of internal names and values)."""
+    if not isinstance(value, Mapping):
+        raise Problem("wrong-type", f"expected an object of custom field names and values, got {describe(value)}")
+    pairs: list[tuple[str, str]] = []
+    for name, raw in value.items():
+        if not _XML_NAME.fullmatch(name) or name.lower().startswith("xml"):
+            raise Problem(
+                "invalid-field-name", f'"{name}" is not a usable field name; use the internal name, e.g. String1616'
+            )
+        if name in reserved:
+            raise Problem(
+                "reserved-field-name", f'"{name}" is a documented element; set it with its own key, not in "Fields"'
+            )
+        try:
+            pairs.append((name, OPTIONAL.read(raw, config) or ""))
+        except Problem as problem:
+            raise Problem(problem.code, f'field "{name}" {problem.message}') from None
+    return pairs
+
+
+def ean_check_digit_ok(code: str) -> bool:
+    """Return whether an EAN-8/13 (or GTIN-12/14) code of ASCII digits has a correct check digit."""
+    digits = code.encode("ascii")
+    # From the right, after the check digit: weights 3, 1, 3, 1... (a digit's byte is 48 + its value)
+    threes, ones = digits[-2::-2], digits[-3::-2]
+    total = 3 * (sum(threes) - 48 * len(threes)) + sum(ones) - 48 * len(ones)
+    return (10 - total % 10) % 10 == digits[-1] - 48
+
+
+def is_gtin(code: str) -> bool:
+    """Return whether a code has the form of a GTIN (8, 12, 13 or 14 ASCII digits)."""
+    # isdigit() alone also takes other scripts' digits and signs such as "²", which are no GTIN.
+    return len(code) in (8, 12, 13, 14) and code.isascii() and code.isdigit()
+
+
+def parse_date(text: str) -> date | None:
+    """Return the calendar date of a ``YYYY-MM-DD[ HH:MM:SS]`` value, or ``None`` if there is none."""
+    match = _DATE_PARTS.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def flat_show(value: Any) -> str:
+    """Return a short ``repr`` of a flat input's value for messages."""
+    shown = value.isoformat() if isinstance(value, date) else str(value) if isinstance(value, Decimal) else value
+    if isinstance(shown, str) and len(shown) > 40:
+        return repr(f"{shown[:37]}...")
+    if isinstance(shown, int) and shown.bit_length() > 128:
+        return "a number of more than 38 digits"
+    return repr(shown)
+
+
+def as_text(value: Any) -> str:
+    """Return the text of a flat input's cell (XLSX and SQL give numbers and dates)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+TEXT = Kind()
+OPTIONAL = Kind(blank=True)
+ID = Id()
+CATEGORY = Id(flat="number")
+DECIMAL = Number()
+DATE = When()
+VAT = Vat()
+CURRENCY = Currency()
+STATUS = Status()
+EAN = Ean(blank=True)
+EMAIL = Email()
