@@ -43,10 +43,11 @@ ISO_4217 = frozenset(
 )
 _DIGITS = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-_CANONICAL_DECIMAL = re.compile(rf"-?(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})(\.[0-9]{{1,{MAX_DIGITS}}})?")
+CANONICAL_DECIMAL = re.compile(rf"-?(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})(\.[0-9]{{1,{MAX_DIGITS}}})?")
+LIMIT = 10**MAX_DIGITS
 _NUMERIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # a number, if not a whole one
 _PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
-_RATE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
+RATE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _LOOSE_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}))?")
@@ -56,6 +57,10 @@ _DATE_SHAPE = re.compile(
     r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?"
 )
 _ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+class Odd(Exception):
+    """A value that is not plainly right: the walk's first try gives the record to the full walk."""
 
 
 class Problem(Exception):
@@ -178,6 +183,17 @@ class Kind:
         """Return the rule a written text breaks, if any (the XSD checks its form)."""
         return None
 
+    @property
+    def fast(self) -> str:
+        """Return Python statements that turn a plainly right value ``v`` into its text, else ``raise Odd``.
+
+        The walk's generated first try (:mod:`xmlsync.mapping`) inlines them; anything else (a number for a
+        text, a character XML cannot hold...) is left to :meth:`read`, which says what is wrong.
+        """
+        if self.blank:
+            return 'if v == "":\n    v = None\nelif type(v) is not str:\n    raise Odd\nelse:\n    texts.append(v)'
+        return "if type(v) is not str or not v.strip():\n    raise Odd\ntexts.append(v)"
+
     def typed(self, text: str) -> Any:
         """Return the Python value of a canonical text, for typed records."""
         return text
@@ -202,6 +218,13 @@ class Currency(Kind):
 
 class Status(Kind):
     """An offer status: any non-empty text, or one of ``config.statuses`` when the user lists them."""
+
+    @property
+    def fast(self) -> str:
+        return (
+            "if type(v) is not str or not v.strip() or (statuses is not None and v not in statuses):\n    raise Odd\n"
+            "texts.append(v)"
+        )
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
         status = super().read(value, config)
@@ -270,6 +293,10 @@ class Id(Kind):
     def typed(self, text: str) -> int:
         return int(text)
 
+    @property
+    def fast(self) -> str:
+        return "if type(v) is not int or not 0 <= v <= MAX_ID:\n    raise Odd\nv = str(v)"
+
     def flat_value(self, value: Any, profile: Profile) -> Any:
         """Return the Id of a cell, or its text (a key to hash) when it is no number at all."""
         if self.flat == "number":
@@ -313,7 +340,7 @@ class Number(Kind):
     flat = "decimal"
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
-        if type(value) is str and _CANONICAL_DECIMAL.fullmatch(value):
+        if type(value) is str and CANONICAL_DECIMAL.fullmatch(value):
             return value  # the usual case: written as it is
         return format(self.number(value), "f")
 
@@ -342,6 +369,15 @@ class Number(Kind):
 
     def typed(self, text: str) -> Decimal:
         return Decimal(text)
+
+    @property
+    def fast(self) -> str:
+        return (
+            "if type(v) is str and CANONICAL_DECIMAL(v):\n    pass\n"
+            "elif type(v) is int and -LIMIT < v < LIMIT:\n    v = str(v)\n"
+            "elif type(v) is Decimal and v.is_finite() and fits(v):\n    v = format(v, 'f')\n"
+            "else:\n    raise Odd"
+        )
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, bool):
@@ -412,6 +448,10 @@ class When(Kind):
     def typed(self, text: str) -> date:
         return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
 
+    @property
+    def fast(self) -> str:
+        return "if type(v) is not str or parse_date(v) is None:\n    raise Odd"
+
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, datetime):
             return value.replace(microsecond=0)
@@ -454,7 +494,7 @@ class Vat(Kind):
     flat = "vat"
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
-        if type(value) is str and value[-1:] == "%" and _RATE.fullmatch(value):
+        if type(value) is str and value[-1:] == "%" and RATE.fullmatch(value):
             return value  # the usual case
         if isinstance(value, int | Decimal) and not isinstance(value, bool) and fits(Decimal(value)):
             value = format(value, "f") if isinstance(value, Decimal) else str(value)
@@ -470,7 +510,7 @@ class Vat(Kind):
         )
 
     def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
-        if text and not _RATE.fullmatch(text) and text not in config.vat_codes:
+        if text and not RATE.fullmatch(text) and text not in config.vat_codes:
             return Verdict(
                 "vat-code",
                 "warning",
@@ -478,6 +518,10 @@ class Vat(Kind):
                 " (accept the code with --vat-code)",
             )
         return None
+
+    @property
+    def fast(self) -> str:
+        return 'if type(v) is not str or v[-1:] != "%" or not RATE(v):\n    raise Odd'
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, str):
