@@ -34,7 +34,6 @@ from xmlsync.push import (
 )
 from xmlsync.push import push as push_requests
 from xmlsync.report import FORMATS as REPORT_FORMATS
-from xmlsync.rules import RuleConfig
 from xmlsync.schema import schema_text
 from xmlsync.validate import check_files
 from xmlsync.writer import atomic_output, complete_output, refuse_overlaps
@@ -444,7 +443,7 @@ def validate(
         xmlsync validate offers.xml
         xmlsync validate --format github feeds/*.xml
     """
-    rules = RuleConfig(vat_codes=frozenset(vat_codes), strict=strict)
+    rules = BuildConfig(vat_codes=frozenset(vat_codes), strict=strict)
     try:
         reports = check_files(files, rules=rules, max_errors=max_errors, keep_projects=report_format == "junit")
     except UnreadableError as exc:
@@ -589,7 +588,7 @@ def push(
     try:
         credentials = Credentials.from_file(credentials_path) if credentials_path else Credentials.from_env(os.environ)
         requests = requests_for(files, source_urls)
-        errors = check_uploads(requests, RuleConfig(vat_codes=frozenset(vat_codes), strict=strict))
+        errors = check_uploads(requests, BuildConfig(vat_codes=frozenset(vat_codes), strict=strict))
         if errors:
             raise InputError(errors)
     except XmlSyncError as exc:

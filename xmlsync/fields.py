@@ -133,7 +133,7 @@ BUSINESS = Node(
 )
 CONTACT = Node(
     "Contacts",
-    (Leaf("FirstName", kinds.OPTIONAL), Leaf("LastName", kinds.OPTIONAL), _EMAILS, _PHONES),
+    (Leaf("FirstName", kinds.NAME), Leaf("LastName", kinds.NAME), _EMAILS, _PHONES),
     records.Contact,
     item="Contact",
     ident=kinds.ID,

@@ -14,7 +14,7 @@ checked.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -139,9 +139,12 @@ class Kind:
     """
 
     flat = "text"
+    facet: Callable[[str], object] | None = None
 
-    def __init__(self, *, blank: bool = False) -> None:
+    def __init__(self, *, blank: bool = False, facet: Callable[[str], object] | None = None) -> None:
         self.blank = blank
+        if facet is not None:
+            self.facet = facet
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
         """Return the canonical text of a raw value, ``None`` to leave an optional element out."""
@@ -206,6 +209,8 @@ class Kind:
 class Currency(Kind):
     """A three-letter ISO 4217 code; an upper-case code that is no currency breaks ``unknown-currency``."""
 
+    facet = re.compile("[A-Z]{3}").fullmatch
+
     def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
         if len(text) == 3 and text.isupper() and text not in ISO_4217:
             return Verdict(
@@ -239,6 +244,8 @@ class Status(Kind):
 
 class Ean(Kind):
     """An EAN/GTIN code; a wrong check digit is a warning (``ean-check-digit``)."""
+
+    facet = re.compile("([0-9]{8}|[0-9]{12,14})?").fullmatch
 
     def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
         if is_gtin(text) and not ean_check_digit_ok(text):
@@ -492,6 +499,7 @@ class Vat(Kind):
     """
 
     flat = "vat"
+    facet = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%|[A-Z][A-Z0-9_]{0,31}").fullmatch
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
         if type(value) is str and value[-1:] == "%" and RATE.fullmatch(value):
@@ -601,6 +609,7 @@ def as_text(value: Any) -> str:
 
 TEXT = Kind()
 OPTIONAL = Kind(blank=True)
+NAME = Kind(blank=True, facet=lambda text: text.strip(" \t\n\r"))  # optional, but not blank where written
 ID = Id()
 CATEGORY = Id(flat="number")
 DECIMAL = Number()

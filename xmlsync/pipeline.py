@@ -21,13 +21,14 @@ from lxml import etree
 from xmlsync.builder import project_text
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
+from xmlsync.fields import OFFER, PROJECT
 from xmlsync.inputs import InputMeter, InputSpec, read_records
 from xmlsync.mapping import counts, walk
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
 from xmlsync.readers.sql_reader import sqlite_path
-from xmlsync.rules import FeedRules, ProjectIds, RuleConfig, project_ids
+from xmlsync.rules import Checker, ProjectIds, project_ids
 from xmlsync.state import State, Verdict, digest
 from xmlsync.validate import BATCH, check_batch_content
 from xmlsync.writer import (
@@ -162,7 +163,7 @@ def write_projects(
     same, byte for byte, as with one job.
     """
     config = config or BuildConfig()
-    with FeedRules(RuleConfig(vat_codes=config.vat_codes, strict=config.strict)) as rules:
+    with Checker(config) as rules:
         run = _FeedRun(sink, rules, rejects, delta)
         started = time.monotonic()
         records_done = 0
@@ -207,6 +208,9 @@ class Delta:
 Batch = list[tuple[RawRecord, int]]  # records with their (1-based) place in the feed
 
 
+_OFFERS = PROJECT.children.index(OFFER)
+
+
 class Built(NamedTuple):
     """What became of one record in :func:`build_batch`: everything but the Id checks, which need order."""
 
@@ -218,59 +222,59 @@ class Built(NamedTuple):
     products: int = 0
 
 
-_WORKER_RULES: dict[RuleConfig, FeedRules] = {}
+_WORKER_RULES: dict[BuildConfig, Checker] = {}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)  # our own text only
 
 
 def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
     """Walk, build, check (all but the Ids) and serialise a batch of records; it has no state.
 
-    Each record takes the one walk (:func:`~xmlsync.mapping.walk`) to the text of its ``<Project>``; the
-    texts of the batch are then parsed together and checked like any feed (:func:`check_batch_content`:
-    the XSD and the rules), so a build never writes what ``validate`` would refuse. This runs in the
-    worker processes of a build with several jobs, and in-process with one.
+    Each record takes the one walk (:func:`~xmlsync.mapping.walk`) to its values and the text of its
+    ``<Project>``. A record whose every value the kinds vouch for, and where no rule can fire, is valid by
+    construction (the field table and the XSD agree, see ``tests/test_fields.py``). The others, few, are
+    parsed together and checked like any feed (:func:`check_batch_content`: the XSD and the rules), so a
+    build never writes what ``validate`` would refuse, and says where in the words ``validate`` uses.
+    This runs in the worker processes of a build with several jobs, and in-process with one.
     """
-    rule_config = RuleConfig(vat_codes=config.vat_codes, strict=config.strict)
-    rules = _WORKER_RULES.get(rule_config) or _WORKER_RULES.setdefault(rule_config, FeedRules(rule_config))
-    walked: list[tuple[str, int, int] | list[Issue] | None] = []  # text, offers and products of each record
-    built_at: list[tuple[int, str]] = []
+    checker = _WORKER_RULES.get(config) or _WORKER_RULES.setdefault(config, Checker(config))
+    outcomes: list[Built | list[Issue] | None] = []
+    suspects: list[tuple[int, int, str, str, int, int]] = []  # place in the batch, index, source, text, counts
     for raw, index in batch:
         if raw.issues:
-            walked.append(None)
+            outcomes.append(None)
             continue
         read, issues = walk(raw.data, source=raw.source, config=config)
         if read is None:
-            walked.append(issues)
+            outcomes.append(issues)
             continue
-        walked.append((project_text(read, pretty=config.pretty), *counts(read)))
-        built_at.append((index, raw.source))
-    texts = [outcome[0] for outcome in walked if isinstance(outcome, tuple)]
-    container = etree.fromstring(f"<{ROOT_TAG}>{''.join(texts)}</{ROOT_TAG}>".encode(), _PARSER)
-    found = check_batch_content(
-        container, indexes=[i for i, _ in built_at], rules=rules, sources=[source for _, source in built_at]
-    )
-    elements = iter(container)
-    checked = iter(found)
+        text = project_text(read, pretty=config.pretty)
+        offers, products = counts(read)
+        if checker.clean(read):
+            ids = ProjectIds(read[0], None, tuple((offer[0], None) for offer in read[1][_OFFERS]))
+            outcomes.append(Built((), (), text.encode(), ids, offers, products))
+        else:
+            suspects.append((len(outcomes), index, raw.source, text, offers, products))
+            outcomes.append([])
+    if suspects:
+        texts = "".join(text for *_, text, _, _ in suspects)
+        container = etree.fromstring(f"<{ROOT_TAG}>{texts}</{ROOT_TAG}>".encode(), _PARSER)
+        found = check_batch_content(
+            container, indexes=[s[1] for s in suspects], rules=checker, sources=[s[2] for s in suspects]
+        )
+        for (at, _, _, text, offers, products), element, (schema, content) in zip(
+            suspects, container, found, strict=True
+        ):
+            ids = project_ids(element)
+            unlined = ProjectIds(ids.project, None, tuple((ident, None) for ident, _ in ids.offers))
+            outcomes[at] = Built(_unlined(schema), _unlined(content), text.encode(), unlined, offers, products)
     results: list[Built] = []
-    for (raw, _), outcome in zip(batch, walked, strict=True):
+    for (raw, _), outcome in zip(batch, outcomes, strict=True):
         if outcome is None:
             results.append(Built(raw.issues, (), None, None))
         elif isinstance(outcome, list):
             results.append(Built(tuple(outcome), (), None, None))
         else:
-            text, offers, products = outcome
-            ids = project_ids(next(elements))
-            schema, content = next(checked)
-            results.append(
-                Built(
-                    _unlined(schema),
-                    _unlined(content),
-                    text.encode(),
-                    ProjectIds(ids.project, None, tuple((ident, None) for ident, _ in ids.offers)),
-                    offers,
-                    products,
-                )
-            )
+            results.append(outcome)
     return results
 
 
@@ -364,7 +368,7 @@ class _FeedRun:
     """The ordered part of a build: Id checks, then writing, rejecting or reporting each record."""
 
     def __init__(
-        self, sink: ProjectSink, rules: FeedRules, rejects: IO[bytes] | None, delta: Delta | None = None
+        self, sink: ProjectSink, rules: Checker, rejects: IO[bytes] | None, delta: Delta | None = None
     ) -> None:
         self.sink = sink
         self.rules = rules

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, XmlSyncError
-from xmlsync.rules import RuleConfig
 from xmlsync.safe import iter_compact_projects
 from xmlsync.state import State, digest
 from xmlsync.validate import check_files
@@ -325,7 +325,7 @@ def requests_for(files: Sequence[str | Path], source_urls: Sequence[str]) -> lis
     return requests
 
 
-def check_uploads(requests: Sequence[Request], rules: RuleConfig | None = None) -> list[Issue]:
+def check_uploads(requests: Sequence[Request], rules: BuildConfig | None = None) -> list[Issue]:
     """Return the errors of the files to upload, with the checks of ``validate``: none means all may go."""
     files = [request.target for request in requests if request.mode == "upload"]
     return [issue for report in check_files(files, rules=rules) for issue in report.issues if issue.severity == "error"]

@@ -25,9 +25,10 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from lxml import etree
 
+from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, UnreadableError, ValidationError
 from xmlsync.paths import ROOT_TAG, Positions, element_line, element_path, record_label
-from xmlsync.rules import FeedRules, RuleConfig, project_ids
+from xmlsync.rules import Checker, project_ids
 from xmlsync.safe import (
     DTD_MESSAGE,
     DoctypeFound,
@@ -228,7 +229,7 @@ def check_batch(
     container: etree._Element,
     *,
     indexes: Sequence[int],
-    rules: FeedRules,
+    rules: Checker,
     sources: Sequence[str | None],
 ) -> list[list[Issue]]:
     """Return the schema and rule issues of each ``<Project>`` child of ``container``, in order.
@@ -255,13 +256,13 @@ def check_batch_content(
     container: etree._Element,
     *,
     indexes: Sequence[int],
-    rules: FeedRules,
+    rules: Checker,
     sources: Sequence[str | None],
 ) -> list[tuple[list[Issue], list[Issue]]]:
     """Like :func:`check_batch` without the Ids: for each project, its schema issues and its rule issues.
 
     This part has no state, so batches may be checked in any order, or in other processes; the Ids are
-    then checked in feed order with :meth:`~xmlsync.rules.FeedRules.check_ids`.
+    then checked in feed order with :meth:`~xmlsync.rules.Checker.check_ids`.
     """
     schema_ok = _schema_valid(container)
     clean = rules.batch_clean(container)
@@ -273,7 +274,7 @@ def check_batch_content(
     return results
 
 
-def check_project(project: etree._Element, *, index: int, rules: FeedRules, source: str | None = None) -> list[Issue]:
+def check_project(project: etree._Element, *, index: int, rules: Checker, source: str | None = None) -> list[Issue]:
     """Return the schema and rule issues of one ``<Project>``, the ``index``-th (1-based) of its feed.
 
     Issues come in line order (xmlschema reports a parent's content after its children).
@@ -332,13 +333,13 @@ def _sibling_issues(node: etree._Element, position: int, source: str | None) -> 
             yield _stray_text(parent, source)
 
 
-def iter_errors(doc: Document, *, source: str | None = None, rules: RuleConfig | None = None) -> Iterator[Issue]:
+def iter_errors(doc: Document, *, source: str | None = None, rules: BuildConfig | None = None) -> Iterator[Issue]:
     """Yield every problem (errors and warnings) of a whole ``<Projects>`` document, in document order."""
     root = doc.getroot() if isinstance(doc, etree._ElementTree) else doc
     yield from _root_issues(root, source)
     if root.tag != ROOT_TAG:
         return
-    with FeedRules(rules) as feed_rules:
+    with Checker(rules) as feed_rules:
         index = 0
         for position, child in enumerate(root, start=1):
             if child.tag == "Project":
@@ -348,14 +349,14 @@ def iter_errors(doc: Document, *, source: str | None = None, rules: RuleConfig |
                 yield from _sibling_issues(child, position, source)
 
 
-def validate(doc: Document, *, source: str | None = None, rules: RuleConfig | None = None) -> None:
+def validate(doc: Document, *, source: str | None = None, rules: BuildConfig | None = None) -> None:
     """Raise :class:`ValidationError` with every error of ``doc``; return ``None`` if it has none."""
     errors = [issue for issue in iter_errors(doc, source=source, rules=rules) if issue.severity == "error"]
     if errors:
         raise ValidationError(errors)
 
 
-def is_valid(doc: Document, *, rules: RuleConfig | None = None) -> bool:
+def is_valid(doc: Document, *, rules: BuildConfig | None = None) -> bool:
     """Return whether ``doc`` is a valid offer feed (warnings do not count)."""
     return not any(issue.severity == "error" for issue in iter_errors(doc, rules=rules))
 
@@ -399,7 +400,7 @@ def iter_file_issues(
     stream: IO[bytes],
     *,
     name: str,
-    rules: RuleConfig | None = None,
+    rules: BuildConfig | None = None,
     on_project: Callable[[str | None, int | None], None] | None = None,
 ) -> Iterator[Issue]:
     """Stream a feed and yield its issues, one ``<Project>`` at a time, in file order.
@@ -415,14 +416,14 @@ def iter_file_issues(
     if guard.empty:
         yield empty_issue(name)
         return
-    with FeedRules(rules) as feed_rules:
+    with Checker(rules) as feed_rules:
         yield from _stream_issues(guard, name, feed_rules, on_project)
 
 
 class _Batch:
     """Projects of a streamed file waiting to be checked together, with the issues found before each."""
 
-    def __init__(self, rules: FeedRules, name: str) -> None:
+    def __init__(self, rules: Checker, name: str) -> None:
         self.rules = rules
         self.name = name
         self.container = etree.Element(ROOT_TAG)
@@ -449,7 +450,7 @@ class _Batch:
 def _stream_issues(
     stream: GuardedStream,
     name: str,
-    feed_rules: FeedRules,
+    feed_rules: Checker,
     on_project: Callable[[str | None, int | None], None] | None,
 ) -> Iterator[Issue]:
     """Parse the feed incrementally; check its Projects in batches of :data:`BATCH`, freeing each batch.
@@ -542,7 +543,7 @@ def check_file(
     source: Source,
     *,
     name: str | None = None,
-    rules: RuleConfig | None = None,
+    rules: BuildConfig | None = None,
     max_errors: int | None = None,
     keep_projects: bool = False,
 ) -> FileReport:
@@ -586,7 +587,7 @@ def check_file(
 def check_files(
     paths: Sequence[str | Path],
     *,
-    rules: RuleConfig | None = None,
+    rules: BuildConfig | None = None,
     max_errors: int | None = None,
     keep_projects: bool = False,
 ) -> list[FileReport]:
@@ -609,7 +610,7 @@ def check_files(
     return reports
 
 
-def validate_file(source: Source, *, name: str | None = None, rules: RuleConfig | None = None) -> list[Issue]:
+def validate_file(source: Source, *, name: str | None = None, rules: BuildConfig | None = None) -> list[Issue]:
     """Validate one file; return its issues (errors and warnings; an empty list when there are none)."""
     return check_file(source, name=name, rules=rules).issues
 
