@@ -8,19 +8,19 @@ into an lxml element for callers who want one. Building never touches a file (se
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lxml import etree
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError
-from xmlsync.fields import PROJECT, ROOT_TAG, Custom, Leaf, Node, Values
+from xmlsync.fields import PROJECT, ROOT_TAG, Leaf, Node, Values
 from xmlsync.kinds import format_date, format_decimal
 from xmlsync.mapping import Walked, as_record, walk
 from xmlsync.records import Project
 
-__all__ = ["build_project", "build_tree", "emit", "format_date", "format_decimal", "project_text"]
+__all__ = ["build_project", "build_tree", "format_date", "format_decimal", "project_text"]
 
 _NEWLINES = tuple("\n" + "  " * depth for depth in range(12))
 _COMPACT = ("",) * 12
@@ -43,64 +43,78 @@ def escape(text: str) -> str:
 def project_text(walked: Walked, *, pretty: bool = True) -> str:
     """Return the ``<Project>`` element of a walked record, as it stands in a feed (indented at level 1)."""
     out: list[str] = []
-    emit(out, PROJECT, walked, 1 if pretty else 0, _NEWLINES if pretty else _COMPACT)
+    _EMIT_PROJECT(walked, out, 1 if pretty else 0, _NEWLINES if pretty else _COMPACT)
     return "".join(out)
 
 
-def emit(out: list[str], node: Node, walked: Walked, depth: int, newlines: tuple[str, ...]) -> None:
-    """Append the text of one record of ``node`` (an element and all within) to ``out``."""
-    ident, values = walked
+def _generate(node: Node, namespace: dict[str, Any]) -> str:
+    """Return the name of the generated writer of one record of ``node`` (generating those of its children).
+
+    The writer is made from the field table once, at import: one line per field, in the table's order.
+    """
+    name = f"_emit_{node.element}"
     tag = node.element
-    here, inner = newlines[depth], newlines[depth + 1]
-    out.append(f'{here}<{tag} Id="{ident}">' if ident is not None else f"{here}<{tag}>")
-    for child, value in zip(node.children, values, strict=True):
-        if value is None:
-            continue
-        kind = type(child)
-        if kind is Leaf:
-            name = child.tag
-            out.append(f"{inner}<{name}>{escape(value)}</{name}>")
-        elif kind is Node:
-            _emit_node(out, child, value, depth + 1, newlines)  # type: ignore[arg-type]
-        elif kind is Values:
-            _emit_values(out, child, value, depth + 1, newlines)  # type: ignore[arg-type]
-        elif value:
-            _emit_custom(out, child, value, depth + 1, newlines)  # type: ignore[arg-type]
+    lines = [f"def {name}(walked, out, d, N):", "    ident, values = walked", "    here, inner = N[d], N[d + 1]"]
+    opening = f'{{here}}<{tag} Id="{{ident}}">' if node.ident is not None else f"{{here}}<{tag}>"
+    if node.ident is not None and not node.ident_required:
+        lines.append(f"    out.append(f\"{{here}}<{tag}>\" if ident is None else f'{opening}')")
+    else:
+        lines.append(f"    out.append(f'{opening}')")
+    names = [f"v{i}" for i in range(len(node.children))]
+    lines.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = values")
+    for var, child in zip(names, node.children, strict=True):
+        if isinstance(child, Leaf):
+            write = f'out.append(f"{{inner}}<{child.tag}>{{escape({var})}}</{child.tag}>")'
+            lines.append(f"    {write}" if child.required else f"    if {var} is not None:\n        {write}")
+        elif isinstance(child, Node):
+            inner = _generate(child, namespace)
+            if child.item is None:
+                call = f"{inner}({var}, out, d + 1, N)"
+                lines.append(f"    {call}" if child.required else f"    if {var} is not None:\n        {call}")
+            else:
+                test = "True" if child.required else var
+                lines.append(f"    if {test}:")
+                lines.append(f'        out.append(f"{{inner}}<{child.tag}>")')
+                lines.append(f"        for item in {var}:\n            {inner}(item, out, d + 2, N)")
+                lines.append(f'        out.append(f"{{inner}}</{child.tag}>")')
+        elif isinstance(child, Values):
+            lines.append(f"    if {var}:")
+            lines.append(f"        _values(out, {child.tag!r}, {child.item!r}, {var}, d + 1, N)")
+        else:
+            lines.append(f"    if {var}:\n        _custom(out, {child.wrapper!r}, {var}, d + 1, N)")
+    lines.append(f'    out.append(f"{{here}}</{tag}>")')
+    exec("\n".join(lines), namespace)  # our own code, made from the field table
+    return name
+
+
+def _values(out: list[str], tag: str, item: str, texts: list[str], depth: int, newlines: tuple[str, ...]) -> None:
+    here, inner, leaf = newlines[depth], newlines[depth + 1], newlines[depth + 2]
+    out.append(f"{here}<{tag}>")
+    for text in texts:
+        out.append(f"{inner}<{item}>{leaf}<Value>{escape(text)}</Value>{inner}</{item}>")
     out.append(f"{here}</{tag}>")
 
 
-def _emit_node(out: list[str], node: Node, value: Any, depth: int, newlines: tuple[str, ...]) -> None:
-    if node.item is None:
-        emit(out, node, value, depth, newlines)
-    elif value or node.required:
-        here = newlines[depth]
-        out.append(f"{here}<{node.tag}>")
-        for item in value:
-            emit(out, node, item, depth + 1, newlines)
-        out.append(f"{here}</{node.tag}>")
-
-
-def _emit_values(out: list[str], field: Values, texts: list[str], depth: int, newlines: tuple[str, ...]) -> None:
-    if not texts:
-        return
-    here, item, leaf = newlines[depth], newlines[depth + 1], newlines[depth + 2]
-    out.append(f"{here}<{field.tag}>")
-    for text in texts:
-        out.append(f"{item}<{field.item}>{leaf}<Value>{escape(text)}</Value>{item}</{field.item}>")
-    out.append(f"{here}</{field.tag}>")
-
-
-def _emit_custom(
-    out: list[str], field: Custom, pairs: list[tuple[str, str]], depth: int, newlines: tuple[str, ...]
+def _custom(
+    out: list[str], wrapper: str | None, pairs: list[tuple[str, str]], depth: int, newlines: tuple[str, ...]
 ) -> None:
-    if field.wrapper is not None:
-        out.append(f"{newlines[depth]}<{field.wrapper}>")
+    if wrapper is not None:
+        out.append(f"{newlines[depth]}<{wrapper}>")
         depth += 1
     here = newlines[depth]
     for name, text in pairs:
         out.append(f"{here}<{name}>{escape(text)}</{name}>")
-    if field.wrapper is not None:
-        out.append(f"{newlines[depth - 1]}</{field.wrapper}>")
+    if wrapper is not None:
+        out.append(f"{newlines[depth - 1]}</{wrapper}>")
+
+
+def _writer() -> Callable[[Walked, list[str], int, tuple[str, ...]], None]:
+    namespace: dict[str, Any] = {"escape": escape, "_values": _values, "_custom": _custom}
+    writer: Callable[[Walked, list[str], int, tuple[str, ...]], None] = namespace[_generate(PROJECT, namespace)]
+    return writer
+
+
+_EMIT_PROJECT = _writer()
 
 
 def build_project(project: Project, config: BuildConfig | None = None) -> etree._Element:

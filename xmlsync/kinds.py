@@ -187,6 +187,11 @@ class Kind:
         return None
 
     @property
+    def checked(self) -> bool:
+        """Return whether a rule or a facet of the XSD reads written values of this kind (see :mod:`xmlsync.rules`)."""
+        return type(self).check is not Kind.check or self.facet is not None
+
+    @property
     def fast(self) -> str:
         """Return Python statements that turn a plainly right value ``v`` into its text, else ``raise Odd``.
 

@@ -11,7 +11,7 @@ a record is reported at once (or, with ``first_only``, the walk stops at the fir
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,7 @@ from xmlsync.kinds import (
     parse_date,
 )
 from xmlsync.records import Project
+from xmlsync.rules import issued_after_prompt
 
 # What the walk read of one record: its Id's text and, per child field in table order, the value read:
 # a text (Leaf), ``(Id, values)`` (Node), a list of those (list Node), a list of texts (Values), a list of
@@ -176,7 +177,7 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
     keys = f"{name}_keys"
     namespace[keys] = node.key_set
     lines = [
-        f"def {name}(obj, statuses, texts):",
+        f"def {name}(obj, statuses, texts, good):",
         f"    if type(obj) is not dict or not {keys}.issuperset(obj):",
         "        raise Odd",
         "    get = obj.get",
@@ -188,6 +189,8 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
         lines.append("        raise Odd" if required else "        pass")
         lines.append("    else:")
         lines.extend(f"        {line}" for line in kind.fast.splitlines())
+        if kind.checked:
+            lines.append(f"        if v is not None and not good({key!r}, v):\n            raise Odd")
         lines.append(f"    {target} = v")
 
     if node.ident is not None:
@@ -205,13 +208,13 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             if child.item is None:
                 absent = "raise Odd" if child.required else "values.append(None)"
                 lines.append(f"    if v is None:\n        {absent}")
-                lines.append(f"    else:\n        values.append({inner}(v, statuses, texts))")
+                lines.append(f"    else:\n        values.append({inner}(v, statuses, texts, good))")
             else:
                 lines.append("    if v is None:\n        v = ()")
                 lines.append("    elif type(v) is not list:\n        raise Odd")
                 if child.required:
                     lines.append("    if not v:\n        raise Odd")
-                lines.append(f"    values.append([{inner}(item, statuses, texts) for item in v])")
+                lines.append(f"    values.append([{inner}(item, statuses, texts, good) for item in v])")
         elif isinstance(child, Values):
             lines.append(f"    v = get({child.tag!r})")
             lines.append("    if v is None:\n        v = ()")
@@ -219,6 +222,8 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             lines.append("    for item in v:")
             lines.append("        if type(item) is not str or not item.strip():\n            raise Odd")
             lines.append("    texts.extend(v)")
+            if child.kind.checked:
+                lines.append(f"    for item in v:\n        if not good({child.item!r}, item):\n            raise Odd")
             lines.append("    values.append(v)")
         else:  # custom fields: only their absence is plainly right
             lines.append(f"    if get({child.tag!r}) not in (None, {{}}):\n        raise Odd")
@@ -226,6 +231,14 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
         if child is OFFER:
             business, contacts = node.children.index(BUSINESS), node.children.index(CONTACT)
             lines.append(f"    if values[{business}] is None and not values[{contacts}]:\n        raise Odd")
+    if node is OFFER:
+        prompt, issued, products = (node.children.index(node.child(tag)) for tag in ("Prompt", "Issued", "Products"))
+        lines.append(
+            f"    if values[{issued}] > values[{prompt}] and issued_after_prompt(values[{issued}], values[{prompt}]):"
+        )
+        lines.append("        raise Odd")
+        lines.append(f"    if len({{product[0] for product in values[{products}]}}) != len(values[{products}]):")
+        lines.append("        raise Odd")
     if node is CONTACT:
         lines.append("    if not (values[0] or '').strip() and not (values[1] or '').strip():\n        raise Odd")
     if node is PROJECT:
@@ -247,12 +260,30 @@ def _first_try() -> Any:
         "parse_date": parse_date,
         "Decimal": Decimal,
         "fits": fits,
+        "issued_after_prompt": issued_after_prompt,
     }
     functions: dict[str, Any] = {}
     return functions[_generate(PROJECT, functions, namespace)]
 
 
 _FIRST_TRY = _first_try()
+
+
+def _any(tag: str, text: str) -> bool:
+    return True
+
+
+def first_try(data: Any, config: BuildConfig, good: Callable[[str, str], bool] = _any) -> Walked | None:
+    """Return what the walk reads of a plainly right record, or ``None``: then :func:`walk` says what is odd.
+
+    ``good(tag, text)`` may vouch for the values the rules read (:meth:`~xmlsync.rules.Checker.good`): a
+    record with one it does not vouch for is then not plainly right either.
+    """
+    try:
+        read: Walked = _FIRST_TRY(data, config.statuses, [], good)
+    except Odd:
+        return None
+    return read
 
 
 def walk(
@@ -267,10 +298,9 @@ def walk(
         first_only: Stop at the first problem (one issue at most).
     """
     config = config or BuildConfig()
-    try:
-        return _FIRST_TRY(data, config.statuses, []), []
-    except Odd:
-        pass
+    read = first_try(data, config)
+    if read is not None:
+        return read, []
     walker = _Walk(source, config, first_only)
     try:
         walked = walker.node(data, PROJECT, "")

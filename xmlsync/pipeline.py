@@ -23,7 +23,7 @@ from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
 from xmlsync.fields import OFFER, PROJECT
 from xmlsync.inputs import InputMeter, InputSpec, read_records
-from xmlsync.mapping import counts, walk
+from xmlsync.mapping import counts, first_try, walk
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
@@ -243,13 +243,16 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
         if raw.issues:
             outcomes.append(None)
             continue
-        read, issues = walk(raw.data, source=raw.source, config=config)
+        read = first_try(raw.data, config, checker.good)
+        clean = read is not None
         if read is None:
-            outcomes.append(issues)
-            continue
+            read, issues = walk(raw.data, source=raw.source, config=config)
+            if read is None:
+                outcomes.append(issues)
+                continue
         text = project_text(read, pretty=config.pretty)
         offers, products = counts(read)
-        if checker.clean(read):
+        if clean or checker.clean(read):
             ids = ProjectIds(read[0], None, tuple((offer[0], None) for offer in read[1][_OFFERS]))
             outcomes.append(Built((), (), text.encode(), ids, offers, products))
         else:
