@@ -75,8 +75,18 @@ class RowGrouper:
         self._seen = SeenIds()
         columns = [(name, column, spec) for name, column in self.fields.items() if (spec := spec_of(name))]
         # Columns of the project, offer and contact repeat on every product line of a record.
-        self._columns = [(name, column, spec, not name.startswith("Product.")) for name, column, spec in columns]
-        self._repeated = [column for name, column, _, repeated in self._columns if repeated]
+        self._columns = [
+            (
+                name,
+                column,
+                spec,
+                not name.startswith("Product."),
+                spec.kind.flat == "text" and name not in profile.values and name not in profile.country_fields,
+            )
+            for name, column, spec in columns
+        ]
+        self._product_columns = [entry for entry in self._columns if not entry[3]]
+        self._repeated = [entry[1] for entry in self._columns if entry[3]]
         self._last_repeated: tuple[Any, ...] | None = None
         self._last_values: dict[str, Any] = {}
         self._memo: dict[tuple[str, Any], Any] = {}
@@ -180,16 +190,18 @@ class RowGrouper:
         before, which were all good: their values are taken over, and only the product columns converted.
         """
         raw = row.values
-        repeated = tuple(raw.get(column) for column in self._repeated)
+        repeated = tuple(map(raw.get, self._repeated))
         repeat = repeated == self._last_repeated
         values: dict[str, Any] = {**self._constants, **self._last_values} if repeat else dict(self._constants)
         issues: list[Issue] = []
         clean = True
-        for name, column, spec, is_repeated in self._columns:
-            if repeat and is_repeated:
-                continue
+        for name, column, spec, is_repeated, plain in self._product_columns if repeat else self._columns:
+            value = raw.get(column)
             try:
-                value = values[name] = self.convert(name, spec, raw.get(column))
+                if plain and type(value) is str:  # a text as it is: no value map, no country, no number
+                    value = values[name] = value.strip() or None
+                else:
+                    value = values[name] = self.convert(name, spec, value)
             except Problem as bad:
                 issues.append(Issue(bad.code, bad.message, source=row.source, path=f"{column} -> {name}"))
                 values[name] = None
@@ -207,7 +219,7 @@ class RowGrouper:
                 clean = clean and not is_repeated
         if not repeat:
             self._last_repeated = repeated if clean else None
-            self._last_values = {name: values[name] for name, _, _, is_repeated in self._columns if is_repeated}
+            self._last_values = {name: values[name] for name, _, _, is_repeated, _ in self._columns if is_repeated}
         issues.extend(self._constant_issues)
         return values, issues, repeat
 

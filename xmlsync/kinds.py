@@ -462,7 +462,12 @@ class When(Kind):
 
     @property
     def fast(self) -> str:
-        return "if type(v) is not str or parse_date(v) is None:\n    raise Odd"
+        return (
+            "if type(v) is str and parse_date(v) is not None:\n    pass\n"
+            "elif type(v) is date:\n    v = v.isoformat()\n"
+            "elif type(v) is datetime and v.tzinfo is None:\n    v = format_date(v.replace(microsecond=0))\n"
+            "else:\n    raise Odd"
+        )
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, datetime):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ from xmlsync.kinds import (
     custom_fields,
     describe,
     fits,
+    format_date,
     parse_date,
 )
 from xmlsync.records import Project
@@ -259,6 +261,9 @@ def _first_try() -> Any:
         "RATE": RATE.fullmatch,
         "parse_date": parse_date,
         "Decimal": Decimal,
+        "date": date,
+        "datetime": datetime,
+        "format_date": format_date,
         "fits": fits,
         "issued_after_prompt": issued_after_prompt,
     }
