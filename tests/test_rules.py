@@ -110,6 +110,24 @@ def test_an_unreadable_file_is_a_usage_error(runner: CliRunner, tmp_path: Path) 
     assert str(info.value) == f"{tmp_path}: cannot read the file: Is a directory [unreadable-input]"
 
 
+def test_a_file_that_fails_to_read_exits_1_in_validate_as_in_build(runner: CliRunner, tmp_path: Path) -> None:
+    unreadable = "/proc/self/mem"  # it exists, and reading it from its start fails (EIO), even as root
+    checked = runner.invoke(cli, ["validate", unreadable])
+    assert (checked.exit_code, checked.stderr) == (
+        1,
+        f"Error: {unreadable}: cannot read the file: Input/output error [unreadable-input]\n",
+    )
+    out = tmp_path / "o.xml"
+    built = runner.invoke(cli, ["build", unreadable, "--format", "jsonl", "-o", str(out)])
+    assert (built.exit_code, built.stderr.splitlines()) == (
+        1,
+        [
+            f"{unreadable}: cannot read the file: Input/output error [unreadable-input]",
+            f"Error: 1 problem found; {out} was not written",
+        ],
+    )
+
+
 def test_build_refuses_duplicate_ids_naming_both_records(runner: CliRunner, tmp_path: Path) -> None:
     source = write(tmp_path / "in.json", [record(1, 10), record(2, 20), record(1, 10)])
     out = tmp_path / "out.xml"

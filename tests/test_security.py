@@ -196,18 +196,18 @@ def test_thousands_of_unknown_attributes_are_each_reported_once() -> None:
 
 
 def test_an_offer_of_hundreds_of_lines_gets_the_same_report(monkeypatch: pytest.MonkeyPatch) -> None:
-    validate = sys.modules["xmlsync.validate"]  # xmlsync.validate is also the name of a function
+    schema = sys.modules["xmlsync.schema"]
     sample = SAMPLE_XML.read_bytes()
     product = sample.split(b"<Products>")[1].split(b"</Products>")[0]
     lines = [product.replace(b'Id="11144"', f'Id="{n}"'.encode()) for n in range(1, 601)]
     lines[549] = lines[549].replace(b"<PriceNet>1250</PriceNet>", b"<PriceNet>12,50</PriceNet>")
     data = sample.replace(product, b"".join(lines))
-    assert validate.CROWDED < 600  # so this offer is checked by xmlschema alone
+    assert schema.CROWDED < 600  # so this offer is checked by xmlschema alone
     crowded = [str(issue) for issue in check_file(data, name="big.xml").issues]
     assert [line.split(": ", 2)[1] for line in crowded] == [
         "/Projects/Project[1]/Offers/Offer[1]/Products/Product[550]/PriceNet (Project 99999 > Offer 99999 > Product"
         " 550)"
     ]
-    monkeypatch.setattr(validate, "_CROWDED", lambda node: False)
+    monkeypatch.setattr(schema, "_CROWDED", lambda node: False)
     assert [str(issue) for issue in check_file(data, name="big.xml").issues] == crowded
     assert check_file(data.replace(b"12,50", b"12.50"), name="big.xml").issues == []

@@ -412,7 +412,7 @@ def _not_written(output: str, split: bool) -> str:
     metavar="FILE...",
     nargs=-1,
     required=True,
-    type=click.Path(dir_okay=False, exists=True, readable=True, allow_dash=True),
+    type=click.Path(dir_okay=False, exists=True, allow_dash=True),
 )
 @click.option(
     "--format",
@@ -436,7 +436,7 @@ def validate(
     """Validate XML Sync offer files against the bundled XSD and the business rules.
 
     Reports every error with file:line, XML path, record Id, a stable code and how to fix it. Exits 0 if
-    every file is valid, 1 if any is not, 2 on a usage error or an unreadable file.
+    every file is valid, 1 if any is not or cannot be read (as in every command), 2 on a usage error.
 
     \b
     Example:
@@ -448,7 +448,7 @@ def validate(
         reports = check_files(files, rules=rules, max_errors=max_errors, keep_projects=report_format == "junit")
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
-        ctx.exit(2)
+        ctx.exit(1)
     click.echo(REPORT_FORMATS[report_format](reports), nl=False)
     ctx.exit(int(not all(report.valid for report in reports)))
 

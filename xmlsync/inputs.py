@@ -222,6 +222,9 @@ def read_records(
             on_open(stream)
         try:
             yield from (read_jsonl if fmt == "jsonl" else read_json)(stream, name)
+        except OSError as exc:  # a read that fails is the input's problem, whatever is being written
+            issue = Issue("unreadable-input", f"cannot read the file: {exc.strerror or exc}", source=name)
+            raise InputError([issue]) from None
         finally:
             _close(stream, name)
         return

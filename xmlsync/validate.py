@@ -13,10 +13,7 @@ Three entry points share one signature, after xmlschema: :func:`iter_errors`, :f
 
 from __future__ import annotations
 
-import copy
-import functools
 import io
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +24,7 @@ from lxml import etree
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, UnreadableError, ValidationError
-from xmlsync.paths import ROOT_TAG, Positions, element_line, element_path, record_label
+from xmlsync.paths import ROOT_TAG, element_line
 from xmlsync.rules import Checker, project_ids
 from xmlsync.safe import (
     DTD_MESSAGE,
@@ -43,16 +40,11 @@ from xmlsync.safe import (
     syntax_issue,
     unreadable_issue,
 )
-from xmlsync.schema import declared_attributes, lxml_schema, rich_schema, type_help
+from xmlsync.schema import Document, schema_issues, schema_valid
 
 if TYPE_CHECKING:
-    import xmlschema
+    pass
 
-Document = etree._ElementTree | etree._Element
-
-_ATTRIBUTE_REASON = re.compile(r"attribute (\w+)=")
-_MISSING_ATTRIBUTE = re.compile(r"missing required attribute '(\w+)'")
-_UNKNOWN_ATTRIBUTE = re.compile(r"'(\w+)' attribute not allowed")
 BATCH = 100  # Projects checked together (see check_batch); they are held in memory until checked
 
 
@@ -72,178 +64,29 @@ def parse(source: Source, *, name: str | None = None) -> etree._ElementTree:
     return tree
 
 
-# -- translation of xmlschema errors ----------------------------------------------------------------
-
-
-class _Translator:
-    """Turns xmlschema's errors into issues for one Project or document."""
-
-    def __init__(self, source: str | None, project_index: int | None) -> None:
-        self.source = source
-        self.project_index = project_index
-        self.positions = Positions()
-
-    def path(self, el: etree._Element) -> str:
-        return element_path(el, project_index=self.project_index, positions=self.positions)
-
-    def issue(self, code: str, message: str, el: etree._Element, path: str | None = None) -> Issue:
-        return Issue(
-            code=code,
-            message=message,
-            source=self.source,
-            record=record_label(el),
-            path=path or self.path(el),
-            line=element_line(el),
-        )
-
-    def translate(self, err: xmlschema.XMLSchemaValidationError) -> Issue:
-        import xmlschema  # loaded with rich_schema(), which produced err
-
-        el = err.elem
-        if not isinstance(el, etree._Element):
-            return Issue("schema-violation", _first_line(err.reason), source=self.source)
-        if isinstance(err, xmlschema.XMLSchemaChildrenValidationError):
-            return self.children(err, el)
-        reason = err.reason or ""
-        if match := _MISSING_ATTRIBUTE.search(reason):
-            name = match.group(1)
-            return self.issue("missing-attribute", f'<{el.tag}> has no {name} attribute; add {name}="..."', el)
-        if match := _UNKNOWN_ATTRIBUTE.search(reason):
-            name = match.group(1)
-            message = f"<{el.tag}> has an unknown attribute {name}; remove it"
-            return self.issue("unexpected-attribute", message, el, f"{self.path(el)}/@{name}")
-        if match := _ATTRIBUTE_REASON.match(reason):
-            name = match.group(1)
-            message = f"{name} of <{el.tag}> is {el.get(name, '')!r}; expected {_expected_help(el, name)}"
-            return self.issue("invalid-value", message, el, f"{self.path(el)}/@{name}")
-        if isinstance(err.obj, str) and len(el) == 0:
-            expected = _expected_help(el, None)
-            if not err.obj.strip():
-                return self.issue("empty-value", f"<{el.tag}> is empty; expected {expected}", el)
-            return self.issue("invalid-value", f"<{el.tag}> is {err.obj!r}; expected {expected}", el)
-        return self.issue("schema-violation", f"<{el.tag}>: {_first_line(reason)}", el)
-
-    def children(self, err: xmlschema.XMLSchemaChildrenValidationError, el: etree._Element) -> Issue:
-        expected = [str(name) for x in (err.expected or ()) if (name := getattr(x, "name", None))]
-        wanted = " or ".join(f"<{name}>" for name in expected) or "no more elements"
-        child = err.invalid_child
-        if set(expected) == {"Business", "Contacts"}:
-            return self.issue(
-                "company-or-person-required",
-                f"<{el.tag}> needs a <Business> (company) or <Contacts> with at least one <Contact> (person)"
-                " before <Offers>; MiniCRM requires one company or at least one person",
-                el,
-            )
-        if not isinstance(child, etree._Element):
-            return self.issue("missing-element", f"<{el.tag}> is missing {wanted}; add it", el)
-        order = [str(x.name) for x in err.validator.iter_elements() if getattr(x, "name", None)]
-        child_tag = str(child.tag)
-        if child_tag in order and expected and _first(order, child_tag) > min(_first(order, e) for e in expected):
-            return self.issue("missing-element", f"<{el.tag}> is missing {wanted} before <{child_tag}>; add it", el)
-        holds = ", ".join(f"<{name}>" for name in dict.fromkeys(order))
-        hint = f"expected {wanted} here" if expected else f"<{el.tag}> holds only {holds}, in that order"
-        kind = "out of order or repeated" if child_tag in order else "not part of the format"
-        return self.issue("unexpected-element", f"<{child_tag}> is {kind} in <{el.tag}>; {hint}", child)
-
-
-def _first(order: list[str], name: str) -> int:
-    return order.index(name) if name in order else len(order)
-
-
-def _first_line(text: str | None) -> str:
-    return (text or "invalid").strip().splitlines()[0]
-
-
-def _expected_help(el: etree._Element, attribute: str | None) -> str:
-    tags: list[str] = []
-    node: etree._Element | None = el
-    while node is not None:
-        tags.append(str(node.tag))
-        node = node.getparent()
-    return _help_at("/".join(reversed(tags)), attribute)
-
-
-@functools.lru_cache(maxsize=256)
-def _help_at(path: str, attribute: str | None) -> str:
-    """Return what the XSD says an element (or its attribute) at ``path`` holds; the same for every such element."""
-    decl: Any = rich_schema().find(path)
-    if decl is None:
-        return "a value of the right type"
-    type_ = decl.type.attributes[attribute].type if attribute else decl.type
-    return type_help(type_) or "a value of the right type"
-
-
-def _schema_issues(node: Document, source: str | None, project_index: int | None) -> list[Issue]:
-    if _schema_valid(node):
-        return []
-    translator = _Translator(source, project_index)
-    issues: dict[tuple[str, str | None], Issue] = {}
-    node, unknown = _without_unknown_attributes(node)
-    for el, name in unknown:
-        message = f"<{el.tag}> has an unknown attribute {name}; remove it"
-        issue = translator.issue("unexpected-attribute", message, el, f"{translator.path(el)}/@{name}")
-        issues.setdefault((issue.code, issue.path), issue)
-    for err in rich_schema().iter_errors(node):
-        issue = translator.translate(err)
-        issues.setdefault((issue.code, issue.path), issue)
-    return list(issues.values())
-
-
-def _without_unknown_attributes(node: Document) -> tuple[Document, list[tuple[etree._Element, str]]]:
-    """Return ``node`` (a copy, if needed) without the attributes the XSD declares nowhere, and those attributes.
-
-    xmlschema writes out every attribute of an element for each error it finds in them, so 2,000 unknown
-    attributes cost 2,000 x 2,000: they are reported here instead, in one pass.
-    """
-    declared = declared_attributes()
-    found = [(el, str(name)) for el in node.iter(etree.Element) for name in el.attrib if name not in declared]
-    if not found:
-        return node, []
-    copied = copy.deepcopy(node)
-    for original, twin in zip(node.iter(etree.Element), copied.iter(etree.Element), strict=True):
-        for name in [name for name in original.attrib if name not in declared]:
-            del twin.attrib[name]
-    return copied, found
-
-
-# -- one Project, one document ----------------------------------------------------------------------
-
-
-# lxml writes the XPath of every error libxml2 reports, counting the element's preceding siblings: for an
-# element with thousands of faulty children that costs n x n. Such a tree goes to xmlschema alone (linear).
-CROWDED = 500
-_CROWDED = etree.XPath(f"boolean(descendant-or-self::*[count(*) > {CROWDED}])")
-
-
-def _schema_valid(node: Document) -> bool:
-    """Return whether libxml2 finds ``node`` valid; ``False`` also where it cannot say cheaply (see CROWDED)."""
-    if _CROWDED(node):
-        return False
-    try:
-        return bool(lxml_schema().validate(node))
-    except etree.XMLSchemaValidateError:
-        return False  # libxml2 gave up (e.g. on an unexpanded entity node): let xmlschema explain
-
-
 def check_batch(
-    container: etree._Element,
+    container: etree._Element | None,
     *,
     indexes: Sequence[int],
     rules: Checker,
     sources: Sequence[str | None],
+    projects: Sequence[etree._Element] | None = None,
 ) -> list[list[Issue]]:
-    """Return the schema and rule issues of each ``<Project>`` child of ``container``, in order.
+    """Return the schema and rule issues of each ``<Project>`` of a batch, in order: the one check.
 
-    ``container`` is a ``<Projects>`` element holding just the projects of the batch; ``indexes`` are
-    their (1-based) places in the feed and ``sources`` where each came from. One libxml2 validation and a
-    few XPath queries cover the whole batch; the projects are looked at one by one only where those find
-    something, and for the Ids. The issues of each project come in line order.
+    ``container`` is a ``<Projects>`` element holding the projects of the batch (or ``None`` for projects
+    checked apart from their feed); ``projects`` are its ``<Project>`` children (by default: all of them),
+    ``indexes`` their (1-based) places in the feed and ``sources`` where each came from. One libxml2
+    validation and a few XPath queries cover the whole batch; the projects are looked at one by one only
+    where those find something, and for the Ids. The issues of each project come in line order. A whole
+    tree is one batch, a project a batch of one, a streamed file a batch after another.
     """
-    found = check_batch_content(container, indexes=indexes, rules=rules, sources=sources)
+    members = list(container if container is not None else ()) if projects is None else projects
+    found = check_batch_content(container, indexes=indexes, rules=rules, sources=sources, projects=members)
     ids = rules.check_ids_batch(
         [
             (project_ids(project), f"/{ROOT_TAG}/Project[{index}]", source)
-            for project, index, source in zip(container, indexes, sources, strict=True)
+            for project, index, source in zip(members, indexes, sources, strict=True)
         ]
     )
     return [
@@ -253,35 +96,32 @@ def check_batch(
 
 
 def check_batch_content(
-    container: etree._Element,
+    container: etree._Element | None,
     *,
     indexes: Sequence[int],
     rules: Checker,
     sources: Sequence[str | None],
+    projects: Sequence[etree._Element] | None = None,
 ) -> list[tuple[list[Issue], list[Issue]]]:
     """Like :func:`check_batch` without the Ids: for each project, its schema issues and its rule issues.
 
     This part has no state, so batches may be checked in any order, or in other processes; the Ids are
     then checked in feed order with :meth:`~xmlsync.rules.Checker.check_ids`.
     """
-    schema_ok = _schema_valid(container)
-    clean = rules.batch_clean(container)
+    members = list(container if container is not None else ()) if projects is None else projects
+    schema_ok = container is not None and schema_valid(container)
+    clean = container is not None and rules.batch_clean(container)
     results: list[tuple[list[Issue], list[Issue]]] = []
-    for project, index, source in zip(container, indexes, sources, strict=True):
-        schema = [] if schema_ok else _schema_issues(project, source, index)
+    for project, index, source in zip(members, indexes, sources, strict=True):
+        schema = [] if schema_ok else schema_issues(project, source, index)
         content = [] if clean else list(rules.content(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
         results.append((schema, content))
     return results
 
 
 def check_project(project: etree._Element, *, index: int, rules: Checker, source: str | None = None) -> list[Issue]:
-    """Return the schema and rule issues of one ``<Project>``, the ``index``-th (1-based) of its feed.
-
-    Issues come in line order (xmlschema reports a parent's content after its children).
-    """
-    issues = _schema_issues(project, source, index)
-    issues.extend(rules.check(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
-    return sorted(issues, key=lambda issue: issue.line or 0)
+    """Return the schema and rule issues of one ``<Project>``, the ``index``-th (1-based) of its feed."""
+    return check_batch(None, projects=[project], indexes=[index], rules=rules, sources=[source])[0]
 
 
 def _root_issues(root: etree._Element, source: str | None) -> Iterator[Issue]:
@@ -334,17 +174,24 @@ def _sibling_issues(node: etree._Element, position: int, source: str | None) -> 
 
 
 def iter_errors(doc: Document, *, source: str | None = None, rules: BuildConfig | None = None) -> Iterator[Issue]:
-    """Yield every problem (errors and warnings) of a whole ``<Projects>`` document, in document order."""
+    """Yield every problem (errors and warnings) of a whole ``<Projects>`` document, in document order.
+
+    The tree is checked as one batch (:func:`check_batch`); :func:`validate` and :func:`is_valid` read
+    this generator.
+    """
     root = doc.getroot() if isinstance(doc, etree._ElementTree) else doc
     yield from _root_issues(root, source)
     if root.tag != ROOT_TAG:
         return
-    with Checker(rules) as feed_rules:
-        index = 0
+    projects = [child for child in root if child.tag == "Project"]
+    with Checker(rules) as checker:
+        count = len(projects)
+        found = iter(
+            check_batch(root, projects=projects, indexes=range(1, count + 1), rules=checker, sources=[source] * count)
+        )
         for position, child in enumerate(root, start=1):
             if child.tag == "Project":
-                index += 1
-                yield from check_project(child, index=index, rules=feed_rules, source=source)
+                yield from next(found)
             else:
                 yield from _sibling_issues(child, position, source)
 
@@ -358,7 +205,7 @@ def validate(doc: Document, *, source: str | None = None, rules: BuildConfig | N
 
 def is_valid(doc: Document, *, rules: BuildConfig | None = None) -> bool:
     """Return whether ``doc`` is a valid offer feed (warnings do not count)."""
-    return not any(issue.severity == "error" for issue in iter_errors(doc, rules=rules))
+    return next((issue for issue in iter_errors(doc, rules=rules) if issue.severity == "error"), None) is None
 
 
 # -- files, streamed --------------------------------------------------------------------------------
