@@ -141,7 +141,8 @@ class Kind:
     flat = "text"
     facet: Callable[[str], object] | None = None
 
-    def __init__(self, *, blank: bool = False, facet: Callable[[str], object] | None = None) -> None:
+    def __init__(self, xsd: str, *, blank: bool = False, facet: Callable[[str], object] | None = None) -> None:
+        self.xsd = xsd  # the simple type of the bundled XSD that its written texts have
         self.blank = blank
         if facet is not None:
             self.facet = facet
@@ -276,7 +277,7 @@ class Id(Kind):
     """A whole number from 0 to 2^63-1 (MiniCRM upserts by Ids). ``flat`` ``id`` Ids may be hashed from keys."""
 
     def __init__(self, flat: str = "id") -> None:
-        super().__init__()
+        super().__init__("IdType")
         self.flat = flat
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
@@ -617,15 +618,15 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
-TEXT = Kind()
-OPTIONAL = Kind(blank=True)
-NAME = Kind(blank=True, facet=lambda text: text.strip(" \t\n\r"))  # optional, but not blank where written
+TEXT = Kind("RequiredString")
+OPTIONAL = Kind("OptionalString", blank=True)
+NAME = Kind("RequiredString", blank=True, facet=lambda text: text.strip(" \t\n\r"))  # optional, never blank
 ID = Id()
 CATEGORY = Id(flat="number")
-DECIMAL = Number()
-DATE = When()
-VAT = Vat()
-CURRENCY = Currency()
-STATUS = Status()
-EAN = Ean(blank=True)
-EMAIL = Email()
+DECIMAL = Number("DecimalType")
+DATE = When("DateTimeType")
+VAT = Vat("VatType")
+CURRENCY = Currency("CurrencyCodeType")
+STATUS = Status("RequiredString")
+EAN = Ean("EanType", blank=True)
+EMAIL = Email("RequiredString")
