@@ -179,7 +179,8 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
     keys = f"{name}_keys"
     namespace[keys] = node.key_set
     lines = [
-        f"def {name}(obj, statuses, texts, good):",
+        f"def {name}(obj, config, texts, good):",
+        "    statuses = config.statuses",
         f"    if type(obj) is not dict or not {keys}.issuperset(obj):",
         "        raise Odd",
         "    get = obj.get",
@@ -210,13 +211,13 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             if child.item is None:
                 absent = "raise Odd" if child.required else "values.append(None)"
                 lines.append(f"    if v is None:\n        {absent}")
-                lines.append(f"    else:\n        values.append({inner}(v, statuses, texts, good))")
+                lines.append(f"    else:\n        values.append({inner}(v, config, texts, good))")
             else:
                 lines.append("    if v is None:\n        v = ()")
                 lines.append("    elif type(v) is not list:\n        raise Odd")
                 if child.required:
                     lines.append("    if not v:\n        raise Odd")
-                lines.append(f"    values.append([{inner}(item, statuses, texts, good) for item in v])")
+                lines.append(f"    values.append([{inner}(item, config, texts, good) for item in v])")
         elif isinstance(child, Values):
             lines.append(f"    v = get({child.tag!r})")
             lines.append("    if v is None:\n        v = ()")
@@ -227,9 +228,14 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             if child.kind.checked:
                 lines.append(f"    for item in v:\n        if not good({child.item!r}, item):\n            raise Odd")
             lines.append("    values.append(v)")
-        else:  # custom fields: only their absence is plainly right
-            lines.append(f"    if get({child.tag!r}) not in (None, {{}}):\n        raise Odd")
-            lines.append("    values.append(None)")
+        else:  # custom card fields
+            reserved = f"{name}_reserved"
+            namespace[reserved] = child.reserved
+            lines.append(f"    v = get({child.tag!r})")
+            lines.append("    if v is not None:")
+            lines.append(f"        try:\n            v = custom_fields(v, {reserved}, config)")
+            lines.append("        except Problem:\n            raise Odd from None")
+            lines.append("    values.append(v)")
         if child is OFFER:
             business, contacts = node.children.index(BUSINESS), node.children.index(CONTACT)
             lines.append(f"    if values[{business}] is None and not values[{contacts}]:\n        raise Odd")
@@ -254,6 +260,8 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
 def _first_try() -> Any:
     namespace: dict[str, Any] = {
         "Odd": Odd,
+        "Problem": Problem,
+        "custom_fields": custom_fields,
         "INVALID_XML_CHAR": INVALID_XML_CHAR.search,
         "MAX_ID": MAX_ID,
         "LIMIT": LIMIT,
@@ -285,7 +293,7 @@ def first_try(data: Any, config: BuildConfig, good: Callable[[str, str], bool] =
     record with one it does not vouch for is then not plainly right either.
     """
     try:
-        read: Walked = _FIRST_TRY(data, config.statuses, [], good)
+        read: Walked = _FIRST_TRY(data, config, [], good)
     except Odd:
         return None
     return read

@@ -244,7 +244,7 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
             outcomes.append(None)
             continue
         read = first_try(raw.data, config, checker.good)
-        clean = read is not None
+        clean = read is not None  # else a value was odd: the full walk reads it, the tree check judges it
         if read is None:
             read, issues = walk(raw.data, source=raw.source, config=config)
             if read is None:
@@ -252,7 +252,7 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
                 continue
         text = project_text(read, pretty=config.pretty)
         offers, products = counts(read)
-        if clean or checker.clean(read):
+        if clean:
             ids = ProjectIds(read[0], None, tuple((offer[0], None) for offer in read[1][_OFFERS]))
             outcomes.append(Built((), (), text.encode(), ids, offers, products))
         else:

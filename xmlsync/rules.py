@@ -14,7 +14,7 @@ and the only store of Ids; an issue's path and line are worked out only when a r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from lxml import etree
 
@@ -177,36 +177,6 @@ class Checker:
             self._good.clear()
         self._good[(tag, text)] = ok
         return ok
-
-    # -- a walked record (build) ---------------------------------------------------------------
-
-    def clean(self, walked: tuple[str | None, list[Any]], node: Node = PROJECT) -> bool:
-        """Return ``True`` if no rule but the Ids can fire in a walked record and the XSD takes every value.
-
-        Most records are; the others are written out and checked like any feed, which says exactly where.
-        """
-        _, values = walked
-        good = self.good
-        for child, value in zip(node.children, values, strict=True):
-            if value is None:
-                continue
-            if isinstance(child, Leaf):
-                if child.tag in KINDS and not good(child.tag, value):
-                    return False
-            elif isinstance(child, Values):
-                if child.item in KINDS and not all(good(child.item, text) for text in value):
-                    return False
-            elif isinstance(child, Node):
-                items = (value,) if child.item is None else value
-                if not all(self.clean(item, child) for item in items):
-                    return False
-        if node is OFFER:
-            if issued_after_prompt(values[_ISSUED], values[_PROMPT]) is not None:
-                return False
-            products = values[_PRODUCTS]
-            if len({ident for ident, _ in products}) != len(products):
-                return False
-        return True
 
     # -- elements (validate, and what a build could not vouch for) -----------------------------
 
