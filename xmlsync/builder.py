@@ -62,11 +62,25 @@ def _generate(node: Node, namespace: dict[str, Any]) -> str:
         lines.append(f"    out.append(f'{opening}')")
     names = [f"v{i}" for i in range(len(node.children))]
     lines.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = values")
+    run: list[str] = []  # consecutive required leaves: written with one append
+
+    def flush() -> None:
+        if run:
+            lines.append(f'    out.append(f"{"".join(run)}")')
+            run.clear()
+
     for var, child in zip(names, node.children, strict=True):
         if isinstance(child, Leaf):
-            write = f'out.append(f"{{inner}}<{child.tag}>{{escape({var})}}</{child.tag}>")'
-            lines.append(f"    {write}" if child.required else f"    if {var} is not None:\n        {write}")
-        elif isinstance(child, Node):
+            value = f"{{{var}}}" if child.kind.plain else f"{{escape({var})}}"
+            leaf = f"{{inner}}<{child.tag}>{value}</{child.tag}>"
+            if child.required:
+                run.append(leaf)
+                continue
+            flush()
+            lines.append(f'    if {var} is not None:\n        out.append(f"{leaf}")')
+            continue
+        flush()
+        if isinstance(child, Node):
             inner = _generate(child, namespace)
             if child.item is None:
                 call = f"{inner}({var}, out, d + 1, N)"
@@ -82,6 +96,7 @@ def _generate(node: Node, namespace: dict[str, Any]) -> str:
             lines.append(f"        _values(out, {child.tag!r}, {child.item!r}, {var}, d + 1, N)")
         else:
             lines.append(f"    if {var}:\n        _custom(out, {child.wrapper!r}, {var}, d + 1, N)")
+    flush()
     lines.append(f'    out.append(f"{{here}}</{tag}>")')
     exec("\n".join(lines), namespace)  # our own code, made from the field table
     return name

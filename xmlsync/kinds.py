@@ -140,6 +140,7 @@ class Kind:
 
     flat = "text"
     facet: Callable[[str], object] | None = None
+    plain = False  # whether its texts never hold a character to escape in XML (numbers, dates)
 
     def __init__(self, xsd: str, *, blank: bool = False, facet: Callable[[str], object] | None = None) -> None:
         self.xsd = xsd  # the simple type of the bundled XSD that its written texts have
@@ -276,6 +277,8 @@ class Email(Kind):
 class Id(Kind):
     """A whole number from 0 to 2^63-1 (MiniCRM upserts by Ids). ``flat`` ``id`` Ids may be hashed from keys."""
 
+    plain = True
+
     def __init__(self, flat: str = "id") -> None:
         super().__init__("IdType")
         self.flat = flat
@@ -351,6 +354,7 @@ class Number(Kind):
     """A decimal number with a dot, at most :data:`MAX_DIGITS` digits before and after it (``PriceNet``)."""
 
     flat = "decimal"
+    plain = True
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
         if type(value) is str and CANONICAL_DECIMAL.fullmatch(value):
@@ -429,6 +433,7 @@ class When(Kind):
     """A date ``YYYY-MM-DD`` or local date and time ``YYYY-MM-DD HH:MM:SS``; no calendar date is an error."""
 
     flat = "date"
+    plain = True
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
         if type(value) is str and parse_date(value) is not None:

@@ -200,58 +200,50 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
         value(node.ident, "Id", node.ident_required, "ident")
     else:
         lines.append("    ident = None")
-    lines.append("    values = []")
-    for child in node.children:
+    for i, child in enumerate(node.children):
         if isinstance(child, Leaf):
-            value(child.kind, child.tag, child.required, "v")
-            lines.append("    values.append(v)")
+            value(child.kind, child.tag, child.required, f"v{i}")
         elif isinstance(child, Node):
             inner = _generate(child, functions, namespace)
             lines.append(f"    v = get({child.tag!r})")
             if child.item is None:
-                absent = "raise Odd" if child.required else "values.append(None)"
+                absent = "raise Odd" if child.required else f"v{i} = None"
                 lines.append(f"    if v is None:\n        {absent}")
-                lines.append(f"    else:\n        values.append({inner}(v, config, texts, good))")
+                lines.append(f"    else:\n        v{i} = {inner}(v, config, texts, good)")
             else:
                 lines.append("    if v is None:\n        v = ()")
                 lines.append("    elif type(v) is not list:\n        raise Odd")
                 if child.required:
                     lines.append("    if not v:\n        raise Odd")
-                lines.append(f"    values.append([{inner}(item, config, texts, good) for item in v])")
+                lines.append(f"    v{i} = [{inner}(item, config, texts, good) for item in v]")
         elif isinstance(child, Values):
-            lines.append(f"    v = get({child.tag!r})")
-            lines.append("    if v is None:\n        v = ()")
-            lines.append("    elif type(v) is not list:\n        raise Odd")
-            lines.append("    for item in v:")
+            lines.append(f"    v{i} = get({child.tag!r})")
+            lines.append(f"    if v{i} is None:\n        v{i} = ()")
+            lines.append(f"    elif type(v{i}) is not list:\n        raise Odd")
+            lines.append(f"    for item in v{i}:")
             lines.append("        if type(item) is not str or not item.strip():\n            raise Odd")
-            lines.append("    texts.extend(v)")
             if child.kind.checked:
-                lines.append(f"    for item in v:\n        if not good({child.item!r}, item):\n            raise Odd")
-            lines.append("    values.append(v)")
+                lines.append(f"        if not good({child.item!r}, item):\n            raise Odd")
+            lines.append(f"    texts.extend(v{i})")
         else:  # custom card fields
             reserved = f"{name}_reserved"
             namespace[reserved] = child.reserved
-            lines.append(f"    v = get({child.tag!r})")
-            lines.append("    if v is not None:")
-            lines.append(f"        try:\n            v = custom_fields(v, {reserved}, config)")
+            lines.append(f"    v{i} = get({child.tag!r})")
+            lines.append(f"    if v{i} is not None:")
+            lines.append(f"        try:\n            v{i} = custom_fields(v{i}, {reserved}, config)")
             lines.append("        except Problem:\n            raise Odd from None")
-            lines.append("    values.append(v)")
         if child is OFFER:
             business, contacts = node.children.index(BUSINESS), node.children.index(CONTACT)
-            lines.append(f"    if values[{business}] is None and not values[{contacts}]:\n        raise Odd")
+            lines.append(f"    if v{business} is None and not v{contacts}:\n        raise Odd")
     if node is OFFER:
         prompt, issued, products = (node.children.index(node.child(tag)) for tag in ("Prompt", "Issued", "Products"))
-        lines.append(
-            f"    if values[{issued}] > values[{prompt}] and issued_after_prompt(values[{issued}], values[{prompt}]):"
-        )
-        lines.append("        raise Odd")
-        lines.append(f"    if len({{product[0] for product in values[{products}]}}) != len(values[{products}]):")
-        lines.append("        raise Odd")
+        lines.append(f"    if v{issued} > v{prompt} and issued_after_prompt(v{issued}, v{prompt}):\n        raise Odd")
+        lines.append(f"    if len({{product[0] for product in v{products}}}) != len(v{products}):\n        raise Odd")
     if node is CONTACT:
-        lines.append("    if not (values[0] or '').strip() and not (values[1] or '').strip():\n        raise Odd")
+        lines.append("    if not (v0 or '').strip() and not (v1 or '').strip():\n        raise Odd")
     if node is PROJECT:
         lines.append('    if INVALID_XML_CHAR("".join(texts)):\n        raise Odd')
-    lines.append("    return ident, values")
+    lines.append(f"    return ident, [{', '.join(f'v{i}' for i in range(len(node.children)))}]")
     exec("\n".join(lines), namespace)  # our own code, made from the field table
     functions[name] = namespace[name]
     return name

@@ -112,8 +112,12 @@ _BATCH_FLAGS = etree.XPath(
     ")"
 )
 _PRODUCT_IDS = etree.XPath("Product/@Id")
-_BATCH_EMAILS = etree.XPath(".//Email/Value/text()", smart_strings=False)
-_BATCH_TAGS = tuple(tag for tag, kind in KINDS.items() if tag != "Email" and type(kind).check is not Kind.check)
+# The texts of every element the value rules read, by tag (custom fields of those names too: a superset).
+_BATCH_VALUES = {
+    tag: etree.XPath(f".//{tag}/Value/text()" if tag == "Email" else f".//{tag}/text()", smart_strings=False)
+    for tag, kind in KINDS.items()
+    if type(kind).check is not Kind.check
+}
 
 
 def project_ids(project: etree._Element) -> ProjectIds:
@@ -211,9 +215,13 @@ class Checker:
             ids = cast(list[str], _PRODUCT_IDS(products))
             if len(set(ids)) != len(ids):  # a duplicate product Id (an XPath would compare n x n)
                 return False
-        values = {(str(el.tag), el.text or "") for el in container.iter(*_BATCH_TAGS)}
-        values.update(("Email", value.strip()) for value in cast(list[str], _BATCH_EMAILS(container)))
-        return all(self.good(tag, text) or self.verdict(tag, text) is None for tag, text in values)
+        good, verdict = self.good, self.verdict
+        for tag, texts in _BATCH_VALUES.items():
+            if not all(
+                good(tag, text) or verdict(tag, text) is None for text in set(cast(list[str], texts(container)))
+            ):
+                return False
+        return True
 
     def _locate(self, project: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
         """Walk the project and yield each broken rule (but the Ids) with its exact place."""
