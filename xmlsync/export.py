@@ -19,11 +19,10 @@ from typing import IO, Any
 from lxml import etree
 
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import PROJECT_ELEMENTS
+from xmlsync.fields import PROJECT_ELEMENTS, VALUE_LISTS
 from xmlsync.paths import CONTAINERS, element_line, element_path
 from xmlsync.safe import Source, iter_projects, source_name
 
-_VALUE_LISTS = frozenset({"Emails", "Phones"})
 _MAX_ID_DIGITS = 19
 
 
@@ -65,7 +64,7 @@ def _record(element: etree._Element, *, project: bool = False) -> dict[str, Any]
             target = record
         if tag in target:
             raise _Unexportable(child, f"<{tag}> appears twice in <{element.tag}>, which records cannot hold")
-        if tag in _VALUE_LISTS:
+        if tag in VALUE_LISTS:
             target[tag] = [item.findtext("Value") or "" for item in child.iterchildren(etree.Element)]
         elif tag in CONTAINERS:
             target[tag] = [_record(item) for item in child.iterchildren(etree.Element)]

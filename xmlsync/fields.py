@@ -208,6 +208,17 @@ PROJECT = Node(
 )
 
 
+def _walk_nodes(node: Node) -> list[Node]:
+    return [node] + [inner for child in node.children if isinstance(child, Node) for inner in _walk_nodes(child)]
+
+
+_NODES = _walk_nodes(PROJECT)
+# Elements whose children repeat (in paths, they always get an index), and the elements that are records.
+VALUE_LISTS = frozenset(c.tag for node in _NODES for c in node.children if isinstance(c, Values))
+CONTAINERS = frozenset({ROOT_TAG} | {node.tag for node in _NODES if node.item is not None} | VALUE_LISTS)
+RECORD_TAGS = frozenset(node.element for node in _NODES if node.item is not None and node.ident is not None)
+
+
 @dataclass(frozen=True)
 class FlatField:
     """A field of flat inputs (one product line per row), e.g. ``Offer.CurrencyCode``.

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-ROOT_TAG = "Projects"
-# Parents whose children repeat: their children always get an index in paths.
-CONTAINERS = frozenset({ROOT_TAG, "Contacts", "Emails", "Phones", "Addresses", "Offers", "Products"})
-_RECORD_TAGS = frozenset({"Contact", "Offer", "Product"})
+from xmlsync.fields import CONTAINERS, RECORD_TAGS, ROOT_TAG
+
+__all__ = ["CONTAINERS", "ROOT_TAG", "Positions", "element_line", "element_path", "record_label"]
 
 
 def _is_card(node: etree._Element, parent: etree._Element | None) -> bool:
@@ -73,7 +72,7 @@ def record_label(el: etree._Element) -> str | None:
     node: etree._Element | None = el
     while node is not None:
         parent = node.getparent()
-        if node.tag in _RECORD_TAGS or _is_card(node, parent):
+        if node.tag in RECORD_TAGS or _is_card(node, parent):
             ident = node.get("Id")
             labels.append(f"{node.tag} {ident}" if ident is not None else str(node.tag))
         node = parent
