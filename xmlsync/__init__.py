@@ -1,8 +1,9 @@
 """xmlsync: ERP offer records -> MiniCRM XML Sync feeds, validated against the bundled XSD.
 
 The steps, one module each: :mod:`~xmlsync.readers` (read), :mod:`~xmlsync.mapping` (map and
-normalise), :mod:`~xmlsync.builder` (build with lxml), :mod:`~xmlsync.validate` (check against the XSD)
-and :mod:`~xmlsync.writer` (write atomically). :func:`build_file` runs them all.
+normalise), :mod:`~xmlsync.builder` (build), :mod:`~xmlsync.validate` (check against the XSD and the
+rules) and :mod:`~xmlsync.writer` (write atomically). :func:`build_file` runs them all. The tree they share
+is described once, in :mod:`~xmlsync.fields`; each kind of value in :mod:`~xmlsync.kinds`.
 """
 
 from __future__ import annotations
