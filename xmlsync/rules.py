@@ -18,6 +18,7 @@ from typing import NamedTuple, cast
 
 from lxml import etree
 
+from xmlsync import fields
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, Severity
 from xmlsync.fields import OFFER, PROJECT, PROJECT_ELEMENTS, Leaf, Node, Values
@@ -112,9 +113,17 @@ _BATCH_FLAGS = etree.XPath(
     ")"
 )
 _PRODUCT_IDS = etree.XPath("Product/@Id")
-# The texts of every element the value rules read, by tag (custom fields of those names too: a superset).
+# The texts of every element the value rules read, by tag, at its documented places (those _locate checks).
 _BATCH_VALUES = {
-    tag: etree.XPath(f".//{tag}/Value/text()" if tag == "Email" else f".//{tag}/text()", smart_strings=False)
+    tag: etree.XPath(
+        " | ".join(
+            f"Project/{path}/text()"
+            for path, (leaf_kind, _) in fields.elements().items()
+            if path.rsplit("/", 1)[-1] == tag or path.endswith(f"/{tag}/Value")
+            if leaf_kind is kind
+        ),
+        smart_strings=False,
+    )
     for tag, kind in KINDS.items()
     if type(kind).check is not Kind.check
 }
