@@ -327,3 +327,35 @@ def test_empty_optional_values_are_left_out() -> None:
     record["UserId"] = None
     project = project_from_dict(record)
     assert (project.user_id, project.offers[0].subject) == (None, None)
+
+
+def test_the_walk_stops_at_the_first_problem_when_asked() -> None:
+    from xmlsync.mapping import walk
+
+    record = with_change("Offers.0.Status", ...)
+    record["Offers"][0]["CurrencyCode"] = True
+    every = walk(record, source="in.json:[0]")
+    first = walk(record, source="in.json:[0]", first_only=True)
+    assert (every[0], first[0]) == (None, None)
+    assert (
+        [str(issue) for issue in first[1]]
+        == [str(every[1][0])]
+        == ["in.json:[0]: Offers[0].CurrencyCode (Project 99999): expected a text, got a boolean [wrong-type]"]
+    )
+    assert len(every[1]) == 2
+
+
+def test_a_typed_record_takes_the_same_walk() -> None:
+    from dataclasses import replace
+
+    from xmlsync import build_project
+
+    project = project_from_dict(sample_record())
+    assert build_project(project).findtext("Offers/Offer/Products/Product/PriceNet") == "1250"
+    broken = replace(project, name="Árvíz\x0btűrő", source="erp:7")
+    with pytest.raises(InputError) as info:
+        build_project(broken)
+    assert [str(issue) for issue in info.value.issues] == [
+        "erp:7: Name (Project 99999): contains U+000B at position 6, which XML 1.0 cannot hold; remove it from the"
+        " source data or use --clean-text to drop such characters [xml-char]"
+    ]

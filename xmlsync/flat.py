@@ -15,14 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
-from xmlsync.fields import FLAT_FIELDS, FlatField
-from xmlsync.kinds import Problem
+from xmlsync.fields import FlatField
+from xmlsync.kinds import Problem, flat_show
 from xmlsync.profile import Profile, spec_of
 from xmlsync.readers.base import RawRecord, Row
 from xmlsync.seen import Place, SeenIds
@@ -283,7 +281,7 @@ class RowGrouper:
             issues.append(
                 Issue(
                     "conflicting-rows",
-                    f"{name} is {_show(value)} here but {_show(first[0])} at {first[1]} for the same {what};"
+                    f"{name} is {flat_show(value)} here but {flat_show(first[0])} at {first[1]} for the same {what};"
                     " rows of one record must agree",
                     source=row.source,
                     path=f"{self.fields.get(name, name)} -> {name}",
@@ -399,20 +397,6 @@ def _span(first: str, last: str) -> str:
     head, _, start = first.rpartition(":")
     other, _, end = last.rpartition(":")
     return f"{head}:{start}-{end}" if head == other and head else f"{first}..{last}"
-
-
-def _show(value: Any) -> str:
-    shown = value.isoformat() if isinstance(value, date) else str(value) if isinstance(value, Decimal) else value
-    if isinstance(shown, str) and len(shown) > 40:
-        return repr(f"{shown[:37]}...")
-    if isinstance(shown, int) and shown.bit_length() > 128:
-        return "a number of more than 38 digits"
-    return repr(shown)
-
-
-def required_fields() -> list[str]:
-    """Return the flat fields every profile must map or set as a constant."""
-    return [name for name, spec in FLAT_FIELDS.items() if spec.required]
 
 
 def group_rows(rows: Iterable[Row], profile: Profile, header: tuple[str, ...]) -> Iterator[RawRecord]:

@@ -47,7 +47,6 @@ class _Node:
     rule: str | None = None
     repeated: bool = False
     children: list[_Node] = field(default_factory=list)
-    has_text: bool = False
 
 
 def _notes_before(el: etree._Element) -> list[str]:
@@ -79,10 +78,7 @@ def _merge(nodes: list[_Node], el: etree._Element) -> None:
             existing.rule = " ".join(comment.split())
     if el.get("Id") is not None and existing.id_note is None:
         existing.id_note = ("optional", "int")
-    elements = [child for child in el if isinstance(child.tag, str)]
-    if not elements and (el.text or "").strip():
-        existing.has_text = True
-    for child in elements:
+    for child in (child for child in el if isinstance(child.tag, str)):
         _merge(existing.children, child)
 
 

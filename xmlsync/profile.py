@@ -124,16 +124,6 @@ class Profile:
     country_language: str = "en"
     numbers_as_text: NumbersAsText = "integers"
 
-    def column_of(self, name: str, header: tuple[str, ...] | None = None) -> str | None:
-        """Return the input column of a field: the mapped one, else a column named like the field."""
-        if name in self.columns:
-            return self.columns[name]
-        if name in self.constants:
-            return None
-        if header is None or name in header:
-            return name
-        return None
-
     def mapped_fields(self, header: tuple[str, ...]) -> dict[str, str]:
         """Return field -> column for every field this profile reads from an input with ``header``."""
         found = {name: column for name, column in self.columns.items()}
