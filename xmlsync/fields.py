@@ -92,10 +92,12 @@ class Node:
     attr: str = ""
     keys: tuple[str, ...] = field(default=(), init=False)
     key_set: frozenset[str] = field(default=frozenset(), init=False)
+    by_tag: dict[str, Field] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         keys = (("Id",) if self.ident is not None else ()) + tuple(child.tag for child in self.children)
         object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "by_tag", {child.tag: child for child in self.children})
         object.__setattr__(self, "key_set", frozenset(keys))
         object.__setattr__(self, "attr", self.attr or _snake(self.tag))
 

@@ -21,7 +21,7 @@ from lxml import etree
 from xmlsync import fields
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, Severity
-from xmlsync.fields import OFFER, PROJECT, PROJECT_ELEMENTS, Leaf, Node, Values
+from xmlsync.fields import OFFER, PRODUCT, PROJECT, PROJECT_ELEMENTS, Leaf, Node, Values
 from xmlsync.kinds import ISO_4217, Kind, Verdict, ean_check_digit_ok, parse_date
 from xmlsync.paths import element_line, record_label
 from xmlsync.seen import Place, SeenIds
@@ -46,7 +46,6 @@ def _checked_kinds(node: Node, found: dict[str, Kind]) -> dict[str, Kind]:
 
 
 KINDS = _checked_kinds(PROJECT, {})  # CurrencyCode, Prompt, Performance, Issued, EAN, VAT, Email...
-_DATES = ("Prompt", "Performance", "Issued")
 _PROMPT, _ISSUED, _PRODUCTS = (OFFER.children.index(OFFER.child(tag)) for tag in ("Prompt", "Issued", "Products"))
 
 
@@ -210,7 +209,7 @@ class Checker:
 
     def content(self, project: etree._Element, path: str, *, source: str | None = None) -> Iterator[Issue]:
         """Yield the violations of every rule but the Ids in ``project``; it has no state."""
-        yield from self._locate(project, path, self._factory(source))
+        yield from self._locate(project, PROJECT, path, self._factory(source))
 
     def batch_clean(self, container: etree._Element) -> bool:
         """Return ``True`` if no ``<Project>`` child of ``container`` can break a rule but the Ids.
@@ -232,68 +231,50 @@ class Checker:
                 return False
         return True
 
-    def _locate(self, project: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
-        """Walk the project and yield each broken rule (but the Ids) with its exact place."""
-        seen_offers = False
-        for el in project:
-            tag = el.tag
-            if tag == "Offers":
-                seen_offers = True
-                for position, offer in enumerate(el.iterchildren("Offer"), start=1):
-                    yield from self._offer(offer, f"{path}/Offers/Offer[{position}]", issue)
-            elif tag == "Business":
-                yield from self._emails(el, f"{path}/Business", issue)
-            elif tag == "Contacts":
-                for position, contact in enumerate(el.iterchildren("Contact"), start=1):
-                    yield from self._emails(contact, f"{path}/Contacts/Contact[{position}]", issue)
-            elif seen_offers and isinstance(tag, str) and tag in PROJECT_ELEMENTS:
-                yield issue("misplaced-element", "error", misplaced(tag), el, f"{path}/{tag}")
+    def _locate(self, el: etree._Element, node: Node, path: str, issue: _IssueFactory) -> Iterator[Issue]:
+        """Walk an element along its node of the field table; yield each broken rule (but the Ids) where it is.
 
-    def _value(self, el: etree._Element, text: str, at: str, issue: _IssueFactory) -> Iterator[Issue]:
-        found = self.verdict(str(el.tag), text)
-        if found is not None:
-            yield issue(found.code, cast(Severity, found.severity), found.message, el, at)
-
-    def _offer(self, offer: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
-        dates: dict[str, etree._Element] = {}
-        for el in offer:
-            tag = el.tag
-            if tag in _DATES or tag == "CurrencyCode":
-                yield from self._value(el, el.text or "", f"{path}/{tag}", issue)
-                dates.setdefault(str(tag), el)
-            elif tag == "Products":
-                yield from self._products(el, f"{path}/Products", issue)
-        issued, prompt = dates.get("Issued"), dates.get("Prompt")
-        if issued is not None and prompt is not None:
-            message = issued_after_prompt(issued.text, prompt.text)
-            if message is not None:
-                yield issue("issued-after-prompt", "warning", message, issued, f"{path}/Issued")
-
-    def _products(self, products: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
-        ids: dict[str, int] = {}
-        for position, product in enumerate(products.iterchildren("Product"), start=1):
-            here = f"{path}/Product[{position}]"
-            product_id = product.get("Id")
-            if product_id is not None:
-                first = ids.setdefault(product_id, position)
-                if first != position:
-                    message = duplicate_product(product_id, first)
-                    yield issue("duplicate-product-id", "error", message, product, f"{here}/@Id")
-            for el in product:
-                if el.tag in ("EAN", "VAT") and el.text:
-                    yield from self._value(el, el.text, f"{here}/{el.tag}", issue)
-
-    def _emails(self, owner: etree._Element, path: str, issue: _IssueFactory) -> Iterator[Issue]:
-        emails = owner.find("Emails")
-        if emails is None:
-            return
-        for position, email in enumerate(emails.iterchildren("Email"), start=1):
-            value = email.find("Value")
-            if value is not None and value.text:
-                found = self.verdict("Email", value.text)
-                if found is not None:
-                    at = f"{path}/Emails/Email[{position}]/Value"
-                    yield issue(found.code, cast(Severity, found.severity), found.message, value, at)
+        Values are checked where the table has a kind with a rule; the rules on several values are run on
+        the records that hold them (a Project's misplaced elements, an Offer's dates, a list of Products).
+        """
+        fields = node.by_tag
+        seen: dict[str, etree._Element] = {}
+        for child in el:
+            tag = child.tag
+            field = fields.get(tag) if isinstance(tag, str) else None
+            if node is PROJECT and tag in PROJECT_ELEMENTS and "Offers" in seen:
+                yield issue("misplaced-element", "error", misplaced(str(tag)), child, f"{path}/{tag}")
+            if field is None:
+                continue
+            here = f"{path}/{tag}"
+            if isinstance(field, Leaf):
+                seen.setdefault(str(tag), child)
+                if tag in KINDS and (found := self.verdict(str(tag), child.text or "")) is not None:
+                    yield issue(found.code, cast(Severity, found.severity), found.message, child, here)
+            elif isinstance(field, Values) and field.item in KINDS:
+                for position, item in enumerate(child.iterchildren(field.item), start=1):
+                    value = item.find("Value")
+                    if value is not None and (found := self.verdict(field.item, value.text or "")) is not None:
+                        at = f"{here}/{field.item}[{position}]/Value"
+                        yield issue(found.code, cast(Severity, found.severity), found.message, value, at)
+            elif isinstance(field, Node) and field.item is None:
+                seen.setdefault(str(tag), child)
+                yield from self._locate(child, field, here, issue)
+            elif isinstance(field, Node):
+                seen.setdefault(str(tag), child)
+                ids: dict[str, int] = {}
+                for position, item in enumerate(child.iterchildren(field.item), start=1):
+                    at = f"{here}/{field.item}[{position}]"
+                    ident = item.get("Id")
+                    if field is PRODUCT and ident is not None and ids.setdefault(ident, position) != position:
+                        message = duplicate_product(ident, ids[ident])
+                        yield issue("duplicate-product-id", "error", message, item, f"{at}/@Id")
+                    yield from self._locate(item, field, at, issue)
+        issued, prompt = seen.get("Issued"), seen.get("Prompt")
+        if node is OFFER and issued is not None and prompt is not None:
+            late = issued_after_prompt(issued.text, prompt.text)
+            if late is not None:
+                yield issue("issued-after-prompt", "warning", late, issued, f"{path}/Issued")
 
     # -- Ids across the feed -------------------------------------------------------------------
 

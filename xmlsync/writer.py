@@ -24,14 +24,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Protocol, cast
 
-from lxml import etree
-
 from xmlsync.errors import Issue, OptionsError, OutputError
 from xmlsync.kinds import fits
 from xmlsync.paths import ROOT_TAG
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-INDENT = "  "
 
 
 def _new_file_mode() -> int:
@@ -168,15 +165,6 @@ def complete_output(target: str | Path | IO[bytes]) -> Iterator[IO[bytes]]:
         target.flush()
 
 
-def serialise(project: etree._Element, *, pretty: bool) -> bytes:
-    """Return one ``<Project>`` as it stands in a feed: indented at level 1, or compact (its tail is dropped)."""
-    project.tail = None
-    if pretty:
-        etree.indent(project, space=INDENT, level=1)
-        return b"\n" + INDENT.encode() + etree.tostring(project, encoding="UTF-8")
-    return etree.tostring(project, encoding="UTF-8")
-
-
 _OPENING = XML_DECLARATION + f"<{ROOT_TAG}>".encode()
 
 
@@ -189,11 +177,11 @@ class ProjectSink(Protocol):
     """Where a build puts its projects: one stream (:class:`FeedWriter`) or numbered parts (:class:`SplitFeed`)."""
 
     def write_serialised(self, data: bytes, record: str | None) -> None:
-        """Write one ``<Project>`` as :func:`serialise` returned it; ``record`` names it in messages."""
+        """Write one ``<Project>`` as :func:`~xmlsync.builder.project_text` wrote it; ``record`` names it."""
 
 
 class FeedWriter:
-    """Streams ``<Project>`` elements into a ``<Projects>`` document, one at a time.
+    """Streams written ``<Project>`` elements into a ``<Projects>`` document, one at a time.
 
     Args:
         out: A binary file.
@@ -209,12 +197,8 @@ class FeedWriter:
         self._out.write(_OPENING)
         return self
 
-    def write(self, project: etree._Element) -> None:
-        """Serialise one ``<Project>`` element (its tail is ignored)."""
-        self.write_serialised(serialise(project, pretty=self._pretty), None)
-
     def write_serialised(self, data: bytes, record: str | None) -> None:
-        """Write one ``<Project>`` as :func:`serialise` returned it."""
+        """Write one ``<Project>`` as :func:`~xmlsync.builder.project_text` wrote it (encoded)."""
         self._out.write(data)
         self.count += 1
 
@@ -377,10 +361,6 @@ class SplitFeed:
         if self._parts:
             self._write(_closing(self._pretty, self._count))
             self._parts[-1][0].close()
-
-    def write(self, project: etree._Element) -> None:
-        """Serialise one ``<Project>`` into the current part, starting a new part first if it is full."""
-        self.write_serialised(serialise(project, pretty=self._pretty), f"Project {project.get('Id')}")
 
     def write_serialised(self, data: bytes, record: str | None) -> None:
         """Write one serialised ``<Project>`` into the current part, starting a new part first if it is full."""
