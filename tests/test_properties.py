@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from tests.conftest import SAMPLE_XML
-from xmlsync import BuildConfig, check_file
+from xmlsync import BuildConfig, InputError, check_file
+from xmlsync.mapping import first_try, walk
 from xmlsync.pipeline import write_feed
 from xmlsync.readers import RawRecord
 from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS, FeedRules
@@ -190,3 +191,39 @@ def test_a_clean_batch_verdict_is_never_wrong(
         clean = rules.batch_clean(container)
         found_issues = [i for n, p in enumerate(container, 1) for i in rules.content(p, f"/Projects/Project[{n}]")]
     assert not (clean and found_issues), [str(issue) for issue in found_issues]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd_records() | projects().map(lambda records: records[0]), st.booleans(), st.booleans())
+def test_the_first_try_reads_what_the_full_walk_reads(record: dict[str, Any], clean_text: bool, statuses: bool) -> None:
+    """The first try is generated from the field table; wherever it answers, the kinds' read agrees."""
+    config = BuildConfig(clean_text=clean_text, statuses=frozenset({"Accepted"}) if statuses else None)
+    read = first_try(record, config)
+    full, issues = walk(record, config=config, fast=False)
+    if read is not None:
+        assert (read, issues) == (full, [])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    projects(),
+    st.sampled_from(["abc", "5901234123457", "5901234123458", "", "12345678", "59012341234570000"]),
+    st.sampled_from(["HUF", "huf", "XXX", "EURO", "RON"]),
+    st.sampled_from(["27%", "KBAUK", "kbauk", "5.5%"]),
+)
+def test_a_build_writes_only_what_validate_accepts(
+    records: list[dict[str, Any]], ean: str, currency: str, vat: str
+) -> None:
+    """Values the first try cannot vouch for are checked like any feed: a build never writes an invalid one."""
+    offer = records[0]["Offers"][0]
+    offer["CurrencyCode"] = currency
+    offer["Products"][0].update(EAN=ean, VAT=vat)
+    config = BuildConfig(vat_codes=frozenset({"KBAUK", "kbauk"}))
+    out = io.BytesIO()
+    try:
+        write_feed((RawRecord(r, f"gen:[{i}]") for i, r in enumerate(records)), out, config)
+    except InputError as exc:
+        assert exc.issues
+        return
+    report = check_file(out.getvalue(), name="built.xml", rules=config)
+    assert report.errors == 0, [str(issue) for issue in report.issues]

@@ -218,7 +218,7 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
                 lines.append(f"    v{i} = [{inner}(item, config, texts, good) for item in v]")
         elif isinstance(child, Values):
             lines.append(f"    v{i} = get({child.tag!r})")
-            lines.append(f"    if v{i} is None:\n        v{i} = ()")
+            lines.append(f"    if v{i} is None:\n        v{i} = []")
             lines.append(f"    elif type(v{i}) is not list:\n        raise Odd")
             lines.append(f"    for item in v{i}:")
             lines.append("        if type(item) is not str or not item.strip():\n            raise Odd")
@@ -292,7 +292,12 @@ def first_try(data: Any, config: BuildConfig, good: Callable[[str, str], bool] =
 
 
 def walk(
-    data: Any, *, source: str | None = None, config: BuildConfig | None = None, first_only: bool = False
+    data: Any,
+    *,
+    source: str | None = None,
+    config: BuildConfig | None = None,
+    first_only: bool = False,
+    fast: bool = True,
 ) -> tuple[Walked | None, list[Issue]]:
     """Walk one project record; return what was read (``None`` if anything was wrong) and every issue.
 
@@ -301,9 +306,11 @@ def walk(
         source: Where it came from (``offers.json:[3]``), used in messages.
         config: Normalisation options; the defaults are documented on :class:`BuildConfig`.
         first_only: Stop at the first problem (one issue at most).
+        fast: Take the generated first try (:func:`first_try`) before the full walk; ``False`` reads every
+            value by its kind's ``read`` (the same result, slower).
     """
     config = config or BuildConfig()
-    read = first_try(data, config)
+    read = first_try(data, config) if fast else None
     if read is not None:
         return read, []
     walker = _Walk(source, config, first_only)
