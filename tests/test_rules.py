@@ -174,3 +174,25 @@ def test_a_built_feed_passes_validate_with_the_same_options(runner: CliRunner, t
     assert built.exit_code == 0
     checked = runner.invoke(cli, ["validate", str(out), "--vat-code", "KBAUK", "--strict"])
     assert (checked.exit_code, checked.stdout) == (0, f"{out}: valid\n")
+
+
+@pytest.mark.parametrize("tag", ["Business", "Contacts", "Name"])
+def test_a_documented_element_after_offers_is_misplaced(runner: CliRunner, tmp_path: Path, tag: str) -> None:
+    # After <Offers> the XSD takes any element as a custom card field, so only this rule stops a late <Business>.
+    text = SAMPLE_XML.read_text(encoding="utf-8")
+    late = {
+        "Business": "<Business><Name>Late</Name></Business>",
+        "Contacts": "<Contacts/>",
+        "Name": "<Name>Late</Name>",
+    }
+    feed = tmp_path / "late.xml"
+    feed.write_text(text.replace("</Offers>", f"</Offers>{late[tag]}", 1), encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(feed)])
+    assert (result.exit_code, result.stdout.splitlines()) == (
+        1,
+        [
+            f"{feed}:88: /Projects/Project[1]/{tag} (Project 99999): <{tag}> after <Offers> would be read as a custom"
+            f" card field; write it once, in its documented place before <Offers> [misplaced-element]",
+            f"{feed}: not valid (1 error)",
+        ],
+    )
