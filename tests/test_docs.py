@@ -50,9 +50,23 @@ def test_the_library_never_imports_click() -> None:
     import subprocess
     import sys
 
-    code = "import sys, xmlsync, xmlsync.report, xmlsync.infer; print('click' in sys.modules)"
+    modules = sorted(
+        ".".join(("xmlsync", *path.relative_to(ROOT / "xmlsync").with_suffix("").parts))
+        for path in (ROOT / "xmlsync").rglob("*.py")
+        if path.stem not in ("cli", "__main__", "__init__")
+    )
+    code = f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; print('click' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout == "False\n"
+    assert (len(modules) > 30, result.stdout) == (True, "False\n")
+
+
+def test_checking_a_feed_does_not_load_the_build() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, xmlsync.cli; print(sorted(m for m in sys.modules if m.startswith('xmlsync.pipeline')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == "[]\n"
 
 
 def test_the_pre_commit_hook_runs_validate() -> None:

@@ -8,9 +8,10 @@ is described once, in :mod:`~xmlsync.fields`; each kind of value in :mod:`~xmlsy
 
 from __future__ import annotations
 
-from xmlsync.builder import build_project, build_tree
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from xmlsync.config import BuildConfig
-from xmlsync.diff import FeedDiff, diff_feeds
 from xmlsync.errors import (
     InputError,
     Issue,
@@ -20,9 +21,6 @@ from xmlsync.errors import (
     ValidationError,
     XmlSyncError,
 )
-from xmlsync.export import export_feed, iter_records
-from xmlsync.mapping import project_from_dict
-from xmlsync.pipeline import BuildResult, Progress, Split, build_file, write_feed
 from xmlsync.records import (
     Address,
     Business,
@@ -47,9 +45,37 @@ from xmlsync.validate import (
     validate_file,
 )
 
+if TYPE_CHECKING:
+    from xmlsync.builder import build_project, build_tree
+    from xmlsync.diff import FeedDiff, diff_feeds
+    from xmlsync.export import export_feed, iter_records
+    from xmlsync.mapping import project_from_dict
+    from xmlsync.pipeline import BuildResult, Progress, Split, build_file, write_feed
 
-def __getattr__(name: str) -> str:
-    """Return ``__version__`` on first use (importlib.metadata is slow to import)."""
+# Loaded on first use, so that checking a feed does not load the build (``xmlsync.validate`` is loaded above:
+# the name is also the function's, which must win over the module's).
+_LAZY = {
+    "build_project": "builder",
+    "build_tree": "builder",
+    "FeedDiff": "diff",
+    "diff_feeds": "diff",
+    "export_feed": "export",
+    "iter_records": "export",
+    "project_from_dict": "mapping",
+    "BuildResult": "pipeline",
+    "Progress": "pipeline",
+    "Split": "pipeline",
+    "build_file": "pipeline",
+    "write_feed": "pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Return a name of a module not loaded yet, or ``__version__`` (importlib.metadata is slow to import)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"xmlsync.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     if name != "__version__":
         raise AttributeError(f"module 'xmlsync' has no attribute {name!r}")
     from importlib.metadata import PackageNotFoundError, version

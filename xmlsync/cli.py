@@ -17,26 +17,13 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from xmlsync.config import BuildConfig
-from xmlsync.diff import diff_feeds, iter_json, iter_text
+# Each command imports what it needs when it runs, so that `xmlsync validate` does not load the build.
+from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import InputError, OptionsError, UnreadableError, XmlSyncError
-from xmlsync.export import export_feed, is_json_list
-from xmlsync.infer import infer_schema
-from xmlsync.inputs import InputSpec, mapping_issues, mapping_template
-from xmlsync.pipeline import Progress, Split, available_cpus, build_file, default_rejects_path
 from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
-from xmlsync.push import (
-    DEFAULT_BASE_URL,
-    Credentials,
-    PushConfig,
-    check_uploads,
-    requests_for,
-)
-from xmlsync.push import push as push_requests
 from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.schema import schema_text
 from xmlsync.validate import check_files
-from xmlsync.writer import atomic_output, complete_output, refuse_overlaps
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +47,9 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 
 if TYPE_CHECKING:
+    from xmlsync.inputs import InputSpec
+    from xmlsync.pipeline import Progress
+
     _IntParamType = click.ParamType[int]
 else:  # click < 8.2 has no generic ParamType
     _IntParamType = click.ParamType
@@ -89,6 +79,8 @@ class Jobs(_IntParamType):
             return value
         text = str(value).strip().lower()
         if text == "auto":
+            from xmlsync.pipeline import available_cpus
+
             return available_cpus()
         if text.isascii() and text.isdigit() and int(text) >= 1:
             return int(text)
@@ -234,6 +226,8 @@ def _input(
         raise click.UsageError("give either INPUT or --from-sql URL")
     if table is not None and query is not None:
         raise click.UsageError("give either --query or --table, not both")
+    from xmlsync.inputs import InputSpec
+
     return InputSpec(path=path, format=input_format, sql_url=sql_url, table=table, query=query)
 
 
@@ -351,6 +345,8 @@ def build(
         xmlsync build --from-sql sqlite:///erp.db --table offers --profile erp.toml -o offers.xml
         xmlsync build big.jsonl -o feed/offers.xml --split-bytes 50MB --on-invalid skip
     """
+    from xmlsync.pipeline import Split, build_file, default_rejects_path
+
     spec = _input(input_path, input_format, sql_url, table, query)
     config = BuildConfig(
         pretty=pretty,
@@ -476,6 +472,8 @@ def diff(ctx: click.Context, old: str, new: str, report_format: str) -> None:
         xmlsync diff yesterday.xml today.xml
         xmlsync diff --format json old.xml new.xml > changes.json
     """
+    from xmlsync.diff import diff_feeds, iter_json, iter_text
+
     if old == "-" and new == "-":
         raise click.UsageError("only one of OLD and NEW can be - (stdin)")
     result = diff_feeds(
@@ -515,6 +513,9 @@ def export(feed: str, output: str) -> None:
         xmlsync export offers.xml -o records.jsonl
         xmlsync build records.jsonl -o again.xml
     """
+    from xmlsync.export import export_feed, is_json_list
+    from xmlsync.writer import complete_output, refuse_overlaps
+
     if feed != "-" and output != "-":
         try:
             refuse_overlaps([("input", Path(feed))], [("output", Path(output))])
@@ -583,6 +584,9 @@ def push(
         xmlsync push feed/offers.parts.json --credentials minicrm.toml --state push-state.json
         xmlsync push --source-url https://erp.example.hu/feeds/offers.xml
     """
+    from xmlsync.push import Credentials, PushConfig, check_uploads, requests_for
+    from xmlsync.push import push as push_requests
+
     if not files and not source_urls:
         raise click.UsageError("give the FILEs to upload, or --source-url URL")
     try:
@@ -632,6 +636,8 @@ def infer(sample: str) -> None:
     Example:
         xmlsync schema infer minicrm-offer-xml-sync-sample.xml > skeleton.xsd
     """
+    from xmlsync.infer import infer_schema
+
     try:
         click.echo(infer_schema(sample), nl=False)
     except XmlSyncError as exc:
@@ -670,6 +676,9 @@ def init(
     Example:
         xmlsync mapping init erp.csv --encoding cp1250 --delimiter ";" -o erp.toml
     """
+    from xmlsync.inputs import InputSpec, mapping_template
+    from xmlsync.writer import atomic_output, refuse_overlaps
+
     if encoding is not None and encoding.lower() not in ENCODINGS:
         raise click.BadParameter(
             f"{encoding!r} is not supported; use utf-8, cp1250 or iso-8859-2", param_hint="--encoding"
@@ -715,6 +724,8 @@ def check(ctx: click.Context, profile_path: str, input_path: str, input_format: 
     Example:
         xmlsync mapping check erp.toml erp.csv
     """
+    from xmlsync.inputs import InputSpec, mapping_issues
+
     try:
         issues = mapping_issues(InputSpec(path=input_path, format=input_format), load_profile(profile_path))
     except XmlSyncError as exc:

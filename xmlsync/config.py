@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 NumbersAsText = Literal["integers", "all", "none"]
+DEFAULT_BASE_URL = "https://r3.minicrm.hu"  # MiniCRM's address for push (the system's own, or a proxy, can be given)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from xmlsync.config import BuildConfig
+from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import InputError, Issue, XmlSyncError
 from xmlsync.safe import iter_compact_projects
 from xmlsync.state import State, digest
@@ -34,7 +34,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-DEFAULT_BASE_URL = "https://r3.minicrm.hu"
 HOURLY_LIMIT = 180  # XML sync requests per rolling hour and SystemId (Integrations Manual p.42)
 _HOUR = 3600.0
 
