@@ -196,3 +196,16 @@ def test_a_documented_element_after_offers_is_misplaced(runner: CliRunner, tmp_p
             f"{feed}: not valid (1 error)",
         ],
     )
+
+
+@pytest.mark.parametrize("lines", [3, 100])
+def test_a_product_id_twice_in_a_short_or_long_offer(lines: int) -> None:
+    # Short lists are compared by libxml2, long ones (over 64 lines) in Python: both must find the twin.
+    sample = SAMPLE_XML.read_bytes()
+    product = sample.split(b"<Products>")[1].split(b"</Products>")[0]
+    ids = [*range(1, lines), 1]
+    body = b"".join(product.replace(b'Id="11144"', f'Id="{n}"'.encode()) for n in ids)
+    report = check_file(sample.replace(product, body), name="twin.xml")
+    assert [(issue.code, issue.path) for issue in report.issues] == [
+        ("duplicate-product-id", f"/Projects/Project[1]/Offers/Offer[1]/Products/Product[{lines}]/@Id")
+    ]

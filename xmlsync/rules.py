@@ -112,6 +112,13 @@ _BATCH_FLAGS = etree.XPath(
     ")"
 )
 _PRODUCT_IDS = etree.XPath("Product/@Id")
+# A product Id twice in an offer: libxml2 compares the lines of short lists (n x n, so at most _SHORT lines);
+# the lines of longer ones, rare, are compared here in a set.
+_SHORT = 64
+_SHORT_DUPLICATE = etree.XPath(
+    f"boolean(Project/Offers/Offer/Products[count(Product) <= {_SHORT}]/Product[@Id = following-sibling::Product/@Id])"
+)
+_LONG_PRODUCTS = etree.XPath(f"Project/Offers/Offer/Products[count(Product) > {_SHORT}]")
 # The texts of every element the value rules read, by tag, at its documented places (those _locate checks).
 _BATCH_VALUES = {
     tag: etree.XPath(
@@ -219,9 +226,11 @@ class Checker:
         """
         if _BATCH_FLAGS(container):
             return False
-        for products in container.iterfind("Project/Offers/Offer/Products"):
+        if _SHORT_DUPLICATE(container):
+            return False
+        for products in cast(list[etree._Element], _LONG_PRODUCTS(container)):
             ids = cast(list[str], _PRODUCT_IDS(products))
-            if len(set(ids)) != len(ids):  # a duplicate product Id (an XPath would compare n x n)
+            if len(set(ids)) != len(ids):
                 return False
         good, verdict = self.good, self.verdict
         for tag, texts in _BATCH_VALUES.items():
