@@ -24,7 +24,7 @@ __all__ = ["build_project", "build_tree", "format_date", "format_decimal", "proj
 
 _NEWLINES = tuple("\n" + "  " * depth for depth in range(12))
 _COMPACT = ("",) * 12
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)  # our own text only
+OWN_TEXT = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)  # parses only text built here
 
 
 def escape(text: str) -> str:
@@ -143,7 +143,7 @@ def build_project(project: Project, config: BuildConfig | None = None) -> etree.
     walked, issues = walk(as_record(project), source=project.source, config=config)
     if walked is None:
         raise InputError(issues)
-    return etree.fromstring(project_text(walked, pretty=False), _PARSER)
+    return etree.fromstring(project_text(walked, pretty=False), OWN_TEXT)
 
 
 def build_tree(projects: Iterable[Project]) -> etree._Element:

@@ -18,7 +18,7 @@ from typing import IO, Literal, NamedTuple
 
 from lxml import etree
 
-from xmlsync.builder import project_text
+from xmlsync.builder import OWN_TEXT, project_text
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
 from xmlsync.fields import OFFER, PROJECT
@@ -28,7 +28,7 @@ from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
 from xmlsync.readers.sql_reader import sqlite_path
-from xmlsync.rules import Checker, ProjectIds, project_ids
+from xmlsync.rules import Checker, ProjectIds
 from xmlsync.state import State, Verdict, digest
 from xmlsync.validate import BATCH, check_batch_content
 from xmlsync.writer import (
@@ -223,7 +223,6 @@ class Built(NamedTuple):
 
 
 _WORKER_RULES: dict[BuildConfig, Checker] = {}
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)  # our own text only
 
 
 def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
@@ -238,7 +237,7 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
     """
     checker = _WORKER_RULES.get(config) or _WORKER_RULES.setdefault(config, Checker(config))
     outcomes: list[Built | list[Issue] | None] = []
-    suspects: list[tuple[int, int, str, str, int, int]] = []  # place in the batch, index, source, text, counts
+    suspects: list[tuple[int, int, str, str, ProjectIds, int, int]] = []  # place, index, source, text, Ids, counts
     for raw, index in batch:
         if raw.issues:
             outcomes.append(None)
@@ -251,25 +250,20 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
                 outcomes.append(issues)
                 continue
         text = project_text(read, pretty=config.pretty)
-        offers, products = counts(read)
+        ids = ProjectIds(read[0], None, tuple((offer[0], None) for offer in read[1][_OFFERS]))
         if clean:
-            ids = ProjectIds(read[0], None, tuple((offer[0], None) for offer in read[1][_OFFERS]))
-            outcomes.append(Built((), (), text.encode(), ids, offers, products))
+            outcomes.append(Built((), (), text.encode(), ids, *counts(read)))
         else:
-            suspects.append((len(outcomes), index, raw.source, text, offers, products))
+            suspects.append((len(outcomes), index, raw.source, text, ids, *counts(read)))
             outcomes.append([])
     if suspects:
-        texts = "".join(text for *_, text, _, _ in suspects)
-        container = etree.fromstring(f"<{ROOT_TAG}>{texts}</{ROOT_TAG}>".encode(), _PARSER)
+        texts = "".join(suspect[3] for suspect in suspects)
+        container = etree.fromstring(f"<{ROOT_TAG}>{texts}</{ROOT_TAG}>".encode(), OWN_TEXT)
         found = check_batch_content(
             container, indexes=[s[1] for s in suspects], rules=checker, sources=[s[2] for s in suspects]
         )
-        for (at, _, _, text, offers, products), element, (schema, content) in zip(
-            suspects, container, found, strict=True
-        ):
-            ids = project_ids(element)
-            unlined = ProjectIds(ids.project, None, tuple((ident, None) for ident, _ in ids.offers))
-            outcomes[at] = Built(_unlined(schema), _unlined(content), text.encode(), unlined, offers, products)
+        for (at, _, _, text, ids, offers, products), (schema, content) in zip(suspects, found, strict=True):
+            outcomes[at] = Built(_unlined(schema), _unlined(content), text.encode(), ids, offers, products)
     results: list[Built] = []
     for (raw, _), outcome in zip(batch, outcomes, strict=True):
         if outcome is None:
