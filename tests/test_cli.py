@@ -163,7 +163,7 @@ def test_validate_lists_every_error_and_exits_1(runner: CliRunner, tmp_path: Pat
     assert result.stdout.splitlines() == [
         f"{SAMPLE_XML}: valid",
         f"{bad}:37: /Projects/Project[1]/Offers/Offer[1] (Project 99999 > Offer 99999): <Offer> is missing"
-        " <CurrencyCode> before <Prompt>; add it [missing-element]",
+        " <CurrencyCode>; add it [missing-element]",
         f"{bad}:47: /Projects/Project[1]/Offers/Offer[1]/Issued (Project 99999 > Offer 99999): <Issued> is"
         " '22.09.2021'; expected a date YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13 [invalid-value]",
         f"{bad}: not valid (2 errors)",
@@ -182,20 +182,30 @@ def test_validate_json_report(runner: CliRunner, tmp_path: Path) -> None:
             {
                 "file": str(bad),
                 "valid": False,
-                "errors": 1,
+                "errors": 4,
                 "warnings": 0,
                 "complete": True,
                 "issues": [
                     {
-                        "code": "missing-element",
+                        "code": code,
                         "severity": "error",
-                        "message": "<Project> is missing <Name>; add it",
+                        "message": message,
                         "source": str(bad),
                         "record": "Project 1",
                         "path": "/Projects/Project[1]",
                         "line": 1,
                         "column": None,
                     }
+                    for code, message in [
+                        ("missing-element", "<Project> is missing <Name>; add it"),
+                        ("missing-element", "<Project> is missing <CategoryId>; add it"),
+                        ("missing-element", "<Project> is missing <StatusId>; add it"),
+                        (
+                            "company-or-person-required",
+                            "<Project> needs a <Business> (company) or <Contacts> with at least one <Contact>"
+                            " (person); MiniCRM requires one company or at least one person",
+                        ),
+                    ]
                 ],
             }
         ],
@@ -219,8 +229,8 @@ def test_validate_reads_stdin(runner: CliRunner) -> None:
     [
         (
             "<Projects><Project></Projects>",
-            "x.xml:1:31: not well-formed XML: Opening and ending tag mismatch: Project"
-            " line 1 and Projects [xml-syntax]",
+            "x.xml:1:31: not well-formed XML: the end tag </Projects> does not close <Project> (line 1); write"
+            " </Project>, or check the spelling of both [xml-syntax]",
         ),
         ("", "x.xml:1: not well-formed XML: the file is empty [xml-syntax]"),
         (

@@ -109,8 +109,8 @@ def test_an_id_used_twice_is_reported_in_either_feed(runner: CliRunner, tmp_path
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("<Projects><Project Id='1'></Projects>", "x.xml:1:38: not well-formed XML: Opening and ending tag mismatch:"
-         " Project line 1 and Projects [xml-syntax]"),
+        ("<Projects><Project Id='1'></Projects>", "x.xml:1:38: not well-formed XML: the end tag </Projects> does"
+         " not close <Project> (line 1); write </Project>, or check the spelling of both [xml-syntax]"),
         ('<!DOCTYPE Projects [<!ENTITY a "b">]><Projects/>', "x.xml:1: the file declares a DOCTYPE, which XML Sync feeds"
          " never need and xmlsync does not process (no entity is expanded, no DTD loaded); remove the <!DOCTYPE ...>"
          " declaration [dtd-forbidden]"),

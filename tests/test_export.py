@@ -98,7 +98,8 @@ def test_a_broken_feed_and_an_output_that_is_the_feed(runner: CliRunner, tmp_pat
     result = runner.invoke(cli, ["export", str(feed), "-o", str(tmp_path / "r.json")])
     assert (result.exit_code, result.stderr.splitlines()[0]) == (
         1,
-        f"{feed}:1:38: not well-formed XML: Opening and ending tag mismatch: Project line 1 and Projects [xml-syntax]",
+        f"{feed}:1:38: not well-formed XML: the end tag </Projects> does not close <Project> (line 1); write"
+        " </Project>, or check the spelling of both [xml-syntax]",
     )
     same = runner.invoke(cli, ["export", str(feed), "-o", str(feed)])
     assert (same.exit_code, same.stderr.splitlines()[-1]) == (

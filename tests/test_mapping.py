@@ -127,7 +127,7 @@ def test_the_sample_record_maps_to_typed_values() -> None:
             "Offers.0.Products.0.Colour",
             "red",
             'in.json:[0]: Offers[0].Products[0].Colour (Project 99999): unknown field "Colour"; known fields: Id, Name,'
-            " SKU, EAN, PriceNet, Quantity, Unit, VAT, FolderName [unknown-field]",
+            " SKU, EAN, Description, PriceNet, Quantity, Unit, VAT, FolderName [unknown-field]",
         ),
         (
             "Offers.0.Numbr",

@@ -38,4 +38,4 @@ def test_text_round_trips_or_is_refused(text: str) -> None:
     assert check_project(element, index=1, rules=FeedRules()) == []
     data = etree.tostring(element, encoding="UTF-8", xml_declaration=True)
     reparsed = parse(io.BytesIO(data)).getroot()
-    assert reparsed.findtext("Offers/Offer/Subject") == text
+    assert reparsed.findtext("Offers/Offer/Subject") == (text if text.strip(" \t\n\r") else None)

@@ -177,25 +177,44 @@ def test_a_built_feed_passes_validate_with_the_same_options(runner: CliRunner, t
 
 
 @pytest.mark.parametrize("tag", ["Business", "Contacts", "Name"])
-def test_a_documented_element_after_offers_is_misplaced(runner: CliRunner, tmp_path: Path, tag: str) -> None:
-    # After <Offers> the XSD takes any element as a custom card field, so only this rule stops a late <Business>.
+def test_a_documented_element_again_after_offers_is_repeated(runner: CliRunner, tmp_path: Path, tag: str) -> None:
+    # After <Offers> the XSD takes any element as a custom card field; MiniCRM reads children by name.
     text = SAMPLE_XML.read_text(encoding="utf-8")
     late = {
         "Business": "<Business><Name>Late</Name></Business>",
         "Contacts": "<Contacts/>",
         "Name": "<Name>Late</Name>",
     }
+    first = {"Business": 14, "Contacts": 23, "Name": 6}
     feed = tmp_path / "late.xml"
     feed.write_text(text.replace("</Offers>", f"</Offers>{late[tag]}", 1), encoding="utf-8")
     result = runner.invoke(cli, ["validate", str(feed)])
     assert (result.exit_code, result.stdout.splitlines()) == (
         1,
         [
-            f"{feed}:88: /Projects/Project[1]/{tag} (Project 99999): <{tag}> after <Offers> would be read as a custom"
-            f" card field; write it once, in its documented place before <Offers> [misplaced-element]",
+            f"{feed}:88: /Projects/Project[1]/{tag} (Project 99999): <{tag}> appears twice in <Project> (also line"
+            f" {first[tag]}); MiniCRM reads one of them: keep one [repeated-element]",
             f"{feed}: not valid (1 error)",
         ],
     )
+
+
+def test_a_documented_element_moved_after_offers_is_read_with_a_warning(runner: CliRunner, tmp_path: Path) -> None:
+    text = SAMPLE_XML.read_text(encoding="utf-8")
+    moved = text.replace("<UserId>102970</UserId>", "", 1).replace("</Offers>", "</Offers><UserId>102970</UserId>", 1)
+    feed = tmp_path / "moved.xml"
+    feed.write_text(moved, encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(feed)])
+    assert (result.exit_code, result.stdout.splitlines()) == (
+        0,
+        [
+            f"{feed}:88: /Projects/Project[1]/UserId (Project 99999): warning: <UserId> is present but after"
+            " <Offers>; MiniCRM reads it, the canonical place is before <Offers> [element-order]",
+            f"{feed}: valid (1 warning)",
+        ],
+    )
+    strict = runner.invoke(cli, ["validate", "--strict", str(feed)])
+    assert strict.exit_code == 1
 
 
 @pytest.mark.parametrize("lines", [3, 100])

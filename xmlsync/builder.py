@@ -52,7 +52,7 @@ def _generate(node: Node, namespace: dict[str, Any]) -> str:
 
     The writer is made from the field table once, at import: one line per field, in the table's order.
     """
-    name = f"_emit_{node.element}"
+    name = f"_emit_{node.element}_{id(node)}"  # one per node (two nodes write a <Customer>)
     tag = node.element
     lines = [f"def {name}(walked, out, d, N):", "    ident, values = walked", "    here, inner = N[d], N[d + 1]"]
     opening = f'{{here}}<{tag} Id="{{ident}}">' if node.ident is not None else f"{{here}}<{tag}>"

@@ -90,14 +90,17 @@ class Node:
     ident_required: bool = False
     flat: str = ""
     attr: str = ""
+    flat_required: bool = False
     keys: tuple[str, ...] = field(default=(), init=False)
     key_set: frozenset[str] = field(default=frozenset(), init=False)
     by_tag: dict[str, Field] = field(default_factory=dict, init=False)
+    order: dict[str, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         keys = (("Id",) if self.ident is not None else ()) + tuple(child.tag for child in self.children)
         object.__setattr__(self, "keys", keys)
         object.__setattr__(self, "by_tag", {child.tag: child for child in self.children})
+        object.__setattr__(self, "order", {child.tag: i for i, child in enumerate(self.children)})
         object.__setattr__(self, "key_set", frozenset(keys))
         object.__setattr__(self, "attr", self.attr or _snake(self.tag))
 
@@ -119,6 +122,7 @@ ADDRESS = Node(
     "Addresses",
     (
         Leaf("CountryId", kinds.OPTIONAL),
+        Leaf("County", kinds.OPTIONAL),
         Leaf("PostalCode", kinds.OPTIONAL),
         Leaf("City", kinds.OPTIONAL),
         Leaf("Address", kinds.OPTIONAL),
@@ -129,24 +133,44 @@ ADDRESS = Node(
 )
 BUSINESS = Node(
     "Business",
-    (Leaf("Name", kinds.TEXT, True), Leaf("VatNumber", kinds.OPTIONAL), _EMAILS, _PHONES, ADDRESS),
+    (
+        Leaf("Name", kinds.TEXT, True),
+        Leaf("VatNumber", kinds.OPTIONAL),
+        Leaf("EUVatNumber", kinds.OPTIONAL, attr="eu_vat_number"),
+        Leaf("RegistrationNumber", kinds.OPTIONAL),
+        Leaf("Url", kinds.OPTIONAL),
+        _EMAILS,
+        _PHONES,
+        ADDRESS,
+    ),
     records.Business,
     flat="Business",
 )
 CONTACT = Node(
     "Contacts",
-    (Leaf("FirstName", kinds.NAME), Leaf("LastName", kinds.NAME), _EMAILS, _PHONES),
+    (Leaf("FirstName", kinds.NAME), Leaf("LastName", kinds.NAME), Leaf("Position", kinds.OPTIONAL), _EMAILS, _PHONES),
     records.Contact,
     item="Contact",
     ident=kinds.ID,
     flat="Contact",
 )
+_PLACE = ("CountryId", "County", "PostalCode", "City", "Address")
 CUSTOMER = Node(
     "Customer",
-    tuple(Leaf(tag, kinds.TEXT, True) for tag in ("Name", "CountryId", "PostalCode", "City", "Address")),
+    (
+        Leaf("Name", kinds.TEXT, True),
+        *(Leaf(tag, kinds.OPTIONAL if tag == "County" else kinds.TEXT, tag != "County") for tag in _PLACE),
+    ),
     records.Customer,
     required=True,
     flat="Customer",
+)
+# MiniCRM's own plugin writes an order's customer with empty place fields when the shop does not know them.
+ORDER_CUSTOMER = Node(
+    "Customer",
+    (Leaf("Name", kinds.TEXT, True), *(Leaf(tag, kinds.OPTIONAL) for tag in _PLACE)),
+    records.OrderCustomer,
+    required=True,
 )
 PRODUCT = Node(
     "Products",
@@ -154,6 +178,7 @@ PRODUCT = Node(
         Leaf("Name", kinds.TEXT, True),
         Leaf("SKU", kinds.OPTIONAL),
         Leaf("EAN", kinds.EAN),
+        Leaf("Description", kinds.OPTIONAL),
         Leaf("PriceNet", kinds.DECIMAL, True),
         Leaf("Quantity", kinds.DECIMAL, True),
         Leaf("Unit", kinds.TEXT, True),
@@ -172,24 +197,47 @@ OFFER = Node(
     (
         Leaf("Number", kinds.TEXT, True),
         Leaf("CurrencyCode", kinds.CURRENCY, True),
+        Leaf("Language", kinds.LANGUAGE),
         Leaf("Prompt", kinds.DATE, True),
         Leaf("Performance", kinds.DATE, True),
         Leaf("Issued", kinds.DATE, True),
         Leaf("Subject", kinds.OPTIONAL),
+        Leaf("PaymentMethod", kinds.PAYMENT),
         Leaf("Status", kinds.STATUS, True),
         CUSTOMER,
         PRODUCT,
         Custom("Project", "Project"),
     ),
     records.Offer,
-    required=True,
     item="Offer",
     ident=kinds.ID,
     ident_required=True,
     flat="Offer",
+    flat_required=True,  # a row of a flat input is a product line of an offer
+)
+# The webshop variant (MiniCRM's own WooCommerce plugin): an order has one date, Performance.
+ORDER = Node(
+    "Orders",
+    (
+        Leaf("Number", kinds.TEXT, True),
+        Leaf("CurrencyCode", kinds.CURRENCY, True),
+        Leaf("Language", kinds.LANGUAGE),
+        Leaf("Performance", kinds.DATE, True),
+        Leaf("Status", kinds.STATUS, True),
+        Leaf("PaymentMethod", kinds.PAYMENT),
+        ORDER_CUSTOMER,
+        PRODUCT,
+        Custom("Project", "Project"),
+    ),
+    records.Order,
+    item="Order",
+    ident=kinds.ID,
+    ident_required=True,
 )
 # Elements of a Project, whose names a custom card field (after <Offers>) must not take.
-PROJECT_ELEMENTS = frozenset({"Name", "CategoryId", "StatusId", "UserId", "Business", "Contacts", "Offers"})
+PROJECT_ELEMENTS = frozenset(
+    {"Name", "CategoryId", "StatusId", "UserId", "ContactId", "Business", "Contacts", "Offers", "Orders"}
+)
 PROJECT = Node(
     "Project",
     (
@@ -197,9 +245,11 @@ PROJECT = Node(
         Leaf("CategoryId", kinds.CATEGORY, True),
         Leaf("StatusId", kinds.TEXT, True),
         Leaf("UserId", kinds.OPTIONAL),
+        Leaf("ContactId", kinds.CONTACT_ID),
         BUSINESS,
         CONTACT,
         OFFER,
+        ORDER,
         Custom("Fields", None, PROJECT_ELEMENTS | {"Id"}),
     ),
     records.Project,
@@ -245,9 +295,9 @@ def _flat(node: Node, path: tuple[str | int, ...], required: bool) -> dict[str, 
             found[f"{node.flat}.{child.tag}"] = FlatField(child.kind, required and child.required, (*path, child.tag))
         elif isinstance(child, Values):
             found[f"{node.flat}.{child.item}"] = FlatField(child.kind, False, (*path, child.tag, 0))
-        elif isinstance(child, Node):
+        elif isinstance(child, Node) and child.flat:
             inner = (*path, child.tag, 0) if child.item is not None else (*path, child.tag)
-            found.update(_flat(child, inner, required and child.required))
+            found.update(_flat(child, inner, required and (child.required or child.flat_required)))
     return found
 
 

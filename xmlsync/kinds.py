@@ -161,7 +161,7 @@ class Kind:
                 )
             text = INVALID_XML_CHAR.sub("", text)
         if self.blank:
-            return text or None
+            return text if text.strip(" \t\n\r") else None  # white space alone is no value: left out
         if not text.strip():
             raise Problem("empty-value", "must not be empty; give a value or leave the record out")
         return text
@@ -188,6 +188,10 @@ class Kind:
         """Return the rule a written text breaks, if any (the XSD checks its form)."""
         return None
 
+    def form(self, text: str) -> bool:
+        """Return whether a written text has the form of the XSD type :attr:`xsd` (what libxml2 checks)."""
+        return bool(FORMS[self.xsd](text))
+
     @property
     def checked(self) -> bool:
         """Return whether a rule or a facet of the XSD reads written values of this kind (see :mod:`xmlsync.rules`)."""
@@ -201,7 +205,10 @@ class Kind:
         text, a character XML cannot hold...) is left to :meth:`read`, which says what is wrong.
         """
         if self.blank:
-            return 'if v == "":\n    v = None\nelif type(v) is not str:\n    raise Odd\nelse:\n    texts.append(v)'
+            return (
+                'if type(v) is str and not v.strip(" \\t\\n\\r"):\n    v = None\n'
+                "elif type(v) is not str:\n    raise Odd\nelse:\n    texts.append(v)"
+            )
         return "if type(v) is not str or not v.strip():\n    raise Odd\ntexts.append(v)"
 
     def typed(self, text: str) -> Any:
@@ -444,15 +451,9 @@ class When(Kind):
             return format_date(value.replace(microsecond=0))
         if isinstance(value, date):
             return format_date(value)
-        match = _LOOSE_DATE.fullmatch(value) if isinstance(value, str) else None
-        if match is not None:
-            year, month, day, hour, minute, second = match.groups()
-            try:
-                if hour is None:
-                    return format_date(date(int(year), int(month), int(day)))
-                return format_date(datetime(int(year), int(month), int(day), int(hour), int(minute), int(second)))
-            except ValueError:
-                pass
+        loose = canonical_date(value) if isinstance(value, str) else None
+        if loose is not None:
+            return loose
         raise Problem(
             "invalid-date",
             f"{show(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13",
@@ -553,13 +554,34 @@ class Vat(Kind):
         return DECIMAL.flat_value(value, profile)
 
 
+class Choice(Kind):
+    """An optional text with values known from MiniCRM's own plugin; another value is a warning (``code``)."""
+
+    def __init__(self, values: tuple[str, ...], code: str, what: str) -> None:
+        super().__init__("OptionalString", blank=True)
+        self.values = values
+        self.code = code
+        self.what = what
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        if text and text not in self.values:
+            known = ", ".join(self.values)
+            return Verdict(self.code, "warning", f"<{tag}> {text!r} is not a known {self.what}; MiniCRM writes {known}")
+        return None
+
+
+def field_name_ok(name: str) -> bool:
+    """Return whether a custom card field's name can be an element name (internal names such as String1616)."""
+    return bool(_XML_NAME.fullmatch(name)) and not name.lower().startswith("xml")
+
+
 def custom_fields(value: Any, reserved: frozenset[str], config: BuildConfig) -> list[tuple[str, str]]:
     """Return the ``(name, text)`` pairs of custom card fields (an object of internal names and values)."""
     if not isinstance(value, Mapping):
         raise Problem("wrong-type", f"expected an object of custom field names and values, got {describe(value)}")
     pairs: list[tuple[str, str]] = []
     for name, raw in value.items():
-        if not _XML_NAME.fullmatch(name) or name.lower().startswith("xml"):
+        if not field_name_ok(name):
             raise Problem(
                 "invalid-field-name", f'"{name}" is not a usable field name; use the internal name, e.g. String1616'
             )
@@ -623,11 +645,43 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+_WS = " \t\n\r"
+_ID_FORM = re.compile("[0-9]{1,19}")
+_DECIMAL_FORM = re.compile(r"[+\-]?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})")
+# The simple types of the bundled XSD as predicates on a written text: what libxml2 checks, for the reading
+# walk (:mod:`xmlsync.rules`) to say which value is wrong. xs:token and numbers collapse white space.
+FORMS: dict[str, Callable[[str], object]] = {
+    "IdType": lambda text: _ID_FORM.fullmatch(text.strip(_WS)) and int(text) <= MAX_ID,
+    "RequiredString": lambda text: text.strip(_WS),
+    "OptionalString": lambda text: True,
+    "DateTimeType": _DATE_SHAPE.fullmatch,
+    "CurrencyCodeType": re.compile("[A-Z]{3}").fullmatch,
+    "DecimalType": lambda text: _DECIMAL_FORM.fullmatch(text.strip(_WS)),
+    "VatType": re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%|[A-Z][A-Z0-9_]{0,31}").fullmatch,
+    "EanType": re.compile("([0-9]{8}|[0-9]{12,14})?").fullmatch,
+}
+
+
+def canonical_date(text: str) -> str | None:
+    """Return the canonical form of a date written without its leading zeros (``2024-3-5``), if it is one."""
+    match = _LOOSE_DATE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = match.groups()
+    try:
+        if hour is None:
+            return format_date(date(int(year), int(month), int(day)))
+        return format_date(datetime(int(year), int(month), int(day), int(hour), int(minute), int(second)))
+    except ValueError:
+        return None
+
+
 TEXT = Kind("RequiredString")
 OPTIONAL = Kind("OptionalString", blank=True)
 NAME = Kind("RequiredString", blank=True, facet=lambda text: text.strip(" \t\n\r"))  # optional, never blank
 ID = Id()
 CATEGORY = Id(flat="number")
+CONTACT_ID = CATEGORY  # a MiniCRM contact id: a whole number, never made from a key
 DECIMAL = Number("DecimalType")
 DATE = When("DateTimeType")
 VAT = Vat("VatType")
@@ -635,3 +689,7 @@ CURRENCY = Currency("CurrencyCodeType")
 STATUS = Status("RequiredString")
 EAN = Ean("EanType", blank=True)
 EMAIL = Email("RequiredString")
+LANGUAGE = Choice(("_HU", "_EN", "_RO"), "unknown-language", "language")
+PAYMENT = Choice(
+    ("WiredTransfer", "Card", "Check", "Cash", "CashOnDelivery", "Other"), "unknown-payment-method", "payment method"
+)

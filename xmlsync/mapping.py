@@ -19,7 +19,7 @@ from typing import Any
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import BUSINESS, CONTACT, OFFER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
+from xmlsync.fields import BUSINESS, CONTACT, OFFER, ORDER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
 from xmlsync.kinds import (
     CANONICAL_DECIMAL,
     INVALID_XML_CHAR,
@@ -42,8 +42,7 @@ from xmlsync.rules import issued_after_prompt
 # a text (Leaf), ``(Id, values)`` (Node), a list of those (list Node), a list of texts (Values), a list of
 # (name, text) pairs (Custom), or ``None`` for an element left out.
 Walked = tuple[str | None, list[Any]]
-_OFFERS = PROJECT.children.index(OFFER)
-_PRODUCTS = OFFER.children.index(PRODUCT)
+_DOCUMENTS = tuple((PROJECT.children.index(node), node.children.index(PRODUCT)) for node in (OFFER, ORDER))
 
 
 class _Stop(Exception):
@@ -175,7 +174,7 @@ class _Walk:
 
 def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) -> str:
     """Return the name of the generated first-try function of ``node`` (generating those of its children)."""
-    name = f"_first_{node.element}"
+    name = f"_first_{node.element}_{id(node)}"  # one per node: an order's Customer is not an offer's
     keys = f"{name}_keys"
     namespace[keys] = node.key_set
     lines = [
@@ -236,8 +235,10 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             business, contacts = node.children.index(BUSINESS), node.children.index(CONTACT)
             lines.append(f"    if v{business} is None and not v{contacts}:\n        raise Odd")
     if node is OFFER:
-        prompt, issued, products = (node.children.index(node.child(tag)) for tag in ("Prompt", "Issued", "Products"))
+        prompt, issued = (node.children.index(node.child(tag)) for tag in ("Prompt", "Issued"))
         lines.append(f"    if v{issued} > v{prompt} and issued_after_prompt(v{issued}, v{prompt}):\n        raise Odd")
+    if node is OFFER or node is ORDER:
+        products = node.children.index(PRODUCT)
         lines.append(f"    if len({{product[0] for product in v{products}}}) != len(v{products}):\n        raise Odd")
     if node is CONTACT:
         lines.append("    if not (v0 or '').strip() and not (v1 or '').strip():\n        raise Odd")
@@ -322,9 +323,9 @@ def walk(
 
 
 def counts(walked: Walked) -> tuple[int, int]:
-    """Return how many offers and product lines a walked project holds."""
-    offers = walked[1][_OFFERS]
-    return len(offers), sum(len(offer[1][_PRODUCTS]) for offer in offers)
+    """Return how many offers (and orders) and product lines a walked project holds."""
+    documents = [(document, products) for index, products in _DOCUMENTS for document in walked[1][index]]
+    return len(documents), sum(len(document[1][products]) for document, products in documents)
 
 
 def typed(walked: Walked, node: Node = PROJECT) -> Any:

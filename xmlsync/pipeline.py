@@ -21,7 +21,7 @@ from lxml import etree
 from xmlsync.builder import OWN_TEXT, project_text
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
-from xmlsync.fields import OFFER, PROJECT
+from xmlsync.fields import OFFER, ORDER, PROJECT
 from xmlsync.inputs import InputMeter, InputSpec, read_records
 from xmlsync.mapping import counts, first_try, walk
 from xmlsync.paths import ROOT_TAG
@@ -208,7 +208,7 @@ class Delta:
 Batch = list[tuple[RawRecord, int]]  # records with their (1-based) place in the feed
 
 
-_OFFERS = PROJECT.children.index(OFFER)
+_OFFERS, _ORDERS = PROJECT.children.index(OFFER), PROJECT.children.index(ORDER)
 
 
 class Built(NamedTuple):
@@ -250,7 +250,7 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
                 outcomes.append(issues)
                 continue
         text = project_text(read, pretty=config.pretty)
-        ids = ProjectIds(read[0], None, tuple((offer[0], None) for offer in read[1][_OFFERS]))
+        ids = ProjectIds(read[0], None, *(tuple((doc[0], None) for doc in read[1][i]) for i in (_OFFERS, _ORDERS)))
         if clean:
             outcomes.append(Built((), (), text.encode(), ids, *counts(read)))
         else:

@@ -37,6 +37,7 @@ class Address:
     postal_code: str | None = None
     city: str | None = None
     address: str | None = None
+    county: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,9 @@ class Business:
     emails: tuple[Email, ...] = ()
     phones: tuple[Phone, ...] = ()
     addresses: tuple[Address, ...] = ()
+    eu_vat_number: str | None = None
+    registration_number: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,7 @@ class Contact:
     emails: tuple[Email, ...] = ()
     phones: tuple[Phone, ...] = ()
     id: int | None = None
+    position: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,19 @@ class Customer:
     postal_code: str
     city: str
     address: str
+    county: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCustomer:
+    """The customer of a webshop order (``Order/Customer``); the shop may not know the address."""
+
+    name: str
+    country_id: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    address: str | None = None
+    county: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +103,7 @@ class Product:
     folder_name: str
     sku: str | None = None
     ean: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +121,29 @@ class Offer:
     products: tuple[Product, ...]
     subject: str | None = None
     fields: Fields = ()
+    language: str | None = None
+    payment_method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A webshop order with its customer and product lines (``Orders/Order``); ``performance`` is its date."""
+
+    id: int
+    number: str
+    currency_code: str
+    performance: DateValue
+    status: str
+    customer: OrderCustomer
+    products: tuple[Product, ...]
+    language: str | None = None
+    payment_method: str | None = None
+    fields: Fields = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """A MiniCRM card (``Projects/Project``) with its company, persons and offers.
+    """A MiniCRM card (``Projects/Project``) with its company, persons, and offers or orders (or neither).
 
     ``source`` names where the record came from (``offers.json:[3]``, ``erp.csv:12``); it is used in
     error messages only and takes no part in equality.
@@ -116,12 +153,14 @@ class Project:
     name: str
     category_id: int
     status_id: str
-    offers: tuple[Offer, ...]
+    offers: tuple[Offer, ...] = ()
     user_id: str | None = None
     business: Business | None = None
     contacts: tuple[Contact, ...] = ()
     fields: Fields = ()
     source: str | None = field(default=None, compare=False)
+    contact_id: int | None = None
+    orders: tuple[Order, ...] = ()
 
     @property
     def label(self) -> str:

@@ -2,8 +2,13 @@
 
 The rules on one value are the value kinds' ``check`` (:mod:`xmlsync.kinds`: ISO 4217 currency codes,
 calendar dates, EAN check digits, VAT codes, e-mail addresses). The rules on more than one value are the
-functions below, each next to its code and message: two dates of an offer, product Ids within an offer,
-documented elements after ``<Offers>``, and Project and Offer Ids across the feed.
+functions below, each next to its code and message: two dates of an offer, product Ids within an offer or
+order, a card's company or person, a contact's name, and Project, Offer and Order Ids across the feed.
+
+The :class:`Checker` reads a ``<Project>`` as MiniCRM does, children by name in any order, along the field
+table (:mod:`xmlsync.fields`): it says every problem of every element, where it is. The bundled XSD is the
+canonical form, what ``build`` writes; libxml2 answers for a whole batch at once whether it is, and only
+projects of a batch that is not are read here element by element (:mod:`xmlsync.validate`).
 
 ``build`` and ``validate`` run the same rules with the same options (:class:`~xmlsync.config.BuildConfig`),
 so a build never writes a file that ``validate`` rejects. Errors make a feed invalid; warnings do not,
@@ -21,9 +26,10 @@ from lxml import etree
 from xmlsync import fields
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, Severity
-from xmlsync.fields import OFFER, PRODUCT, PROJECT, PROJECT_ELEMENTS, Leaf, Node, Values
-from xmlsync.kinds import ISO_4217, Kind, Verdict, ean_check_digit_ok, parse_date
+from xmlsync.fields import CONTACT, OFFER, PRODUCT, PROJECT, PROJECT_ELEMENTS, Custom, Leaf, Node, Values
+from xmlsync.kinds import ISO_4217, Kind, Verdict, canonical_date, ean_check_digit_ok, field_name_ok, parse_date, show
 from xmlsync.paths import element_line, record_label
+from xmlsync.schema import type_help
 from xmlsync.seen import Place, SeenIds
 
 __all__ = ["ISO_4217", "PROJECT_ELEMENTS", "Checker", "FeedRules", "RuleConfig", "ean_check_digit_ok"]
@@ -46,7 +52,6 @@ def _checked_kinds(node: Node, found: dict[str, Kind]) -> dict[str, Kind]:
 
 
 KINDS = _checked_kinds(PROJECT, {})  # CurrencyCode, Prompt, Performance, Issued, EAN, VAT, Email...
-_PROMPT, _ISSUED, _PRODUCTS = (OFFER.children.index(OFFER.child(tag)) for tag in ("Prompt", "Issued", "Products"))
 
 
 # -- the rules on more than one value -----------------------------------------------------------------
@@ -71,14 +76,6 @@ def duplicate_product(product_id: str, first: int) -> str:
     )
 
 
-def misplaced(tag: str) -> str:
-    """``misplaced-element`` (error): a documented element after ``<Offers>`` reads as a custom field."""
-    return (
-        f"<{tag}> after <Offers> would be read as a custom card field; write it once, in its documented place"
-        " before <Offers>"
-    )
-
-
 def duplicate_project(ident: str, first: str) -> str:
     """``duplicate-project-id`` (error): MiniCRM upserts cards by Id."""
     return (
@@ -87,9 +84,9 @@ def duplicate_project(ident: str, first: str) -> str:
     )
 
 
-def duplicate_offer(ident: str, first: str) -> str:
-    """``duplicate-offer-id`` (error): each offer needs its own Id."""
-    return f"Offer Id {ident} is used again; first at {first}. Give each offer its own Id"
+def duplicate_offer(ident: str, first: str, what: str = "Offer") -> str:
+    """``duplicate-offer-id`` and ``duplicate-order-id`` (errors): each offer and each order needs its own Id."""
+    return f"{what} Id {ident} is used again; first at {first}. Give each {what.lower()} its own Id"
 
 
 class ProjectIds(NamedTuple):
@@ -98,27 +95,36 @@ class ProjectIds(NamedTuple):
     project: str | None
     line: int | None
     offers: tuple[tuple[str | None, int | None], ...]
+    orders: tuple[tuple[str | None, int | None], ...] = ()
+
+    def documents(self) -> Iterator[tuple[str, str, str, tuple[tuple[str | None, int | None], ...]]]:
+        """Yield the Id store's name, the path step, the element and the ``(Id, line)`` of offers, then orders."""
+        yield "offer", "Offers/Offer", "Offer", self.offers
+        yield "order", "Orders/Order", "Order", self.orders
 
 
 _OFFERS = etree.XPath("Offers/Offer")
-_MISPLACED_TEST = " or ".join(f"self::{tag}" for tag in sorted(PROJECT_ELEMENTS))
-_MISPLACED = etree.XPath(f"boolean(Offers/following-sibling::*[{_MISPLACED_TEST}])")
+_ORDERS = etree.XPath("Orders/Order")
 # Over a batch: what only the exact walk can judge; the values are then checked one by one, each once.
+_OPTIONAL_LEAVES = [path for path, (_, required) in fields.elements().items() if not required and "@" not in path]
 _BATCH_FLAGS = etree.XPath(
     "boolean("
     "Project/Offers/Offer[count(Issued) > 1 or count(Prompt) > 1"
     " or number(translate(substring(Issued, 1, 10), '-', '')) > number(translate(substring(Prompt, 1, 10), '-', ''))]"
-    f" | Project/Offers/following-sibling::*[{_MISPLACED_TEST}]"
-    ")"
+    + "".join(f" | Project/{path}[not(normalize-space())]" for path in _OPTIONAL_LEAVES)
+    + " | Project/*[self::Offers or self::Orders]/following-sibling::*[{}]".format(
+        " or ".join(f"self::{tag}" for tag in sorted(PROJECT_ELEMENTS))
+    )
+    + ")"
 )
 _PRODUCT_IDS = etree.XPath("Product/@Id")
 # A product Id twice in an offer: libxml2 compares the lines of short lists (n x n, so at most _SHORT lines);
 # the lines of longer ones, rare, are compared here in a set.
 _SHORT = 64
 _SHORT_DUPLICATE = etree.XPath(
-    f"boolean(Project/Offers/Offer/Products[count(Product) <= {_SHORT}]/Product[@Id = following-sibling::Product/@Id])"
+    f"boolean(Project/*/*/Products[count(Product) <= {_SHORT}]/Product[@Id = following-sibling::Product/@Id])"
 )
-_LONG_PRODUCTS = etree.XPath(f"Project/Offers/Offer/Products[count(Product) > {_SHORT}]")
+_LONG_PRODUCTS = etree.XPath(f"Project/*/*/Products[count(Product) > {_SHORT}]")
 # The texts of every element the value rules read, by tag, at its documented places (those _locate checks).
 _BATCH_VALUES = {
     tag: etree.XPath(
@@ -138,9 +144,124 @@ _BATCH_VALUES = {
 def project_ids(project: etree._Element) -> ProjectIds:
     """Return the Ids of ``project`` and of its ``Offers/Offer`` elements."""
     offers = cast(list[etree._Element], _OFFERS(project))
+    orders = cast(list[etree._Element], _ORDERS(project))
     return ProjectIds(
-        project.get("Id"), element_line(project), tuple((offer.get("Id"), element_line(offer)) for offer in offers)
+        project.get("Id"),
+        element_line(project),
+        tuple((offer.get("Id"), element_line(offer)) for offer in offers),
+        tuple((order.get("Id"), element_line(order)) for order in orders),
     )
+
+
+# Fields of MiniCRM's REST Contact that a third party writes straight into <Contact>; MiniCRM's own plugin nests
+# e-mails and phones, which is the form this tool writes.
+_FLAT_CONTACT = {
+    "Email": "MiniCRM's own plugin writes <Emails><Email><Value>...</Value></Email></Emails>",
+    "Phone": "MiniCRM's own plugin writes <Phones><Phone><Value>...</Value></Phone></Phones>",
+    "Name": "MiniCRM's own plugin writes <FirstName> and <LastName>",
+    "Type": "a <Contact> is always a person, so it can be left out",
+}
+
+
+def _unknown(child: etree._Element, parent: etree._Element, holds: str, at: str, issue: _IssueFactory) -> Issue:
+    message = f"<{child.tag}> is not part of the format in <{parent.tag}>; {holds}: MiniCRM would not read it"
+    return issue("unexpected-element", "error", message, child, at)
+
+
+def _unknown_attribute(el: etree._Element, name: str, at: str, issue: _IssueFactory) -> Issue:
+    message = f"<{el.tag}> has an unknown attribute {name}; remove it"
+    return issue("unexpected-attribute", "error", message, el, f"{at}/@{name}")
+
+
+def _attributes(el: etree._Element, node: Node, path: str, issue: _IssueFactory) -> Iterator[Issue]:
+    for name in el.attrib:
+        if name != "Id" or node.ident is None:
+            yield _unknown_attribute(el, str(name), path, issue)
+    if node.ident is None:
+        return
+    ident = el.get("Id")
+    if ident is None:
+        if node.ident_required:
+            yield issue("missing-attribute", "error", f'<{el.tag}> has no Id attribute; add Id="..."', el, path)
+    elif not node.ident.form(ident):
+        message = f"Id of <{el.tag}> is {show(ident)}; expected {type_help(node.ident.xsd)}"
+        yield issue("invalid-value", "error", message, el, f"{path}/@Id")
+
+
+def _stray(child: etree._Element, node: Node, here: str, issue: _IssueFactory) -> Iterator[Issue]:
+    """An element the node does not list: a custom card field of a card, a flat contact field, or a mistake."""
+    tag = str(child.tag)
+    parent = child.getparent()
+    if node is PROJECT and field_name_ok(tag):
+        if len(child):
+            message = (
+                f"<{tag}> holds elements; a custom card field holds one value. Is it in the wrong place"
+                " (e.g. an <Offer> outside <Offers>)?"
+            )
+            yield issue("unexpected-element", "error", message, child, here)
+        return
+    if node is CONTACT and tag in _FLAT_CONTACT:
+        message = f"<{tag}> directly in <Contact> is a flat contact field; {_FLAT_CONTACT[tag]}"
+        yield issue("flat-contact-field", "warning", message, child, here)
+        return
+    holds = ", ".join(f"<{field.tag}>" for field in node.children if not isinstance(field, Custom) or field.wrapper)
+    yield _unknown(child, parent if parent is not None else child, f"<{node.element}> holds {holds}", here, issue)
+
+
+def _order_issue(
+    el: etree._Element,
+    node: Node,
+    path: str,
+    seen: dict[str, etree._Element],
+    late: list[tuple[etree._Element, str]],
+    issue: _IssueFactory,
+) -> Issue:
+    """``element-order`` (a warning): one per element whose children depart from the canonical order."""
+    child, later = late[0]
+    tag = str(child.tag)
+    if len(late) == 1:
+        where = "first" if node.order[tag] == 0 else f"before <{later}>"
+        message = f"<{tag}> is present but after <{later}>; MiniCRM reads it, the canonical place is {where}"
+    else:
+        tags = [f"<{moved.tag}>" for moved, _ in late]
+        order = ", ".join(f"<{field.tag}>" for field in node.children if field.tag in seen)
+        message = (
+            f"{', '.join(tags[:-1])} and {tags[-1]} are present but out of the canonical order; MiniCRM reads them,"
+            f" the canonical order of <{el.tag}> is {order}"
+        )
+    return issue("element-order", "warning", message, child, f"{path}/{tag}")
+
+
+def _custom(el: etree._Element, here: str, issue: _IssueFactory) -> Iterator[Issue]:
+    """An offer's or order's own ``<Project>``: custom fields of its card, each holding a value."""
+    for child in el.iterchildren(etree.Element):
+        if len(child):
+            message = f"<{child.tag}> holds elements; a custom field of the offer's card holds one value"
+            yield issue("unexpected-element", "error", message, child, f"{here}/{child.tag}")
+
+
+def _record_rules(
+    el: etree._Element, node: Node, path: str, seen: dict[str, etree._Element], issue: _IssueFactory
+) -> Iterator[Issue]:
+    """The rules on several values of one record: a card's company or person, a contact's name, an offer's dates."""
+    if node is PROJECT:
+        contacts = seen.get("Contacts")
+        if "Business" not in seen and (contacts is None or contacts.find("Contact") is None):
+            message = (
+                "<Project> needs a <Business> (company) or <Contacts> with at least one <Contact> (person);"
+                " MiniCRM requires one company or at least one person"
+            )
+            yield issue("company-or-person-required", "error", message, el, path)
+    elif node is CONTACT and not any(
+        (seen[tag].text or "").strip(" \t\n\r") for tag in ("FirstName", "LastName") if tag in seen
+    ):
+        yield issue("missing-element", "error", "<Contact> is missing <FirstName> or <LastName>; add one", el, path)
+    elif node is OFFER:
+        issued, prompt = seen.get("Issued"), seen.get("Prompt")
+        if issued is not None and prompt is not None:
+            late = issued_after_prompt(issued.text, prompt.text)
+            if late is not None:
+                yield issue("issued-after-prompt", "warning", late, issued, f"{path}/Issued")
 
 
 def _describe(place: Place, current: str | None) -> str:
@@ -241,49 +362,129 @@ class Checker:
         return True
 
     def _locate(self, el: etree._Element, node: Node, path: str, issue: _IssueFactory) -> Iterator[Issue]:
-        """Walk an element along its node of the field table; yield each broken rule (but the Ids) where it is.
+        """Read an element along its node of the field table, as MiniCRM does: children by name, in any order.
 
-        Values are checked where the table has a kind with a rule; the rules on several values are run on
-        the records that hold them (a Project's misplaced elements, an Offer's dates, a list of Products).
+        Yields every problem of the element and of all below it, each where it is: unknown, repeated and
+        missing children, children out of the canonical order (a warning), empty optional elements (a
+        warning), values of the wrong form or breaking their kind's rule, and the rules on several values.
+        Custom card fields may stand anywhere in a card's ``<Project>``.
         """
-        fields = node.by_tag
+        yield from _attributes(el, node, path, issue)
+        stray_text = f"<{el.tag}> holds text among its elements; remove it"
+        if (el.text or "").strip():
+            yield issue("unexpected-text", "error", stray_text, el, path)
         seen: dict[str, etree._Element] = {}
+        late: list[tuple[etree._Element, str]] = []  # children before which a later one came, and that one
+        last = -1
         for child in el:
             tag = child.tag
-            field = fields.get(tag) if isinstance(tag, str) else None
-            if node is PROJECT and tag in PROJECT_ELEMENTS and "Offers" in seen:
-                yield issue("misplaced-element", "error", misplaced(str(tag)), child, f"{path}/{tag}")
-            if field is None:
-                continue
+            if not isinstance(tag, str):
+                continue  # a comment or processing instruction
+            if (child.tail or "").strip():
+                yield issue("unexpected-text", "error", stray_text, el, path)
+            field = node.by_tag.get(tag)
             here = f"{path}/{tag}"
+            if field is None or (isinstance(field, Custom) and field.wrapper is None):
+                yield from _stray(child, node, here, issue)
+                continue
+            if tag in seen:
+                first = element_line(seen[tag])
+                also = f" (also line {first})" if first else ""
+                message = f"<{tag}> appears twice in <{el.tag}>{also}; MiniCRM reads one of them: keep one"
+                yield issue("repeated-element", "error", message, child, here)
+                continue
+            seen[tag] = child
+            place = node.order[tag]
+            if place < last:
+                late.append((child, node.children[last].tag))
+            last = max(last, place)
             if isinstance(field, Leaf):
-                seen.setdefault(str(tag), child)
-                if tag in KINDS and (found := self.verdict(str(tag), child.text or "")) is not None:
-                    yield issue(found.code, cast(Severity, found.severity), found.message, child, here)
-            elif isinstance(field, Values) and field.item in KINDS:
-                for position, item in enumerate(child.iterchildren(field.item), start=1):
-                    value = item.find("Value")
-                    if value is not None and (found := self.verdict(field.item, value.text or "")) is not None:
-                        at = f"{here}/{field.item}[{position}]/Value"
-                        yield issue(found.code, cast(Severity, found.severity), found.message, value, at)
-            elif isinstance(field, Node) and field.item is None:
-                seen.setdefault(str(tag), child)
+                yield from self._leaf(child, field.tag, field.kind, field.required, here, issue)
+            elif isinstance(field, Values):
+                yield from self._values(child, field, here, issue)
+            elif isinstance(field, Custom):
+                yield from _custom(child, here, issue)
+            elif field.item is None:
                 yield from self._locate(child, field, here, issue)
-            elif isinstance(field, Node):
-                seen.setdefault(str(tag), child)
-                ids: dict[str, int] = {}
-                for position, item in enumerate(child.iterchildren(field.item), start=1):
-                    at = f"{here}/{field.item}[{position}]"
-                    ident = item.get("Id")
-                    if field is PRODUCT and ident is not None and ids.setdefault(ident, position) != position:
-                        message = duplicate_product(ident, ids[ident])
-                        yield issue("duplicate-product-id", "error", message, item, f"{at}/@Id")
-                    yield from self._locate(item, field, at, issue)
-        issued, prompt = seen.get("Issued"), seen.get("Prompt")
-        if node is OFFER and issued is not None and prompt is not None:
-            late = issued_after_prompt(issued.text, prompt.text)
-            if late is not None:
-                yield issue("issued-after-prompt", "warning", late, issued, f"{path}/Issued")
+            else:
+                yield from self._items(child, field, here, issue)
+        if late:
+            yield _order_issue(el, node, path, seen, late, issue)
+        for field in node.children:
+            if field.required and field.tag not in seen:
+                yield issue("missing-element", "error", f"<{el.tag}> is missing <{field.tag}>; add it", el, path)
+        yield from _record_rules(el, node, path, seen, issue)
+
+    def _leaf(
+        self, el: etree._Element, tag: str, kind: Kind, required: bool, here: str, issue: _IssueFactory
+    ) -> Iterator[Issue]:
+        for inner in el.iterchildren(etree.Element):
+            message = f"<{inner.tag}> stands in <{tag}>, which holds a value, not elements; remove it"
+            yield issue("unexpected-element", "error", message, inner, f"{here}/{inner.tag}")
+        for name in el.attrib:
+            yield _unknown_attribute(el, str(name), here, issue)
+        text = el.text or ""
+        if not text.strip(" \t\n\r"):
+            if required:
+                message = f"<{tag}> is empty; expected {type_help(kind.xsd)}"
+                yield issue("empty-value", "error", message, el, here)
+            else:
+                message = f"<{tag}> is empty; leave it out or give it a value (an empty element may clear the field)"
+                yield issue("empty-optional", "warning", message, el, here)
+            return
+        if not kind.form(text):
+            canonical = canonical_date(text) if kind.xsd == "DateTimeType" else None
+            if canonical is not None:
+                message = f"<{tag}> {text!r} is read as {canonical}; write dates with two-digit months and days"
+                yield issue("date-form", "warning", message, el, here)
+                text = canonical
+            else:
+                message = f"<{tag}> is {show(text)}; expected {type_help(kind.xsd)}"
+                yield issue("invalid-value", "error", message, el, here)
+                return
+        found = kind.check(tag, text, self.config)
+        if found is not None:
+            yield issue(found.code, cast(Severity, found.severity), found.message, el, here)
+
+    def _values(self, el: etree._Element, field: Values, here: str, issue: _IssueFactory) -> Iterator[Issue]:
+        """``<Emails><Email><Value>...``: each item holds one ``<Value>``; an empty one is left out by MiniCRM."""
+        items = [child for child in el.iterchildren(etree.Element)]
+        if not items:
+            message = f"<{field.tag}> is empty; leave it out or add an <{field.item}>"
+            yield issue("empty-optional", "warning", message, el, here)
+        for position, item in enumerate(items, start=1):
+            at = f"{here}/{item.tag}[{position}]"
+            if item.tag != field.item:
+                yield _unknown(item, el, f"<{field.tag}> holds only <{field.item}>", at, issue)
+                continue
+            values = list(item.iterchildren(etree.Element))
+            value = values[0] if values and values[0].tag == "Value" else None
+            if value is None or len(values) > 1:
+                message = f"<{field.item}> holds one <Value>: write <{field.item}><Value>...</Value></{field.item}>"
+                yield issue("missing-element", "error", message, item, at)
+                continue
+            yield from self._leaf(value, "Value", field.kind, False, f"{at}/Value", issue)
+
+    def _items(self, el: etree._Element, field: Node, here: str, issue: _IssueFactory) -> Iterator[Issue]:
+        """A list of records (``<Products><Product Id=...>``): each item read along the node; Ids once per list."""
+        items = [child for child in el.iterchildren(etree.Element)]
+        if not items:
+            if field.required:
+                message = f"<{field.tag}> has no <{field.item}>; add at least one"
+                yield issue("missing-element", "error", message, el, here)
+            else:
+                message = f"<{field.tag}> is empty; leave it out or add an <{field.item}>"
+                yield issue("empty-optional", "warning", message, el, here)
+        ids: dict[str, int] = {}
+        for position, item in enumerate(items, start=1):
+            at = f"{here}/{item.tag}[{position}]"
+            if item.tag != field.item:
+                yield _unknown(item, el, f"<{field.tag}> holds only <{field.item}>", at, issue)
+                continue
+            ident = item.get("Id")
+            if field is PRODUCT and ident is not None and ids.setdefault(ident, position) != position:
+                yield issue("duplicate-product-id", "error", duplicate_product(ident, ids[ident]), item, f"{at}/@Id")
+            yield from self._locate(item, field, at, issue)
 
     # -- Ids across the feed -------------------------------------------------------------------
 
@@ -303,9 +504,10 @@ class Checker:
         for ids, path, source in projects:
             if ids.project is not None:
                 entries.append(("project", ids.project, Place(path, ids.line, source)))
-            for position, (offer_id, line) in enumerate(ids.offers, start=1):
-                if offer_id is not None:
-                    entries.append(("offer", offer_id, Place(f"{path}/Offers/Offer[{position}]", line, source)))
+            for store, step, _, documents in ids.documents():
+                for position, (ident, line) in enumerate(documents, start=1):
+                    if ident is not None:
+                        entries.append((store, ident, Place(f"{path}/{step}[{position}]", line, source)))
         if self._seen.add_new(entries):
             return [[] for _ in projects]
         return [list(self.check_ids(ids, path, source=source)) for ids, path, source in projects]
@@ -318,14 +520,16 @@ class Checker:
             if first is not None:
                 message = duplicate_project(ids.project, _describe(first, source))
                 yield Issue("duplicate-project-id", message, source, label, f"{path}/@Id", ids.line)
-        for position, (offer_id, line) in enumerate(ids.offers, start=1):
-            if offer_id is None:
-                continue
-            at = f"{path}/Offers/Offer[{position}]"
-            first = self._seen.first("offer", offer_id, Place(at, line, source))
-            if first is not None:
-                message = duplicate_offer(offer_id, _describe(first, source))
-                yield Issue("duplicate-offer-id", message, source, f"{label} > Offer {offer_id}", f"{at}/@Id", line)
+        for store, step, what, documents in ids.documents():
+            for position, (ident, line) in enumerate(documents, start=1):
+                if ident is None:
+                    continue
+                at = f"{path}/{step}[{position}]"
+                first = self._seen.first(store, ident, Place(at, line, source))
+                if first is not None:
+                    message = duplicate_offer(ident, _describe(first, source), what)
+                    record = f"{label} > {what} {ident}"
+                    yield Issue(f"duplicate-{store}-id", message, source, record, f"{at}/@Id", line)
 
 
 FeedRules = Checker  # the name of earlier releases

@@ -235,10 +235,48 @@ def empty_issue(label: str) -> Issue:
     return Issue("xml-syntax", "not well-formed XML: the file is empty", source=label, line=1)
 
 
+# The common mistakes of hand-made feeds, in plain words: libxml2's message -> what it means and how to fix it.
+_IN_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (r"xmlParseEntityRef: no name", "a bare & in text; write it as &amp;"),
+        (r"EntityRef: expecting ';'", "an & that starts no entity; write a bare & as &amp;"),
+        (
+            r"Entity '([^']*)' not defined",
+            "&{0}; is not an XML entity (HTML's are not); write the character itself, or &amp;{0}; for the text",
+        ),
+        (r"StartTag: invalid element name", "a < in text that starts no element; write it as &lt;"),
+        (
+            r"XML declaration allowed only at the start",
+            "text before the XML declaration (<?xml ...?>), which must come first in the file; remove what stands"
+            " before it, often an empty line",
+        ),
+        (
+            r"Opening and ending tag mismatch: (\S+) line (\d+) and (\S+)",
+            "the end tag </{2}> does not close <{0}> (line {1}); write </{0}>, or check the spelling of both",
+        ),
+        (r"Start tag expected, '<' not found", "the file does not start with an XML element"),
+    )
+)
+
+
 def syntax_issue(exc: etree.XMLSyntaxError, label: str) -> Issue:
-    """Return the issue of text that is not well-formed XML, in one line, with line and column."""
+    """Return the issue of text that is not well-formed XML, in one line, with line, column and plain words.
+
+    The first error libxml2 logged is the one to tell (the exception of an incremental parse may only say
+    that no element was found).
+    """
     line, column = exc.position if exc.position else (None, None)
-    text = " ".join(re.sub(r", line \d+, column \d+$", "", str(exc.msg or exc).strip()).split())
+    text = str(exc.msg or exc).strip()
+    first = next((entry for entry in cast(Any, exc.error_log) if entry.level_name in ("ERROR", "FATAL")), None)
+    if first is not None and (not line or text.startswith("no element found")):
+        text, line, column = first.message, first.line, first.column
+    text = " ".join(re.sub(r", line \d+, column \d+$", "", text).split())
+    for pattern, words in _IN_WORDS:
+        match = pattern.search(text)
+        if match is not None:
+            text = words.format(*match.groups())
+            break
     return Issue("xml-syntax", f"not well-formed XML: {text}", source=label, line=line or None, column=column or None)
 
 

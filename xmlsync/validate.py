@@ -40,7 +40,7 @@ from xmlsync.safe import (
     syntax_issue,
     unreadable_issue,
 )
-from xmlsync.schema import Document, schema_issues, schema_valid
+from xmlsync.schema import Document, schema_valid
 
 if TYPE_CHECKING:
     pass
@@ -109,14 +109,12 @@ def check_batch_content(
     then checked in feed order with :meth:`~xmlsync.rules.Checker.check_ids`.
     """
     members = list(container if container is not None else ()) if projects is None else projects
-    schema_ok = container is not None and schema_valid(container)
-    clean = container is not None and rules.batch_clean(container)
-    results: list[tuple[list[Issue], list[Issue]]] = []
-    for project, index, source in zip(members, indexes, sources, strict=True):
-        schema = [] if schema_ok else schema_issues(project, source, index)
-        content = [] if clean else list(rules.content(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
-        results.append((schema, content))
-    return results
+    if container is not None and schema_valid(container) and rules.batch_clean(container):
+        return [([], []) for _ in members]
+    return [
+        ([], list(rules.content(project, f"/{ROOT_TAG}/Project[{index}]", source=source)))
+        for project, index, source in zip(members, indexes, sources, strict=True)
+    ]
 
 
 def check_project(project: etree._Element, *, index: int, rules: Checker, source: str | None = None) -> list[Issue]:
