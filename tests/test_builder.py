@@ -14,7 +14,11 @@ from tests.conftest import FIXTURES, GOLDEN
 from xmlsync import BuildConfig, build_file, build_project, project_from_dict, validate
 from xmlsync.builder import format_date, format_decimal
 
-CASES = {"sample": FIXTURES / "sample.json", "offers": FIXTURES / "offers.json"}
+CASES = {
+    "sample": FIXTURES / "sample.json",
+    "offers": FIXTURES / "offers.json",
+    "webshop": FIXTURES / "webshop.json",  # the Orders variant, and a card with no offers
+}
 
 
 @pytest.mark.parametrize("pretty", [True, False], ids=["pretty", "compact"])

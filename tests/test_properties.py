@@ -13,6 +13,7 @@ from lxml import etree
 from tests.conftest import SAMPLE_XML
 from xmlsync import BuildConfig, InputError, check_file
 from xmlsync.mapping import first_try, walk
+from xmlsync.paths import CONTAINERS
 from xmlsync.pipeline import write_feed
 from xmlsync.readers import RawRecord
 from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS, FeedRules
@@ -82,6 +83,12 @@ def projects(draw: st.DrawFn) -> list[dict[str, Any]]:
                     "Project": draw(st.dictionaries(FIELD_NAME, TEXT, max_size=2)),
                 }
             )
+        variant = draw(st.sampled_from(["Offers", "Offers", "Orders", None]))  # None: a card alone
+        if variant == "Orders":
+            order_keys = ("Id", "Number", "CurrencyCode", "Performance", "Status", "Customer", "Products", "Project")
+            offers = [{key: offer[key] for key in order_keys} for offer in offers]
+            for order in offers:
+                order["PaymentMethod"] = draw(st.sampled_from([None, "Card", "WiredTransfer"]))
         records.append(
             {
                 "Id": project_id,
@@ -91,7 +98,7 @@ def projects(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "UserId": draw(OPTIONAL_TEXT),
                 "Business": business,
                 "Contacts": contacts,
-                "Offers": offers,
+                **({variant: offers} if variant else {}),
                 "Fields": draw(st.dictionaries(FIELD_NAME, TEXT, max_size=2)),
             }
         )
@@ -106,6 +113,32 @@ def test_any_built_feed_passes_validate(records: list[dict[str, Any]], pretty: b
     report = check_file(out.getvalue(), name="built.xml")
     assert report.errors == 0, [str(issue) for issue in report.issues]
     assert len(report.issues) == report.warnings
+
+
+def issue_keys(report: Any) -> list[tuple[str, str, str | None, str | None]]:
+    return [(i.code, i.severity, i.path, i.message) for i in report.issues]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(projects(), st.randoms(use_true_random=False))
+def test_any_order_of_children_is_read_with_order_warnings_only(records: list[dict[str, Any]], rnd: Any) -> None:
+    """MiniCRM reads children by name: shuffled children say element-order, and nothing else changes."""
+    out = io.BytesIO()
+    write_feed((RawRecord(r, f"gen:[{i}]") for i, r in enumerate(records)), out, BuildConfig(pretty=False))
+    built = etree.fromstring(out.getvalue())
+    custom_on_card_alone = any(r.get("Fields") and not (r.get("Offers") or r.get("Orders")) for r in records)
+    assert schema_valid(built) or custom_on_card_alone  # the canonical form (XSD 1.0 cannot place those fields)
+    before = check_file(out.getvalue(), name="built.xml")
+    for element in built.iter(etree.Element):
+        if element.tag not in CONTAINERS:  # records and values keep their places: only fields move
+            children = list(element)
+            rnd.shuffle(children)
+            element[:] = children
+    after = check_file(etree.tostring(built), name="built.xml")
+    moved = [key for key in issue_keys(after) if key[0] == "element-order"]
+    assert all(severity == "warning" for _, severity, _, _ in moved)
+    assert sorted(key for key in issue_keys(after) if key[0] != "element-order") == sorted(issue_keys(before))
+    assert after.errors == 0
 
 
 SAMPLE = SAMPLE_XML.read_bytes()
@@ -216,7 +249,10 @@ def test_a_build_writes_only_what_validate_accepts(
     records: list[dict[str, Any]], ean: str, currency: str, vat: str
 ) -> None:
     """Values the first try cannot vouch for are checked like any feed: a build never writes an invalid one."""
-    offer = records[0]["Offers"][0]
+    documents = records[0].get("Offers") or records[0].get("Orders") or []
+    if not documents:  # a card alone has no values of these kinds
+        return
+    offer = documents[0]
     offer["CurrencyCode"] = currency
     offer["Products"][0].update(EAN=ean, VAT=vat)
     config = BuildConfig(vat_codes=frozenset({"KBAUK", "kbauk"}))
