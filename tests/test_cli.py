@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from tests.conftest import FIXTURES, GOLDEN, ROOT, SAMPLE_XML
 from xmlsync import __version__
@@ -266,6 +267,22 @@ def test_schema_prints_the_bundled_xsd(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["schema"], catch_exceptions=False)
     assert result.exit_code == 0
     assert result.stdout == (ROOT / "schemas" / "minicrm-offers.xsd").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("variant", ["offers", "orders"])
+def test_schema_prints_one_variant(runner: CliRunner, variant: str, golden) -> None:
+    result = runner.invoke(cli, ["schema", "--variant", variant], catch_exceptions=False)
+    assert result.exit_code == 0
+    golden(result.stdout_bytes, GOLDEN / "schema" / f"{variant}.xsd")
+    xsd = etree.XMLSchema(etree.fromstring(result.stdout_bytes))
+    offers, orders = (etree.parse(str(GOLDEN / case / "expected.xml")) for case in ("sample", "webshop"))
+    assert (xsd.validate(offers), xsd.validate(orders)) == (variant == "offers", variant == "orders")
+
+
+def test_schema_refuses_an_unknown_variant(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["schema", "--variant", "invoices"])
+    assert result.exit_code == 2
+    assert "'invoices' is not one of 'all', 'offers', 'orders'" in result.stderr
 
 
 def test_schema_infer_prints_the_skeleton(runner: CliRunner, golden) -> None:

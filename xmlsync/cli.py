@@ -612,16 +612,24 @@ def push(
 
 
 @cli.group(invoke_without_command=True)
+@click.option(
+    "--variant",
+    type=click.Choice(["all", "offers", "orders"]),
+    default="all",
+    show_default=True,
+    help="Offers, Orders (the webshop variant), or both, as shipped. Cards alone are in every variant.",
+)
 @click.pass_context
-def schema(ctx: click.Context) -> None:
-    """Print the bundled XSD, so other tools can use it.
+def schema(ctx: click.Context, variant: str) -> None:
+    """Print the bundled XSD of the canonical form (what build writes), so other tools can use it.
 
     \b
     Example:
         xmlsync schema > minicrm-offers.xsd
+        xmlsync schema --variant orders > minicrm-orders.xsd
     """
     if ctx.invoked_subcommand is None:
-        click.echo(schema_text(), nl=False)
+        click.echo(schema_text(variant), nl=False)
 
 
 @schema.command()

@@ -30,9 +30,36 @@ def schema_path() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME
 
 
-def schema_text() -> str:
-    """Return the XSD as text, as shipped."""
-    return schema_path().read_text(encoding="utf-8")
+# The parts of the XSD that only one variant has: its list element and the types below it.
+_VARIANTS = {
+    "offers": ("Offers", ("OffersType", "OfferType", "CustomerType")),
+    "orders": ("Orders", ("OrdersType", "OrderType", "OrderCustomerType")),
+}
+_XS = {"xs": "http://www.w3.org/2001/XMLSchema"}
+
+
+def schema_text(variant: str = "all") -> str:
+    """Return the XSD as text: as shipped (``all``), or for one variant, ``offers`` or ``orders``, alone."""
+    text = schema_path().read_text(encoding="utf-8")
+    if variant == "all":
+        return text
+    if variant not in _VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; use all, offers or orders")
+    tree = etree.fromstring(text.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+    (element, types), *_ = (spec for name, spec in _VARIANTS.items() if name != variant)
+    found = tree.xpath(
+        f"//xs:sequence[xs:element/@name = '{element}'] | //xs:complexType[@name = $a or @name = $b or @name = $c]",
+        namespaces=_XS,
+        a=types[0],
+        b=types[1],
+        c=types[2],
+    )
+    for node in cast(list[etree._Element], found):
+        parent = node.getparent()
+        if parent is not None:
+            parent.remove(node)
+    head = text[: text.index("<xs:schema")]
+    return head + etree.tostring(tree, encoding="unicode") + "\n"
 
 
 @cache
