@@ -61,7 +61,7 @@ def test_an_ean_of_other_digits_is_a_schema_error_not_a_crash(runner: CliRunner,
         "",
         [
             f"{feed}:74: /Projects/Project[1]/Offers/Offer[1]/Products/Product[1]/EAN (Project 99999 > Offer 99999 >"
-            f" Product 11144): <EAN> is {ean!r}; expected an EAN/GTIN code of 8, 12, 13 or 14 digits (or empty), e.g."
+            f" Product 11144): <EAN> is {ean!r}; expected an EAN/GTIN code of 8, 12, 13 or 14 digits, e.g."
             " 5901234123457 [invalid-value]",
             f"{feed}: not valid (1 error)",
         ],

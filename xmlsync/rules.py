@@ -106,12 +106,10 @@ class ProjectIds(NamedTuple):
 _OFFERS = etree.XPath("Offers/Offer")
 _ORDERS = etree.XPath("Orders/Order")
 # Over a batch: what only the exact walk can judge; the values are then checked one by one, each once.
-_OPTIONAL_LEAVES = [path for path, (_, required) in fields.elements().items() if not required and "@" not in path]
 _BATCH_FLAGS = etree.XPath(
     "boolean("
     "Project/Offers/Offer[count(Issued) > 1 or count(Prompt) > 1"
     " or number(translate(substring(Issued, 1, 10), '-', '')) > number(translate(substring(Prompt, 1, 10), '-', ''))]"
-    + "".join(f" | Project/{path}[not(normalize-space())]" for path in _OPTIONAL_LEAVES)
     + " | Project/*[self::Offers or self::Orders]/following-sibling::*[{}]".format(
         " or ".join(f"self::{tag}" for tag in sorted(PROJECT_ELEMENTS))
     )
