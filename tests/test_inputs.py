@@ -313,9 +313,67 @@ def test_mapping_init_matches_columns_named_like_fields(runner: CliRunner, tmp_p
     assert '#   "Colour"' in result.stdout
 
 
+DEFAULT_POLICY = [
+    "PROFILE: policy: VAT codes accepted besides percentages: none (default)",
+    "PROFILE: policy: offer statuses accepted: any (default)",
+    "PROFILE: policy: warnings are errors: no (default)",
+    "PROFILE: policy: on an invalid record: fail (default)",
+    "PROFILE: locale: a VAT value between 0 and 1 is an error (default)",
+]
+
+
 def test_mapping_check_passes_a_fitting_profile(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["mapping", "check", str(PROFILE), str(ERP / "offers-cp1250.csv")])
-    assert (result.exit_code, result.stdout) == (0, f"{PROFILE}: fits ({ERP / 'offers-cp1250.csv'})\n")
+    assert (result.exit_code, result.stdout.splitlines()) == (
+        0,
+        [
+            *(line.replace("PROFILE", str(PROFILE)) for line in DEFAULT_POLICY),
+            f"{PROFILE}: fits ({ERP / 'offers-cp1250.csv'})",
+        ],
+    )
+
+
+POLICY = """
+[policy]
+vat_codes = ["AAM", "KBAUK"]
+statuses = ["Accepted", "Sent"]
+strict = true
+on_invalid = "skip"
+"""
+
+
+def test_mapping_check_shows_the_policy_of_the_profile(runner: CliRunner, tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text(PROFILE.read_text(encoding="utf-8") + POLICY + "\n[locale]\nvat_fractions = true\n")
+    result = runner.invoke(cli, ["mapping", "check", str(profile), str(ERP / "offers-cp1250.csv")])
+    assert result.stdout.splitlines()[:5] == [
+        f"{profile}: policy: VAT codes accepted besides percentages: AAM, KBAUK (profile)",
+        f"{profile}: policy: offer statuses accepted: Accepted, Sent (profile)",
+        f"{profile}: policy: warnings are errors: yes (profile)",
+        f"{profile}: policy: on an invalid record: skip (profile)",
+        f"{profile}: locale: a VAT value between 0 and 1 is a fraction, 0.27 is 27% (profile)",
+    ]
+
+
+def test_the_profile_policy_applies_and_flags_override_it(runner: CliRunner, tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text(PROFILE.read_text(encoding="utf-8") + POLICY)
+    source = ERP / "offers-cp1250.csv"
+    out = tmp_path / "o.xml"
+    # The profile maps the ERP's status codes to Accepted and Draft; its policy accepts only Accepted and Sent,
+    # and skips the records it refuses instead of failing.
+    result = runner.invoke(cli, ["build", str(source), "--profile", str(profile), "-o", str(out), "--quiet"])
+    rejects = tmp_path / "o.rejects.jsonl"
+    assert (result.exit_code, out.is_file(), rejects.is_file()) == (0, True, True)
+    skipped = [json.loads(line)["errors"][0]["code"] for line in rejects.read_text().splitlines()]
+    assert skipped == ["unknown-status", "unknown-status"]
+    rejects.unlink()
+    flagged = runner.invoke(
+        cli,
+        ["build", str(source), "--profile", str(profile), "-o", str(out), "--quiet", "--on-invalid", "fail"]
+        + ["--status", "Accepted", "--status", "Draft", "--no-strict"],
+    )
+    assert (flagged.exit_code, flagged.stderr, rejects.exists()) == (0, "", False)
 
 
 def test_mapping_check_reports_unmapped_fields_and_unknown_columns(runner: CliRunner, tmp_path: Path) -> None:
@@ -333,6 +391,7 @@ def test_mapping_check_reports_unmapped_fields_and_unknown_columns(runner: CliRu
         f"{profile}: columns.Offer.Status: required field Offer.Status is not mapped; add it under [columns] (or [constants]) [unmapped-field]",
         f"{profile}: columns: warning: column 'Állapot' of {source} is not mapped to any field [unused-column]",
         f"{profile}: columns: warning: column 'EAN' of {source} is not mapped to any field [unused-column]",
+        *(line.replace("PROFILE", str(profile)) for line in DEFAULT_POLICY),
         f"{profile}: 2 errors ({source})",
     ]
 

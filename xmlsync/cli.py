@@ -134,16 +134,18 @@ def _clock(seconds: float) -> str:
 def rule_options(func: F) -> F:
     """Options of the business rules, shared by build and validate."""
     func = click.option(
-        "--strict",
-        is_flag=True,
-        help="Treat warnings (EAN check digit, Issued after Prompt, VAT codes, e-mail syntax) as errors.",
+        "--strict/--no-strict",
+        default=None,
+        help="Treat warnings (EAN check digit, Issued after Prompt, VAT codes, element order) as errors, or not;"
+        " by default as the profile's [policy] says, else not.",
     )(func)
     func = click.option(
         "--vat-code",
         "vat_codes",
         multiple=True,
         metavar="CODE",
-        help="Accept this VAT code (e.g. KBAUK) as given; repeatable. By default only percentages such as 27%.",
+        help="Accept this VAT code (e.g. KBAUK) as given; repeatable. By default the profile's [policy] vat_codes,"
+        " else only percentages such as 27%.",
     )(func)
     return func
 
@@ -268,10 +270,9 @@ def _profile(path: str | None) -> Profile:
 @click.option(
     "--on-invalid",
     type=click.Choice(["fail", "skip"]),
-    default="fail",
-    show_default=True,
-    help="fail: an invalid record stops the build, nothing is written. skip: write the valid projects and"
-    " list each invalid record with its errors in the --rejects file.",
+    help="fail (the default, or the profile's [policy] on_invalid): an invalid record stops the build, nothing"
+    " is written. skip: write the valid projects and list each invalid record with its errors in the --rejects"
+    " file.",
 )
 @click.option(
     "--rejects",
@@ -319,9 +320,9 @@ def build(
     pretty: bool,
     clean_text: bool,
     statuses: Sequence[str],
-    strict: bool,
+    strict: bool | None,
     vat_codes: Sequence[str],
-    on_invalid: str,
+    on_invalid: str | None,
     rejects_path: str | None,
     split_records: int | None,
     split_bytes: int | None,
@@ -348,13 +349,11 @@ def build(
     from xmlsync.pipeline import Split, build_file, default_rejects_path
 
     spec = _input(input_path, input_format, sql_url, table, query)
-    config = BuildConfig(
-        pretty=pretty,
-        clean_text=clean_text,
-        vat_codes=frozenset(vat_codes),
-        statuses=frozenset(statuses) if statuses else None,
-        strict=strict,
+    profile = _profile(profile_path)
+    config = profile.config(
+        BuildConfig(pretty=pretty, clean_text=clean_text), vat_codes=vat_codes, statuses=statuses, strict=strict
     )
+    on_invalid = on_invalid or profile.policy.on_invalid or "fail"
     split = Split(split_records, split_bytes) if split_records or split_bytes else None
     if output == "-" and split is not None:
         raise click.UsageError("--split-records and --split-bytes write files: give -o PATH, not -o -")
@@ -374,7 +373,7 @@ def build(
             spec,
             target,
             config,
-            _profile(profile_path),
+            profile,
             on_invalid="skip" if on_invalid == "skip" else "fail",
             rejects=rejects_path,
             split=split,
@@ -420,14 +419,21 @@ def _not_written(output: str, split: bool) -> str:
 )
 @click.option("--max-errors", type=click.IntRange(min=1), metavar="N", help="Stop after N errors in all.")
 @rule_options
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Take the [policy] of this mapping profile (accepted VAT codes, strictness); flags override it.",
+)
 @click.pass_context
 def validate(
     ctx: click.Context,
     files: Sequence[str],
     report_format: str,
     max_errors: int | None,
-    strict: bool,
+    strict: bool | None,
     vat_codes: Sequence[str],
+    profile_path: str | None,
 ) -> None:
     """Validate XML Sync offer files against the bundled XSD and the business rules.
 
@@ -439,7 +445,7 @@ def validate(
         xmlsync validate offers.xml
         xmlsync validate --format github feeds/*.xml
     """
-    rules = BuildConfig(vat_codes=frozenset(vat_codes), strict=strict)
+    rules = _profile(profile_path).config(BuildConfig(), vat_codes=vat_codes, strict=strict)
     try:
         reports = check_files(files, rules=rules, max_errors=max_errors, keep_projects=report_format == "junit")
     except UnreadableError as exc:
@@ -569,7 +575,7 @@ def push(
     state_path: str | None,
     timeout: float,
     dry_run: bool,
-    strict: bool,
+    strict: bool | None,
     vat_codes: Sequence[str],
 ) -> None:
     """Send validated feeds to MiniCRM's XML Sync: upload them, or have MiniCRM pull a published URL.
@@ -592,7 +598,7 @@ def push(
     try:
         credentials = Credentials.from_file(credentials_path) if credentials_path else Credentials.from_env(os.environ)
         requests = requests_for(files, source_urls)
-        errors = check_uploads(requests, BuildConfig(vat_codes=frozenset(vat_codes), strict=strict))
+        errors = check_uploads(requests, BuildConfig(vat_codes=frozenset(vat_codes), strict=bool(strict)))
         if errors:
             raise InputError(errors)
     except XmlSyncError as exc:
@@ -726,7 +732,8 @@ def check(ctx: click.Context, profile_path: str, input_path: str, input_format: 
     """Check a profile against an input before a run.
 
     Reports required fields that are not mapped and mapped columns the input lacks (errors), and input
-    columns the profile does not use (warnings). Exits 1 if there is an error.
+    columns the profile does not use (warnings), then the effective policy of a run with no flags (flags
+    override it). Exits 1 if there is an error.
 
     \b
     Example:
@@ -735,11 +742,14 @@ def check(ctx: click.Context, profile_path: str, input_path: str, input_format: 
     from xmlsync.inputs import InputSpec, mapping_issues
 
     try:
-        issues = mapping_issues(InputSpec(path=input_path, format=input_format), load_profile(profile_path))
+        profile = load_profile(profile_path)
+        issues = mapping_issues(InputSpec(path=input_path, format=input_format), profile)
     except XmlSyncError as exc:
         raise _fail(exc, "the profile could not be checked") from None
     for issue in issues:
         click.echo(str(issue))
+    for line in profile.policy_lines():
+        click.echo(f"{profile_path}: {line}")
     errors = sum(1 for issue in issues if issue.severity == "error")
     verdict = f"{errors} error{'' if errors == 1 else 's'}" if errors else "fits"
     click.echo(f"{profile_path}: {verdict} ({input_path})")

@@ -26,6 +26,8 @@ class BuildConfig:
             ``integers`` (the default: ``1042`` is written ``1042``), ``all`` (also ``10.50``, written as read)
             or ``none``. Any other number is a ``wrong-type`` error, as its text is not certain (``10.50`` or
             ``10.5``? ``1e3`` or ``1000``?).
+        vat_fractions: VAT values between 0 and 1 are fractions (``0.27`` is written ``27%``). Off by default:
+            such a value is then an error (``vat-fraction``), as ``0.27%`` would pass every check unnoticed.
     """
 
     pretty: bool = True
@@ -34,3 +36,4 @@ class BuildConfig:
     statuses: frozenset[str] | None = None
     strict: bool = False
     numbers_as_text: NumbersAsText = "integers"
+    vat_fractions: bool = False

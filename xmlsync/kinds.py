@@ -48,6 +48,7 @@ LIMIT = 10**MAX_DIGITS
 _NUMERIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # a number, if not a whole one
 _PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
 RATE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
+_FRACTION = re.compile(r"0?\.[0-9]*[1-9][0-9]*")  # strictly between 0 and 1, without a % sign
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _LOOSE_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}))?")
@@ -524,17 +525,33 @@ class Vat(Kind):
         if isinstance(value, int | Decimal) and not isinstance(value, bool) and fits(Decimal(value)):
             value = format(value, "f") if isinstance(value, Decimal) else str(value)
         if isinstance(value, str):
-            match = _PERCENT.fullmatch(value.strip())
+            text: str = value
+            if _FRACTION.fullmatch(text.strip()):  # 0.27 with no % sign: a fraction of one, or a rate below 1%?
+                if not config.vat_fractions:
+                    raise Problem(
+                        "vat-fraction",
+                        f"{show(text)} is a rate between 0 and 1; write 27% for 27% (or 0.5% for half a percent),"
+                        " or set [locale] vat_fractions = true in the profile if the column holds fractions"
+                        " (0.27 for 27%)",
+                    )
+                text = format(Decimal(text.strip()).scaleb(2).normalize(), "f")
+            match = _PERCENT.fullmatch(text.strip())
             if match:
                 return f"{match.group(1)}%"
-            if value in config.vat_codes:
-                return value
+            if text in config.vat_codes:
+                return text
         raise Problem(
             "invalid-vat",
             f"{show(value)} is not a VAT rate; use a percentage such as 27% (or allow the code with --vat-code)",
         )
 
     def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        if text[:2] == "0." and RATE.fullmatch(text) and text.strip("0.%"):
+            return Verdict(
+                "vat-fraction",
+                "warning",
+                f"VAT {text} is below 1%; was a fraction (0.27 for 27%) written as a percentage? Check the source",
+            )
         if text and not RATE.fullmatch(text) and text not in config.vat_codes:
             return Verdict(
                 "vat-code",

@@ -463,8 +463,8 @@ def build_file(
         ValueError: ``split`` with a stream output, or ``"skip"`` with a stream output and no ``rejects``.
     """
     config = config or BuildConfig()
-    if profile is not None and config.numbers_as_text == "integers":  # the default: the profile may say otherwise
-        config = replace(config, numbers_as_text=profile.numbers_as_text)
+    if profile is not None:  # what the profile says of its input's values (its policy is the caller's to apply)
+        config = profile.locale(config)
     if on_invalid == "skip" and rejects is None:
         if not isinstance(output, str | Path):
             raise ValueError("skipping invalid records into a rejects file needs a rejects path with a stream output")

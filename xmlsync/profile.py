@@ -32,13 +32,14 @@ A profile is a TOML file, one per ERP, kept under version control::
 from __future__ import annotations
 
 import difflib
+import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from xmlsync.config import NumbersAsText
+from xmlsync.config import BuildConfig, NumbersAsText
 from xmlsync.countries import LANGUAGES
 from xmlsync.errors import InputError, Issue
 from xmlsync.fields import CUSTOM_PREFIXES, FLAT_FIELDS, FlatField
@@ -60,14 +61,41 @@ ENCODINGS = {
     "latin2": "iso-8859-2",
 }
 _SECTIONS = {
-    "input": ("format", "encoding", "delimiter", "quotechar", "sheet", "table", "query", "numbers_as_text"),
-    "locale": ("decimal_separator", "thousands_separator", "date_formats"),
+    "input": (
+        "format",
+        "encoding",
+        "delimiter",
+        "quotechar",
+        "sheet",
+        "table",
+        "query",
+        "numbers_as_text",
+        "header_row",
+        "skip_rows",
+        "data_ends",
+        "footer",
+    ),
+    "locale": ("decimal_separator", "thousands_separator", "date_formats", "vat_fractions"),
+    "policy": ("vat_codes", "statuses", "strict", "on_invalid"),
     "ids": ("non_numeric",),
     "columns": (),
     "constants": (),
     "values": (),
     "countries": ("fields", "language"),
 }
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a scheduled run accepts, kept in the profile (``[policy]``) so that the job carries no flags.
+
+    ``None`` leaves the default (or the command-line flag) in force.
+    """
+
+    vat_codes: frozenset[str] | None = None
+    statuses: frozenset[str] | None = None
+    strict: bool | None = None
+    on_invalid: str | None = None
 
 
 def spec_of(name: str) -> FlatField | None:
@@ -123,6 +151,56 @@ class Profile:
     country_fields: tuple[str, ...] = ()
     country_language: str = "en"
     numbers_as_text: NumbersAsText = "integers"
+    header_row: int = 1
+    skip_rows: int = 0
+    data_ends: str = "sheet-end"
+    footer: str | None = None
+    vat_fractions: bool = False
+    policy: Policy = field(default_factory=lambda: Policy())
+
+    def config(
+        self,
+        base: BuildConfig,
+        *,
+        vat_codes: Sequence[str] = (),
+        statuses: Sequence[str] = (),
+        strict: bool | None = None,
+    ) -> BuildConfig:
+        """Return the options of a run: ``base`` with the profile's policy, where no flag was given.
+
+        Command-line flags override the profile: ``vat_codes`` and ``statuses`` when not empty, ``strict``
+        when not ``None``. The profile's locale (``numbers_as_text``, ``vat_fractions``) always applies.
+        """
+        policy = self.policy
+        return self.locale(
+            replace(
+                base,
+                vat_codes=frozenset(vat_codes) if vat_codes else (policy.vat_codes or base.vat_codes),
+                statuses=frozenset(statuses) if statuses else (policy.statuses or base.statuses),
+                strict=strict if strict is not None else (policy.strict if policy.strict is not None else base.strict),
+            )
+        )
+
+    def policy_lines(self) -> list[str]:
+        """Return the effective policy of a run with this profile and no flags, a line per setting."""
+        policy = self.policy
+        codes = ", ".join(sorted(policy.vat_codes)) + " (profile)" if policy.vat_codes else "none (default)"
+        statuses = ", ".join(sorted(policy.statuses)) + " (profile)" if policy.statuses else "any (default)"
+        strict = "no (default)" if policy.strict is None else ("yes" if policy.strict else "no") + " (profile)"
+        on_invalid = f"{policy.on_invalid} (profile)" if policy.on_invalid else "fail (default)"
+        fractions = "a fraction, 0.27 is 27% (profile)" if self.vat_fractions else "an error (default)"
+        return [
+            f"policy: VAT codes accepted besides percentages: {codes}",
+            f"policy: offer statuses accepted: {statuses}",
+            f"policy: warnings are errors: {strict}",
+            f"policy: on an invalid record: {on_invalid}",
+            f"locale: a VAT value between 0 and 1 is {fractions}",
+        ]
+
+    def locale(self, base: BuildConfig) -> BuildConfig:
+        """Return ``base`` with what the profile says of its input's values (``numbers_as_text``, ``vat_fractions``)."""
+        numbers = self.numbers_as_text if base.numbers_as_text == "integers" else base.numbers_as_text
+        return replace(base, numbers_as_text=numbers, vat_fractions=base.vat_fractions or self.vat_fractions)
 
     def mapped_fields(self, header: tuple[str, ...]) -> dict[str, str]:
         """Return field -> column for every field this profile reads from an input with ``header``."""
@@ -229,6 +307,54 @@ def load_profile(path: str | Path) -> Profile:
     numbers_as_text = text(section_input, "input", "numbers_as_text", "integers") or "integers"
     if numbers_as_text not in ("integers", "all", "none"):
         problem("input.numbers_as_text", f'must be "integers", "all" or "none", not {numbers_as_text!r}')
+
+    def number(table: Mapping[str, Any], key: str, default: int, least: int) -> int:
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= 1_000_000:
+            problem(f"input.{key}", f"must be a whole number from {least} to 1000000, not {value!r}")
+            return default
+        return value
+
+    def flag(table: Mapping[str, Any], section: str, key: str) -> bool | None:
+        value = table.get(key)
+        if value is not None and not isinstance(value, bool):
+            problem(f"{section}.{key}", f"must be true or false, not {value!r}")
+            return None
+        return value
+
+    def texts(table: Mapping[str, Any], key: str) -> frozenset[str] | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            problem(f"policy.{key}", 'must be a list of texts, e.g. ["AAM", "KBAUK"]')
+            return None
+        return frozenset(value)
+
+    header_row = number(section_input, "header_row", 1, 1)
+    skip_rows = number(section_input, "skip_rows", 0, 0)
+    data_ends = text(section_input, "input", "data_ends", "sheet-end") or "sheet-end"
+    if data_ends not in ("sheet-end", "empty-row"):
+        problem("input.data_ends", f'must be "sheet-end" or "empty-row", not {data_ends!r}')
+    footer = text(section_input, "input", "footer", None)
+    if footer is not None:
+        try:
+            re.compile(footer)
+        except re.error as exc:
+            problem("input.footer", f"is not a regular expression: {exc}")
+            footer = None
+    policy_table = data.get("policy", {}) if isinstance(data.get("policy"), dict) else {}
+    on_invalid = text(policy_table, "policy", "on_invalid", None)
+    if on_invalid not in (None, "fail", "skip"):
+        problem("policy.on_invalid", f'must be "fail" or "skip", not {on_invalid!r}')
+        on_invalid = None
+    policy = Policy(
+        vat_codes=texts(policy_table, "vat_codes"),
+        statuses=texts(policy_table, "statuses"),
+        strict=flag(policy_table, "policy", "strict"),
+        on_invalid=on_invalid,
+    )
+    vat_fractions = bool(flag(locale, "locale", "vat_fractions"))
     if issues:
         raise InputError(issues)
     return Profile(
@@ -241,6 +367,12 @@ def load_profile(path: str | Path) -> Profile:
         table=table,
         query=query,
         numbers_as_text=cast(NumbersAsText, numbers_as_text),
+        header_row=header_row,
+        skip_rows=skip_rows,
+        data_ends=data_ends,
+        footer=footer,
+        vat_fractions=vat_fractions,
+        policy=policy,
         decimal_separator=decimal,
         thousands_separator=thousands,
         date_formats=tuple(date_formats),
