@@ -24,7 +24,7 @@ BAD_RECORDS = [
             {
                 "Id": 8,
                 "Number": "A-1",
-                "CurrencyCode": "huf",
+                "CurrencyCode": "hu",
                 "Prompt": "2024-01-01",
                 "Performance": "2024-01-01",
                 "Issued": "2024-01-01",
@@ -73,7 +73,7 @@ def test_build_reports_every_problem_and_writes_nothing(runner: CliRunner, tmp_p
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"{source}:[0]: /Projects/Project[1]/Offers/Offer[1]/CurrencyCode (Project 7 > Offer 8): <CurrencyCode> is"
-        " 'huf'; expected a three-letter upper-case ISO 4217 currency code, e.g. HUF [invalid-value]",
+        " 'hu'; expected a three-letter upper-case ISO 4217 currency code, e.g. HUF [invalid-value]",
         f"{source}:[1]: StatusId (Project 8): expected a text, got a list [wrong-type]",
         f"{source}:[1]: Offers (Project 8): expected a list, got a text [wrong-type]",
         f"Error: 3 problems found; {out} was not written",

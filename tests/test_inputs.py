@@ -188,8 +188,8 @@ def test_cp1250_bytes_read_as_utf8(runner: CliRunner, tmp_path: Path) -> None:
     profile = profile_with(tmp_path, ('encoding = "cp1250"\n', ""), base=PROFILE)
     source = ERP / "offers-cp1250.csv"
     assert failing(runner, tmp_path, source, profile) == [
-        f'{source}:1: byte 0xF3 is not valid UTF-8; set [input] encoding = "cp1250" (or iso-8859-2) in the profile'
-        " [encoding]"
+        f'{source}:1: byte 0xF3 is not valid UTF-8; set [input] encoding = "cp1250" (or iso-8859-2) in the profile,'
+        " or give mapping init --encoding cp1250 [encoding]"
     ]
 
 
@@ -370,8 +370,22 @@ def test_the_profile_policy_applies_and_flags_override_it(runner: CliRunner, tmp
     rejects.unlink()
     flagged = runner.invoke(
         cli,
-        ["build", str(source), "--profile", str(profile), "-o", str(out), "--quiet", "--on-invalid", "fail"]
-        + ["--status", "Accepted", "--status", "Draft", "--no-strict"],
+        [
+            "build",
+            str(source),
+            "--profile",
+            str(profile),
+            "-o",
+            str(out),
+            "--quiet",
+            "--on-invalid",
+            "fail",
+            "--status",
+            "Accepted",
+            "--status",
+            "Draft",
+            "--no-strict",
+        ],
     )
     assert (flagged.exit_code, flagged.stderr, rejects.exists()) == (0, "", False)
 

@@ -672,7 +672,10 @@ def mapping() -> None:
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, exists=True))
 @input_options
 @click.option("--encoding", help="Encoding of a CSV input (utf-8, cp1250, iso-8859-2).")
-@click.option("--delimiter", help="Delimiter of a CSV input.")
+@click.option("--delimiter", help="Delimiter of a CSV input; by default found from its first lines.")
+@click.option("--header-row", type=click.IntRange(min=1), metavar="N", help="The row (CSV: line) of the column names.")
+@click.option("--skip-rows", type=click.IntRange(min=0), metavar="N", help="Rows to pass over after the header.")
+@click.option("--footer", metavar="REGEX", help="The data ends before a row starting with this, e.g. 'Total'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the profile here.")
 def init(
     input_path: str,
@@ -680,6 +683,9 @@ def init(
     input_format: str | None,
     encoding: str | None,
     delimiter: str | None,
+    header_row: int | None,
+    skip_rows: int | None,
+    footer: str | None,
     output: str | None,
 ) -> None:
     """Write a commented profile template from an input's header.
@@ -688,7 +694,8 @@ def init(
 
     \b
     Example:
-        xmlsync mapping init erp.csv --encoding cp1250 --delimiter ";" -o erp.toml
+        xmlsync mapping init erp.csv --encoding cp1250 -o erp.toml
+        xmlsync mapping init report.xlsx --header-row 3 --footer 'Összesen|Total' -o erp.toml
     """
     from xmlsync.inputs import InputSpec, mapping_template
     from xmlsync.writer import atomic_output, refuse_overlaps
@@ -699,12 +706,21 @@ def init(
         )
     if delimiter is not None and len(delimiter) != 1:
         raise click.BadParameter(f"{delimiter!r} is not one character", param_hint="--delimiter")
+    if footer is not None:
+        try:
+            re.compile(footer)
+        except re.error as exc:
+            raise click.BadParameter(f"{footer!r} is not a regular expression: {exc}", param_hint="--footer") from None
     profile = _profile(profile_path)
     profile = replace(
         profile,
         encoding=ENCODINGS.get((encoding or "").lower(), profile.encoding),
         delimiter=delimiter or profile.delimiter,
+        header_row=header_row or profile.header_row,
+        skip_rows=profile.skip_rows if skip_rows is None else skip_rows,
+        footer=footer or profile.footer,
     )
+    sniff = delimiter is None and (profile_path is None or "delimiter" not in Path(profile_path).read_text("utf-8"))
     if output is not None:
         inputs = [("input", Path(input_path))] + ([("profile", Path(profile_path))] if profile_path else [])
         try:
@@ -712,7 +728,7 @@ def init(
         except OptionsError as exc:
             raise _usage(exc) from None
     try:
-        text = mapping_template(InputSpec(path=input_path, format=input_format), profile)
+        text = mapping_template(InputSpec(path=input_path, format=input_format), profile, sniff=sniff)
     except XmlSyncError as exc:
         raise _fail(exc, "no profile was written") from None
     if output is None:

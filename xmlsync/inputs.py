@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -254,8 +255,36 @@ def mapping_issues(spec: InputSpec, profile: Profile) -> list[Issue]:
     return check_columns(profile, _header_of(spec, profile), spec.name)
 
 
-def mapping_template(spec: InputSpec, profile: Profile) -> str:
-    """Return a commented profile for the input, as ``mapping init`` writes it."""
+def mapping_template(spec: InputSpec, profile: Profile, *, sniff: bool = False) -> str:
+    """Return a commented profile for the input, as ``mapping init`` writes it.
+
+    With ``sniff``, the delimiter of a CSV input is found from its first lines (``;``, ``,``, tab or ``|``).
+    """
     from xmlsync.template import profile_template
 
-    return profile_template(_header_of(spec, profile), detect_format(spec, profile), profile)
+    fmt = detect_format(spec, profile)
+    if sniff and fmt == "csv" and spec.path not in (None, "-"):
+        profile = replace(profile, delimiter=sniff_delimiter(Path(str(spec.path)), profile.encoding, profile.delimiter))
+    table = open_table(spec, profile)
+    try:
+        sample = [row.values for row, _ in zip(table.rows, range(_SAMPLE_ROWS), strict=False) if not row.issues]
+    finally:
+        table.close()
+    return profile_template(table.header, fmt, profile, sample)
+
+
+_SAMPLE_ROWS = 200  # rows mapping init reads to find the number and date formats of a text input
+
+
+def sniff_delimiter(path: Path, encoding: str, default: str) -> str:
+    """Return the delimiter of a CSV file found from its first 64 KiB, or ``default`` if none stands out."""
+    try:
+        with open(path, "rb") as handle:
+            sample = handle.read(65536).decode(encoding, errors="replace")
+    except OSError:
+        return default  # the reader says what is wrong, in its words
+    lines = sample.splitlines()[:-1] if len(sample) == 65536 else sample.splitlines()
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        return default

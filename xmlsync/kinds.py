@@ -221,10 +221,37 @@ class Kind:
         return as_text(value)
 
 
+# Names and signs of currencies whose meaning is certain, as ERPs print them: read as their ISO 4217 code.
+# A profile's value map for Offer.CurrencyCode is applied before, so it can say otherwise.
+CURRENCY_NAMES = {
+    "ft": "HUF",
+    "ft.": "HUF",
+    "forint": "HUF",
+    "lei": "RON",
+    "leu": "RON",
+    "€": "EUR",
+    "euro": "EUR",
+    "kč": "CZK",
+    "zł": "PLN",
+}
+
+
 class Currency(Kind):
-    """A three-letter ISO 4217 code; an upper-case code that is no currency breaks ``unknown-currency``."""
+    """A three-letter ISO 4217 code; an upper-case code that is no currency breaks ``unknown-currency``.
+
+    Reading takes the names in :data:`CURRENCY_NAMES` (``Ft`` is HUF) and a code in lower case (``huf``).
+    """
 
     facet = re.compile("[A-Z]{3}").fullmatch
+
+    def read(self, value: Any, config: BuildConfig) -> str | None:
+        text = super().read(value, config)
+        if text is None or self.facet(text):
+            return text
+        key = text.strip().casefold()
+        if key in CURRENCY_NAMES:
+            return CURRENCY_NAMES[key]
+        return key.upper() if key.upper() in ISO_4217 else text
 
     def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
         if len(text) == 3 and text.isupper() and text not in ISO_4217:

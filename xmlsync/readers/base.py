@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from xmlsync.errors import InputError, Issue
+
+if TYPE_CHECKING:
+    from xmlsync.profile import Profile
 
 STDIN_NAME = "<stdin>"
 
@@ -71,3 +75,88 @@ def open_input(path: str | Path) -> tuple[IO[bytes], str]:
         raise InputError(
             [Issue("unreadable-input", f"cannot open the file: {exc.strerror}", source=str(path))]
         ) from None
+
+
+Numbered = Iterator[tuple[int, Sequence[Any]]]  # (1-based row or line number, the row's cells)
+_LOOK = 30  # rows looked at to tell a title or caption row from the header
+
+
+def blank(cells: Sequence[Any]) -> bool:
+    """Return whether a row holds nothing but empty cells."""
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def _named(cells: Sequence[Any]) -> int:
+    return sum(1 for cell in cells if cell is not None and str(cell).strip())
+
+
+def header_and_rows(
+    rows: Numbered, profile: Profile, name: str, what: str = "file"
+) -> tuple[int, Sequence[Any], Numbered]:
+    """Find the header row of a spreadsheet-like input as the profile lays it out; return it and the data rows.
+
+    ``[input] header_row`` is the (1-based) row of the column names: rows above it (a title, merged group
+    captions) are passed over. ``skip_rows`` rows after it are passed over too (a row of units). The data
+    ends at the sheet's end, at the first empty row (``data_ends = "empty-row"``), or before the first row
+    whose first non-empty cell matches ``footer`` (``Összesen|Total``). Empty rows are passed over.
+
+    Raises:
+        InputError: ``empty-input`` when there is no such row, ``no-header`` when the row looks like a
+            title rather than column names (the hint names the row that looks like the header).
+    """
+    seen: list[tuple[int, Sequence[Any]]] = []
+    header: tuple[int, Sequence[Any]] | None = None
+    for number, cells in rows:
+        if number == profile.header_row:
+            header = (number, cells)
+            break
+        seen.append((number, cells))
+    if header is None:
+        message = (
+            f"the {what} is empty; it needs a header row"
+            if not seen
+            else f"the {what} ends at row {seen[-1][0]}, before its header row {profile.header_row}"
+        )
+        raise InputError([Issue("empty-input", message, source=name)])
+    ahead = [header, *_take(rows, _LOOK)]
+    number, cells = header
+    width = max(_named(row) for _, row in ahead)
+    if _named(cells) == 0 or (_named(cells) == 1 and width > 2):
+        likely = next((n for n, row in ahead[1:] if _named(row) >= max(2, width // 2)), None)
+        shown = next((str(cell).strip() for cell in cells if cell is not None and str(cell).strip()), "")
+        what = f"holds only {shown!r}, a title" if shown else "is empty"
+        hint = f"; the column names seem to be on row {likely}: set [input] header_row = {likely}" if likely else ""
+        message = f"row {number} {what}, not the column names{hint} (or --header-row with mapping init)"
+        raise InputError([Issue("no-header", message, source=f"{name}:{number}")])
+    data = _chain(iter(ahead[1:]), rows)
+    for _ in range(profile.skip_rows):
+        next(data, None)
+    return number, cells, _until_end(data, profile)
+
+
+def _take(rows: Numbered, count: int) -> list[tuple[int, Sequence[Any]]]:
+    taken: list[tuple[int, Sequence[Any]]] = []
+    for row in rows:
+        taken.append(row)
+        if len(taken) == count:
+            break
+    return taken
+
+
+def _chain(first: Iterator[tuple[int, Sequence[Any]]], rest: Numbered) -> Numbered:
+    yield from first
+    yield from rest
+
+
+def _until_end(rows: Numbered, profile: Profile) -> Numbered:
+    footer = re.compile(profile.footer) if profile.footer else None
+    for number, cells in rows:
+        if blank(cells):
+            if profile.data_ends == "empty-row":
+                return
+            continue
+        if footer is not None:
+            first = next((str(cell).strip() for cell in cells if cell is not None and str(cell).strip()), "")
+            if footer.match(first):
+                return
+        yield number, cells

@@ -9,13 +9,15 @@ from typing import IO
 
 from xmlsync.errors import InputError, Issue
 from xmlsync.profile import Profile
-from xmlsync.readers.base import STDIN_NAME, Row, Table
+from xmlsync.readers.base import STDIN_NAME, Numbered, Row, Table, header_and_rows
 
 
 def _encoding_issue(name: str, line: int, exc: UnicodeDecodeError, encoding: str) -> Issue:
     shown = "UTF-8" if encoding.startswith("utf-8") else encoding
     hint = (
-        'set [input] encoding = "cp1250" (or iso-8859-2) in the profile' if shown == "UTF-8" else "check the encoding"
+        'set [input] encoding = "cp1250" (or iso-8859-2) in the profile, or give mapping init --encoding cp1250'
+        if shown == "UTF-8"
+        else "check the encoding"
     )
     return Issue(
         "encoding",
@@ -40,28 +42,21 @@ def read_csv(stream: IO[bytes], name: str, profile: Profile) -> Table:
 
     reader = csv.reader(text, delimiter=profile.delimiter, quotechar=profile.quotechar, strict=True)
     try:
-        header = tuple(column.strip() for column in next(reader))
-        duplicates = sorted({c for c in header if header.count(c) > 1})
+        number, cells, rows = header_and_rows(_lines(reader, name, profile.encoding), profile, name)
+        header = tuple(str(column).strip() for column in cells)
+        duplicates = sorted({c for c in header if c and header.count(c) > 1})
         if duplicates:
             message = f"the header repeats {', '.join(duplicates)}; rename the columns"
-            raise InputError([Issue("duplicate-column", message, source=f"{name}:1")])
-    except StopIteration:
-        close()
-        raise InputError([Issue("empty-input", "the file is empty; it needs a header row", source=name)]) from None
-    except UnicodeDecodeError as exc:
-        close()
-        raise InputError([_encoding_issue(name, 1, exc, profile.encoding)]) from None
-    except csv.Error as exc:
-        close()
-        raise InputError([Issue("invalid-csv", f"the header is not valid CSV: {exc}", source=f"{name}:1")]) from None
+            raise InputError([Issue("duplicate-column", message, source=f"{name}:{number}")])
     except InputError:
         close()
         raise
-    return Table(header, _read(reader, header, name, profile.encoding), close)
+    return Table(header, _read(rows, header, name), close)
 
 
-def _read(reader: Iterator[list[str]], header: tuple[str, ...], name: str, encoding: str) -> Iterator[Row]:
-    line = 1
+def _lines(reader: Iterator[list[str]], name: str, encoding: str) -> Numbered:
+    """Yield ``(line, values)`` of each CSV row; a row that cannot be read is one error naming its line."""
+    line = 0
     while True:
         try:
             values = next(reader)
@@ -72,8 +67,11 @@ def _read(reader: Iterator[list[str]], header: tuple[str, ...], name: str, encod
         except csv.Error as exc:
             raise InputError([Issue("invalid-csv", f"not valid CSV: {exc}", source=f"{name}:{line + 1}")]) from None
         line = reader.line_num  # type: ignore[attr-defined]
-        if not any(v.strip() for v in values):
-            continue
+        yield line, values
+
+
+def _read(rows: Numbered, header: tuple[str, ...], name: str) -> Iterator[Row]:
+    for line, values in rows:
         if len(values) != len(header):
             issue = Issue(
                 "row-length",
@@ -83,4 +81,4 @@ def _read(reader: Iterator[list[str]], header: tuple[str, ...], name: str, encod
             )
             yield Row({}, f"{name}:{line}", (issue,))
             continue
-        yield Row(dict(zip(header, values, strict=True)), f"{name}:{line}")
+        yield Row({column: value for column, value in zip(header, values, strict=True) if column}, f"{name}:{line}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import IO, Any
 
 from xmlsync.errors import InputError, Issue
 from xmlsync.profile import Profile
-from xmlsync.readers.base import Row, Table
+from xmlsync.readers.base import Row, Table, header_and_rows
 
 # Bounds that keep memory flat whatever a small file inflates to (see _check_inflation).
 MAX_SHARED_STRINGS = 64 * 1024 * 1024  # openpyxl holds the shared strings in memory, several times their size
@@ -96,18 +98,40 @@ def read_xlsx(stream: IO[bytes], name: str, profile: Profile) -> Table:
         sheets = ", ".join(book.sheetnames)
         raise InputError([Issue("missing-sheet", f"no sheet {profile.sheet!r}; the sheets are {sheets}", source=name)])
     sheet = book[profile.sheet] if profile.sheet else book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    first = next(rows, None)
-    if first is None:
+    try:
+        _, cells, rows = header_and_rows(enumerate(_values(sheet), start=1), profile, name, "sheet")
+    except InputError:
         close()
-        raise InputError([Issue("empty-input", "the sheet is empty; it needs a header row", source=name)])
-    header = tuple("" if cell is None else str(cell).strip() for cell in first)
+        raise
+    header = tuple("" if cell is None else str(cell).strip() for cell in cells)
     return Table(header, _rows(rows, header, name), close)
 
 
-def _rows(rows: Iterator[tuple[Any, ...]], header: tuple[str, ...], name: str) -> Iterator[Row]:
-    for number, cells in enumerate(rows, start=2):
-        if all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells):
-            continue
+# Excel number format codes of a time of day: hours and seconds (an "m" alone may be a month).
+_TIME_CODES = re.compile(r"[hHsS]|AM/PM")
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def _values(sheet: Any) -> Iterator[tuple[Any, ...]]:
+    """Yield each row's values as Excel shows them: a percent cell as ``27%``, a date cell without a time as a date."""
+    for row in sheet.iter_rows():
+        yield tuple(_shown(cell) for cell in row)
+
+
+def _shown(cell: Any) -> Any:
+    value = cell.value
+    if value is None or isinstance(value, str | bool):
+        return value
+    fmt = getattr(cell, "number_format", None) or "General"
+    if isinstance(value, int | float) and "%" in _QUOTED.sub("", fmt):
+        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        return f"{format(exact.scaleb(2).normalize(), 'f')}%"  # 0.27 shown as 27%: a rate, not a fraction
+    if isinstance(value, datetime) and getattr(cell, "is_date", False) and not _TIME_CODES.search(_QUOTED.sub("", fmt)):
+        return value.date()  # a date cell shows no time: none is invented
+    return value
+
+
+def _rows(rows: Iterator[tuple[int, Sequence[Any]]], header: tuple[str, ...], name: str) -> Iterator[Row]:
+    for number, cells in rows:
         values = {column: cells[i] if i < len(cells) else None for i, column in enumerate(header) if column}
         yield Row(values, f"{name}:{number}")
