@@ -119,8 +119,8 @@ def test_the_sample_record_maps_to_typed_values() -> None:
         ),
         (
             "Offers.0.Prompt",
-            "2021-09-30T12:15:13+02:00",
-            "in.json:[0]: Offers[0].Prompt (Project 99999): '2021-09-30T12:15:13+02:00' is not a date; use"
+            "2021-09-30T12:15:13+25:00",
+            "in.json:[0]: Offers[0].Prompt (Project 99999): '2021-09-30T12:15:13+25:00' is not a date; use"
             " YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13 [invalid-date]",
         ),
         (

@@ -28,6 +28,9 @@ class BuildConfig:
             ``10.5``? ``1e3`` or ``1000``?).
         vat_fractions: VAT values between 0 and 1 are fractions (``0.27`` is written ``27%``). Off by default:
             such a value is then an error (``vat-fraction``), as ``0.27%`` would pass every check unnoticed.
+        timezone: The IANA time zone MiniCRM's times are in (``Europe/Budapest``, the zone of MiniCRM's own
+            plugin): a timestamp with an offset (``+02``, ``Z``, an aware datetime) is written as its local time
+            there. Times without an offset are taken as local already.
     """
 
     pretty: bool = True
@@ -37,3 +40,4 @@ class BuildConfig:
     strict: bool = False
     numbers_as_text: NumbersAsText = "integers"
     vat_fractions: bool = False
+    timezone: str = "Europe/Budapest"

@@ -13,11 +13,14 @@ checked.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from xmlsync.config import BuildConfig
 
@@ -58,6 +61,19 @@ _DATE_SHAPE = re.compile(
     r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?"
 )
 _ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+# A timestamp with fractional seconds or a UTC offset, as databases write them (PostgreSQL timestamptz text:
+# 2024-04-01 09:30:00.123+02), read into the local time of the profile's time zone.
+_STAMP = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?)(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+)
+
+
+@functools.cache
+def zone(name: str) -> ZoneInfo:
+    """Return a time zone by its IANA name (``Europe/Budapest``); ``tzdata`` serves where the OS has none."""
+    return ZoneInfo(name)
 
 
 class Odd(Exception):
@@ -473,9 +489,16 @@ class When(Kind):
     def read(self, value: Any, config: BuildConfig) -> str | None:
         if type(value) is str and parse_date(value) is not None:
             return value  # the usual case: written as it is
+        if isinstance(value, str) and (stamp := _STAMP.fullmatch(value.strip())) is not None:
+            day, clock, offset = stamp.groups()
+            if offset is not None:
+                offset = "+00:00" if offset == "Z" else offset if len(offset) > 3 else f"{offset}:00"
+                offset = offset if ":" in offset else f"{offset[:3]}:{offset[3:]}"
+            with contextlib.suppress(ValueError):  # no calendar date: said below
+                value = datetime.fromisoformat(f"{day} {clock}{offset or ''}")
         if isinstance(value, datetime):
             if value.tzinfo is not None:
-                raise Problem("invalid-date", "has a time zone; give the local time MiniCRM should show")
+                value = value.astimezone(zone(config.timezone)).replace(tzinfo=None)
             return format_date(value.replace(microsecond=0))
         if isinstance(value, date):
             return format_date(value)
@@ -506,10 +529,12 @@ class When(Kind):
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, datetime):
-            return value.replace(microsecond=0)
+            return value  # read turns an aware one into the local time of the profile's zone
         if isinstance(value, date):
             return value
         text = str(value)
+        if _STAMP.fullmatch(text.strip()):
+            return text  # a database timestamp: read takes its offset
         for fmt in _ISO_FORMATS:
             try:
                 parsed = datetime.strptime(text, fmt)

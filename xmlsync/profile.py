@@ -38,12 +38,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfoNotFoundError
 
 from xmlsync.config import BuildConfig, NumbersAsText
 from xmlsync.countries import LANGUAGES
 from xmlsync.errors import InputError, Issue
 from xmlsync.fields import CUSTOM_PREFIXES, FLAT_FIELDS, FlatField
-from xmlsync.kinds import OPTIONAL
+from xmlsync.kinds import OPTIONAL, zone
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,7 +76,7 @@ _SECTIONS = {
         "data_ends",
         "footer",
     ),
-    "locale": ("decimal_separator", "thousands_separator", "date_formats", "vat_fractions"),
+    "locale": ("decimal_separator", "thousands_separator", "date_formats", "vat_fractions", "timezone"),
     "policy": ("vat_codes", "statuses", "strict", "on_invalid"),
     "ids": ("non_numeric",),
     "columns": (),
@@ -156,6 +157,7 @@ class Profile:
     data_ends: str = "sheet-end"
     footer: str | None = None
     vat_fractions: bool = False
+    timezone: str | None = None
     policy: Policy = field(default_factory=lambda: Policy())
 
     def config(
@@ -200,7 +202,12 @@ class Profile:
     def locale(self, base: BuildConfig) -> BuildConfig:
         """Return ``base`` with what the profile says of its input's values (``numbers_as_text``, ``vat_fractions``)."""
         numbers = self.numbers_as_text if base.numbers_as_text == "integers" else base.numbers_as_text
-        return replace(base, numbers_as_text=numbers, vat_fractions=base.vat_fractions or self.vat_fractions)
+        return replace(
+            base,
+            numbers_as_text=numbers,
+            vat_fractions=base.vat_fractions or self.vat_fractions,
+            timezone=self.timezone or base.timezone,
+        )
 
     def mapped_fields(self, header: tuple[str, ...]) -> dict[str, str]:
         """Return field -> column for every field this profile reads from an input with ``header``."""
@@ -355,6 +362,13 @@ def load_profile(path: str | Path) -> Profile:
         on_invalid=on_invalid,
     )
     vat_fractions = bool(flag(locale, "locale", "vat_fractions"))
+    timezone = text(locale, "locale", "timezone", None)
+    if timezone is not None:
+        try:
+            zone(timezone)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            problem("locale.timezone", f"unknown time zone {timezone!r}; use an IANA name such as Europe/Budapest")
+            timezone = None
     if issues:
         raise InputError(issues)
     return Profile(
@@ -372,6 +386,7 @@ def load_profile(path: str | Path) -> Profile:
         data_ends=data_ends,
         footer=footer,
         vat_fractions=vat_fractions,
+        timezone=timezone,
         policy=policy,
         decimal_separator=decimal,
         thousands_separator=thousands,
