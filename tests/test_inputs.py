@@ -90,9 +90,10 @@ def test_postgresql_builds_the_same_feed(runner: CliRunner, tmp_path: Path, post
 
 
 def test_stable_ids_do_not_change() -> None:
-    assert stable_id("Offer", "OF-2024/0017") == 4766210813292982
+    assert stable_id("Offer", "OF-2024/0017") == 298825675830811
+    assert stable_id("Offer", "OF-2024/0017", "63-bit") == 4766210813292982  # the Ids of releases before 0.2
     assert stable_id("Project", "OF-2024/0017") != stable_id("Offer", "OF-2024/0017")
-    assert HASH_OFFSET <= stable_id("Offer", "x") < 2**63
+    assert all(HASH_OFFSET <= stable_id("Offer", str(key)) < 2**53 - 2**52 for key in range(1000))
 
 
 # -- bad input, each with its exact message ------------------------------------------------------------

@@ -27,18 +27,22 @@ from xmlsync.seen import Place, SeenIds
 
 # Hashed Ids live above this offset, away from the small numeric keys ERPs use.
 HASH_OFFSET = 10**12
-_HASH_BYTES = 7
+SAFE_ID = 2**53 - 1  # the largest whole number JSON and JavaScript consumers keep every digit of
+# Bits of SHA-256 an Id takes, by [ids] scheme: "53-bit" Ids stay below 2^53 with room for an id_offset up
+# to 2^52; "63-bit" is the scheme of earlier releases, kept for systems that already hold cards under it.
+HASH_BITS = {"53-bit": 52, "63-bit": 56}
 MEMO_VALUES = 10_000  # distinct (field, raw value) conversions remembered by a RowGrouper
 
 
-def stable_id(entity: str, key: str) -> int:
-    """Return the stable integer Id of a non-numeric key: ``10**12`` + the first 7 bytes of SHA-256.
+def stable_id(entity: str, key: str, scheme: str = "53-bit") -> int:
+    """Return the stable integer Id of a non-numeric key: ``10**12`` + the first bits of its SHA-256.
 
     The same key always gives the same Id, on every run and machine; ``entity`` (``Project``, ``Offer``...)
-    keeps equal keys of different record kinds apart.
+    keeps equal keys of different record kinds apart. ``53-bit`` Ids (the default) are below 2^53 - 2^52;
+    ``63-bit`` Ids are those of earlier releases (56 bits above ``10**12``).
     """
     digest = hashlib.sha256(f"{entity}:{key}".encode()).digest()
-    return HASH_OFFSET + int.from_bytes(digest[:_HASH_BYTES], "big")
+    return HASH_OFFSET + (int.from_bytes(digest[:7], "big") >> (56 - HASH_BITS[scheme]))
 
 
 @dataclass
@@ -151,9 +155,17 @@ class RowGrouper:
         if name in self.profile.country_fields:
             return self.country(str(text))
         value = spec.kind.flat_value(text, self.profile)
-        if spec.kind.flat == "id" and isinstance(value, str):
-            return self.hashed(name.split(".")[0], value)
-        return value
+        if spec.kind.flat != "id":
+            return value
+        number = self.hashed(name.split(".")[0], value) if isinstance(value, str) else value
+        offset = self.profile.id_offset
+        if offset and number + offset > SAFE_ID:
+            raise Problem(
+                "invalid-id",
+                f"{number} + id_offset {offset} is past 2^53 - 1, which JSON and JavaScript consumers cannot hold;"
+                " use a smaller id_offset",
+            )
+        return number + offset
 
     def country(self, value: str) -> str:
         language = self.profile.country_language
@@ -171,7 +183,7 @@ class RowGrouper:
 
     def hashed(self, entity: str, text: str) -> int:
         """Return the stable Id of a non-numeric key, refusing two keys that hash alike."""
-        number = stable_id(entity, text)
+        number = stable_id(entity, text, self.profile.id_scheme)
         known = self._seen.first(f"id:{entity}", str(number), Place(text, None, None))
         if known is not None and known.path != text:
             raise Problem(

@@ -14,6 +14,8 @@ A profile is a TOML file, one per ERP, kept under version control::
 
     [ids]
     non_numeric = "hash"             # "hash" (default) or "error"
+    scheme = "53-bit"                # hashed Ids below 2^53 (default); "63-bit": those of releases before 0.2
+    id_offset = 0                    # added to every Id of this source, e.g. 200000000 for a second shop
 
     [columns]                        # field = column of the input
     "Project.Id" = "Partnerkód"
@@ -78,7 +80,7 @@ _SECTIONS = {
     ),
     "locale": ("decimal_separator", "thousands_separator", "date_formats", "vat_fractions", "timezone"),
     "policy": ("vat_codes", "statuses", "strict", "on_invalid"),
-    "ids": ("non_numeric",),
+    "ids": ("non_numeric", "scheme", "id_offset"),
     "columns": (),
     "constants": (),
     "values": (),
@@ -125,7 +127,9 @@ class Profile:
         decimal_separator: ``.`` or ``,``.
         thousands_separator: Grouping character allowed in numbers (``""``: none).
         date_formats: ``strptime`` formats tried after the ISO forms.
-        non_numeric_ids: ``hash`` (stable 64-bit Ids for keys such as ``OF-2024/0017``) or ``error``.
+        non_numeric_ids: ``hash`` (stable Ids for keys such as ``OF-2024/0017``) or ``error``.
+        id_scheme: ``53-bit`` (hashed Ids below 2^53, the default) or ``63-bit`` (those of earlier releases).
+        id_offset: Added to every Id of this source (several ERPs or shops feeding one MiniCRM system).
         columns: Field -> input column. Without a profile every field maps to a column of its own name.
         constants: Field -> value used for every record.
         values: Field -> {input value: MiniCRM value}.
@@ -146,6 +150,8 @@ class Profile:
     thousands_separator: str = ""
     date_formats: tuple[str, ...] = ()
     non_numeric_ids: str = "hash"
+    id_scheme: str = "53-bit"
+    id_offset: int = 0
     columns: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, Any] = field(default_factory=dict)
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -282,6 +288,16 @@ def load_profile(path: str | Path) -> Profile:
     non_numeric = text(ids, "ids", "non_numeric", "hash") or "hash"
     if non_numeric not in ("hash", "error"):
         problem("ids.non_numeric", f'must be "hash" or "error", not {non_numeric!r}')
+    scheme = text(ids, "ids", "scheme", "53-bit") or "53-bit"
+    if scheme not in ("53-bit", "63-bit"):
+        problem("ids.scheme", f'must be "53-bit" or "63-bit" (the Ids of releases before 0.2), not {scheme!r}')
+        scheme = "53-bit"
+    id_offset = ids.get("id_offset", 0)
+    if not isinstance(id_offset, int) or isinstance(id_offset, bool) or not 0 <= id_offset <= 2**52:
+        problem(
+            "ids.id_offset", f"must be a whole number from 0 to 2^52 (e.g. 200000000 for shop 2), not {id_offset!r}"
+        )
+        id_offset = 0
     columns = _field_table(data.get("columns", {}), "columns", str, problem)
     constants = _field_table(data.get("constants", {}), "constants", (str, int, float), problem)
     values: dict[str, dict[str, str]] = {}
@@ -392,6 +408,8 @@ def load_profile(path: str | Path) -> Profile:
         thousands_separator=thousands,
         date_formats=tuple(date_formats),
         non_numeric_ids=non_numeric,
+        id_scheme=scheme,
+        id_offset=id_offset,
         columns=columns,
         constants=constants,
         values=values,

@@ -1,0 +1,243 @@
+"""ERP exports as they really come: spreadsheet layouts, percent cells, locales, time zones (fixtures/erp/)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import FIXTURES, GOLDEN
+from xmlsync.cli import cli
+from xmlsync.inputs import InputSpec, open_table
+from xmlsync.profile import Profile, load_profile
+
+ERP = FIXTURES / "erp"
+EXPECTED = GOLDEN / "erp" / "expected.xml"
+
+
+def build(runner: CliRunner, tmp_path: Path, *args: str) -> tuple[int, str, bytes]:
+    out = tmp_path / "offers.xml"
+    result = runner.invoke(cli, ["build", *args, "-o", str(out), "--quiet"])
+    return result.exit_code, result.stderr, out.read_bytes() if out.exists() else b""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        # A title row, merged group captions above the header, VAT as 0.27 in a 0% column, a totals footer.
+        [str(ERP / "offers-layout.xlsx"), "--profile", str(ERP / "offers-layout.toml")],
+        # A pg_dump replayed into SQLite: timestamptz text in UTC, written in Budapest time.
+        [
+            "--from-sql",
+            f"sqlite:///{ERP / 'offers-pg.sqlite'}",
+            "--table",
+            "offers",
+            "--profile",
+            str(ERP / "erp.toml"),
+        ],
+    ],
+    ids=["layout-xlsx", "timestamptz-sqlite"],
+)
+def test_the_same_records_in_another_layout_build_the_same_feed(
+    runner: CliRunner, tmp_path: Path, args: list[str]
+) -> None:
+    assert build(runner, tmp_path, *args) == (0, "", EXPECTED.read_bytes())
+
+
+def test_a_romanian_export_with_counties(runner: CliRunner, tmp_path: Path, golden) -> None:
+    code, stderr, data = build(runner, tmp_path, str(ERP / "offers-ro.csv"), "--profile", str(ERP / "offers-ro.toml"))
+    assert (code, stderr) == (0, "")
+    golden(data, GOLDEN / "erp" / "expected-ro.xml")
+    assert b"<County>Br\xc4\x83ila</County>" in data
+
+
+CHOICES = {
+    "Project.Id": "Partnerkód",
+    "Project.Name": "Partner neve",
+    "Business.Name": "Partner neve",
+    "Business.VatNumber": "Adószám",
+    "Contact.LastName": "Vezetéknév",
+    "Contact.FirstName": "Keresztnév",
+    "Offer.Id": "Ajánlatszám",
+    "Offer.Number": "Ajánlatszám",
+    "Offer.CurrencyCode": "Pénznem",
+    "Offer.Issued": "Kelt",
+    "Offer.Performance": "Teljesítés",
+    "Offer.Prompt": "Érvényes",
+    "Offer.Status": "Állapot",
+    "Customer.Name": "Partner neve",
+    "Customer.CountryId": "Ország",
+    "Customer.PostalCode": "Irsz",
+    "Customer.City": "Város",
+    "Customer.Address": "Cím",
+    "Product.Id": "Termékkód",
+    "Product.Name": "Megnevezés",
+    "Product.PriceNet": "Nettó egységár",
+    "Product.Quantity": "Mennyiség",
+    "Product.Unit": "Egység",
+    "Product.VAT": "ÁFA",
+}
+CONSTANTS = '"Project.CategoryId" = 39\n"Project.StatusId" = "Regisztrált"\n"Product.FolderName" = "ERP termékek"\n'
+
+
+def test_a_hungarian_cp1250_export_needs_only_the_column_choices(runner: CliRunner, tmp_path: Path, golden) -> None:
+    """cp1250, ";", 48 990,00, 2024.05.17 and 2024.05.20. dates, Ft and lei, VAT 27, partner codes P-01001."""
+    source = ERP / "offers-hu-cp1250.csv"
+    profile = tmp_path / "hu.toml"
+    result = runner.invoke(cli, ["mapping", "init", str(source), "--encoding", "cp1250", "-o", str(profile)])
+    assert result.exit_code == 0, result.stderr
+    golden(profile.read_bytes(), GOLDEN / "erp" / "mapping-init-hu.toml")
+    text = profile.read_text(encoding="utf-8")
+    for name, column in CHOICES.items():  # what a person chooses, and nothing else
+        text = re.sub(rf'# "{re.escape(name)}" = ""   # (required|optional): TODO', f'"{name}" = "{column}"', text)
+    profile.write_text(text.replace("[constants]\n", f"[constants]\n{CONSTANTS}", 1), encoding="utf-8")
+    code, stderr, data = build(runner, tmp_path, str(source), "--profile", str(profile))
+    assert (code, stderr) == (0, "")
+    golden(data, GOLDEN / "erp" / "expected-hu.xml")
+    assert data.count(b"<CurrencyCode>HUF</CurrencyCode>") == 3 and b"<VAT>27%</VAT>" in data
+
+
+def test_a_title_where_the_header_should_be_names_the_header_row(runner: CliRunner, tmp_path: Path) -> None:
+    source = ERP / "offers-layout.xlsx"
+    code, stderr, data = build(runner, tmp_path, str(source), "--profile", str(ERP / "erp.toml"))
+    assert (code, data) == (1, b"")
+    assert stderr.splitlines()[0] == (
+        f"{source}:1: row 1 holds only 'Árajánlatok, 2024. április-május', a title, not the column names; the column"
+        " names seem to be on row 3: set [input] header_row = 3 (or --header-row with mapping init) [no-header]"
+    )
+    init = runner.invoke(cli, ["mapping", "init", str(source)])
+    assert (init.exit_code, init.stdout) == (1, "")
+    laid = runner.invoke(cli, ["mapping", "init", str(source), "--header-row", "3", "--footer", "Összesen|Total"])
+    assert laid.exit_code == 0
+    assert laid.stdout.splitlines()[4:7] == [
+        'format = "xlsx"',
+        "header_row = 3   # the row of the column names",
+        'footer = "Összesen|Total"   # the data ends before a row starting with this',
+    ]
+    assert '"Offer.Number" = "Ajánlatszám"' not in laid.stdout  # Hungarian names: each one is a choice
+
+
+def test_cells_are_read_as_excel_shows_them(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["VAT", "Valid", "Issued", "Discount"])
+    sheet.append([0.27, datetime(2024, 5, 20), datetime(2024, 5, 17, 9, 30), 0.055])
+    for cell, fmt in zip(sheet[2], ["0%", "yyyy.mm.dd", "yyyy-mm-dd hh:mm", "0.0%"], strict=True):
+        cell.number_format = fmt
+    path = tmp_path / "cells.xlsx"
+    book.save(path)
+    table = open_table(InputSpec(path=str(path)), Profile())
+    try:
+        [row] = list(table.rows)
+    finally:
+        table.close()
+    assert dict(row.values) == {
+        "VAT": "27%",
+        "Valid": date(2024, 5, 20),
+        "Issued": datetime(2024, 5, 17, 9, 30),
+        "Discount": "5.5%",
+    }
+
+
+def record(vat: object = "27%", prompt: object = "2021-09-30 12:15:13") -> list[dict[str, object]]:
+    data = json.loads((FIXTURES / "sample.json").read_text(encoding="utf-8"))
+    data[0]["Offers"][0]["Products"][0]["VAT"] = vat
+    data[0]["Offers"][0]["Prompt"] = prompt
+    return data
+
+
+def test_a_vat_fraction_is_an_error_unless_the_profile_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(record(vat="0.27")))
+    code, stderr, _ = build(runner, tmp_path, str(source))
+    assert (code, stderr.splitlines()[0]) == (
+        1,
+        f"{source}:[0]: Offers[0].Products[0].VAT (Project 99999): '0.27' is a rate between 0 and 1; write 27% for 27%"
+        " (or 0.5% for half a percent), or set [locale] vat_fractions = true in the profile if the column holds"
+        " fractions (0.27 for 27%) [vat-fraction]",
+    )
+    profile = tmp_path / "p.toml"
+    profile.write_text("[locale]\nvat_fractions = true\n")
+    code, stderr, data = build(runner, tmp_path, str(source), "--profile", str(profile))
+    assert (code, stderr, b"<VAT>27%</VAT>" in data) == (0, "", True)
+
+
+def test_validate_warns_of_a_rate_below_one_percent(runner: CliRunner, tmp_path: Path) -> None:
+    feed = tmp_path / "f.xml"
+    feed.write_bytes(EXPECTED.read_bytes().replace(b"<VAT>21%</VAT>", b"<VAT>0.21%</VAT>", 1))
+    result = runner.invoke(cli, ["validate", str(feed)])
+    assert (result.exit_code, result.stdout.splitlines()[0].split(": warning: ")[1]) == (
+        0,
+        "VAT 0.21% is below 1%; was a fraction (0.27 for 27%) written as a percentage? Check the source [vat-fraction]",
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "zone", "written"),
+    [
+        ("2024-07-01 07:30:00+00", None, "2024-07-01 09:30:00"),  # summer: Budapest is UTC+2
+        ("2024-01-15T07:30:00Z", None, "2024-01-15 08:30:00"),  # winter: UTC+1
+        ("2024-01-15 09:30:00.123456+02:00", "Europe/Bucharest", "2024-01-15 09:30:00"),
+        ("2024-01-15 09:30:00", "Europe/Bucharest", "2024-01-15 09:30:00"),  # no offset: already local
+    ],
+)
+def test_timestamps_with_offsets_are_written_in_local_time(
+    runner: CliRunner, tmp_path: Path, prompt: str, zone: str | None, written: str
+) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(record(prompt=prompt)))
+    args = [str(source)]
+    if zone is not None:
+        profile = tmp_path / "p.toml"
+        profile.write_text(f'[locale]\ntimezone = "{zone}"\n')
+        args += ["--profile", str(profile)]
+    code, stderr, data = build(runner, tmp_path, *args)
+    assert (code, stderr) == (0, "")
+    assert f"<Prompt>{written}</Prompt>".encode() in data
+
+
+def test_an_unknown_time_zone_is_a_profile_error(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('[locale]\ntimezone = "Europe/Atlantis"\n')
+    with pytest.raises(Exception) as caught:
+        load_profile(profile)
+    assert [str(issue) for issue in caught.value.issues] == [  # type: ignore[attr-defined]
+        f"{profile}: locale.timezone: unknown time zone 'Europe/Atlantis'; use an IANA name such as Europe/Budapest"
+        " [invalid-profile]"
+    ]
+
+
+def test_an_id_offset_keeps_two_sources_apart_and_the_old_scheme_keeps_old_ids(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    base = (ERP / "erp.toml").read_text(encoding="utf-8")
+    source = str(ERP / "offers-cp1250.csv")
+    second = tmp_path / "shop2.toml"
+    second.write_text(base.replace("[ids]\n", "[ids]\nid_offset = 200000000\n", 1), encoding="utf-8")
+    code, stderr, data = build(runner, tmp_path, source, "--profile", str(second))
+    assert (code, stderr) == (0, "")
+    assert b'<Project Id="200001001">' in data and b'<Offer Id="298825875830811">' in data
+    assert b'<Product Id="200003001">' in data
+    old = tmp_path / "old.toml"
+    old.write_text(base.replace("[ids]\n", '[ids]\nscheme = "63-bit"\n', 1), encoding="utf-8")
+    code, stderr, data = build(runner, tmp_path, source, "--profile", str(old))
+    assert (code, b'<Offer Id="4766210813292982">' in data, b'<Offer Id="42725736979800716">' in data) == (
+        0,
+        True,
+        True,
+    )
+    far = tmp_path / "far.toml"
+    far.write_text(base.replace("[ids]\n", f"[ids]\nid_offset = {2**52}\n", 1), encoding="utf-8")
+    large = tmp_path / "large.csv"  # a partner code past 2^52: with the offset, past what JSON keeps exact
+    large.write_bytes((ERP / "offers-cp1250.csv").read_bytes().replace(b"\r\n2001,", b"\r\n4503599627370497,"))
+    code, stderr, _ = build(runner, tmp_path, str(large), "--profile", str(far))
+    assert code == 1
+    assert stderr.splitlines()[0].endswith(
+        "4503599627370497 + id_offset 4503599627370496 is past 2^53 - 1, which JSON and JavaScript consumers cannot"
+        " hold; use a smaller id_offset [invalid-id]"
+    )
