@@ -74,3 +74,20 @@ def test_the_pre_commit_hook_runs_validate() -> None:
     assert "- id: xmlsync-validate\n" in hook
     assert "  entry: xmlsync validate\n" in hook
     assert "  types: [xml]\n" in hook
+
+
+def test_the_readme_erp_script_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from xmlsync import validate_file
+
+    [script] = [
+        block for block in re.findall(r"```python\n(.*?)\n```", README, flags=re.S) if "build_records(" in block
+    ]
+    assert len(script.splitlines()) <= 20  # about ten statements, as ruff formats them
+    code = script.replace('"fixtures/', f'"{ROOT}/fixtures/')
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    expected = script.splitlines()[-1].removeprefix("# ")
+    assert (result.returncode, result.stdout, result.stderr) == (0, expected + "\n", "")
+    assert validate_file(tmp_path / "cards.xml") == []

@@ -241,3 +241,22 @@ def test_an_id_offset_keeps_two_sources_apart_and_the_old_scheme_keeps_old_ids(
         "4503599627370497 + id_offset 4503599627370496 is past 2^53 - 1, which JSON and JavaScript consumers cannot"
         " hold; use a smaller id_offset [invalid-id]"
     )
+
+
+def test_build_records_takes_dicts_and_typed_projects_with_the_feed_rules(tmp_path: Path) -> None:
+    from xmlsync import InputError, build_records, project_from_dict
+
+    records = json.loads((FIXTURES / "webshop.json").read_text(encoding="utf-8"))
+    out = tmp_path / "feed.xml"
+    result = build_records([records[0], project_from_dict(records[1], source="erp:7001")], out)
+    assert (result.projects, out.read_bytes()) == (2, (GOLDEN / "webshop" / "expected.xml").read_bytes())
+    again = tmp_path / "again.xml"
+    with pytest.raises(InputError) as caught:
+        build_records([records[1], {**records[1], "Name": ""}, records[1]], again)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "records[1]: Name (Project 7001): must not be empty; give a value or leave the record out [empty-value]",
+        "records[2]: /Projects/Project[3]/@Id (Project 7001): Project Id 7001 is used again; first at records[0]:"
+        " /Projects/Project[1]. MiniCRM upserts cards by Id, so the later one would overwrite the earlier: give each"
+        " card its own Id [duplicate-project-id]",
+    ]
+    assert not again.exists()

@@ -28,6 +28,8 @@ from xmlsync.records import (
     Customer,
     Email,
     Offer,
+    Order,
+    OrderCustomer,
     Phone,
     Product,
     Project,
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     from xmlsync.diff import FeedDiff, diff_feeds
     from xmlsync.export import export_feed, iter_records
     from xmlsync.mapping import project_from_dict
-    from xmlsync.pipeline import BuildResult, Progress, Split, build_file, write_feed
+    from xmlsync.pipeline import BuildResult, Progress, Split, build_file, build_records, write_feed
 
 # Loaded on first use, so that checking a feed does not load the build (``xmlsync.validate`` is loaded above:
 # the name is also the function's, which must win over the module's).
@@ -66,6 +68,7 @@ _LAZY = {
     "Progress": "pipeline",
     "Split": "pipeline",
     "build_file": "pipeline",
+    "build_records": "pipeline",
     "write_feed": "pipeline",
 }
 
@@ -100,6 +103,8 @@ __all__ = [
     "Issue",
     "Offer",
     "OptionsError",
+    "Order",
+    "OrderCustomer",
     "OutputError",
     "Phone",
     "Product",
@@ -113,6 +118,7 @@ __all__ = [
     "__version__",
     "build_file",
     "build_project",
+    "build_records",
     "build_tree",
     "check_file",
     "check_files",

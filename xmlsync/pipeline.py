@@ -11,10 +11,10 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Literal, NamedTuple
+from typing import IO, Any, Literal, NamedTuple, cast
 
 from lxml import etree
 
@@ -23,11 +23,12 @@ from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OutputError
 from xmlsync.fields import OFFER, ORDER, PROJECT
 from xmlsync.inputs import InputMeter, InputSpec, read_records
-from xmlsync.mapping import counts, first_try, walk
+from xmlsync.mapping import as_record, counts, first_try, walk
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
 from xmlsync.readers.sql_reader import sqlite_path
+from xmlsync.records import Project
 from xmlsync.rules import Checker, ProjectIds
 from xmlsync.state import State, Verdict, digest
 from xmlsync.validate import BATCH, check_batch_content
@@ -425,7 +426,7 @@ def default_rejects_path(output: str | Path) -> Path:
 
 
 def build_file(
-    source: str | Path | InputSpec,
+    source: str | Path | InputSpec | Iterable[Mapping[str, Any] | Project],
     output: str | Path | IO[bytes],
     config: BuildConfig | None = None,
     profile: Profile | None = None,
@@ -471,11 +472,12 @@ def build_file(
         rejects = default_rejects_path(output)
     if split is not None and not isinstance(output, str | Path):
         raise ValueError("a split feed is written to files: give an output path")
-    spec = source if isinstance(source, InputSpec) else InputSpec(path=str(source))
+    given = not isinstance(source, str | Path | InputSpec)  # records of the caller's own
+    spec = InputSpec() if given else source if isinstance(source, InputSpec) else InputSpec(path=str(source))
     _refuse_overlaps(spec, profile, output, rejects, split, state)
     meter = InputMeter()
     delta_state = State(state) if state is not None else None  # a foreign file is refused before any work
-    records = read_records(spec, profile, on_open=meter.opened)
+    records = _raw_records(cast(Iterable[Any], source)) if given else read_records(spec, profile, on_open=meter.opened)
     if progress is not None:
         progress = _with_fraction(progress, meter)
     try:
@@ -500,6 +502,47 @@ def build_file(
         records.close()
         if delta_state is not None:
             delta_state.close()
+
+
+def _raw_records(records: Iterable[Mapping[str, Any] | Project]) -> Generator[RawRecord, None, None]:
+    """Yield the caller's records (dicts keyed like the XML tree, or typed projects) as read records."""
+    for index, record in enumerate(records):
+        if isinstance(record, Project):
+            yield RawRecord(as_record(record), record.source or f"records[{index}]")
+        else:
+            yield RawRecord(record, f"records[{index}]")
+
+
+def build_records(
+    records: Iterable[Mapping[str, Any] | Project],
+    output: str | Path | IO[bytes],
+    config: BuildConfig | None = None,
+    *,
+    on_invalid: OnInvalid = "fail",
+    rejects: str | Path | None = None,
+    split: Split | None = None,
+    progress: ProgressCallback | None = None,
+    jobs: int = 1,
+) -> BuildResult:
+    """Build a feed from records made by the caller: dicts keyed like the XML tree, or typed :class:`Project` records.
+
+    The same as :func:`build_file` for an input file: every record is mapped and checked, the feed-level
+    rules (Ids across the feed) apply, and ``output`` is written atomically, or not at all.
+
+    Raises:
+        InputError: An invalid record (``on_invalid="fail"``): every problem found, naming ``records[i]``.
+        OutputError: The output could not be written.
+    """
+    return build_file(
+        records,
+        output,
+        config,
+        on_invalid=on_invalid,
+        rejects=rejects,
+        split=split,
+        progress=progress,
+        jobs=jobs,
+    )
 
 
 def _refuse_overlaps(
