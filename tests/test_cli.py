@@ -178,6 +178,7 @@ def test_validate_json_report(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["validate", "--format", "json", str(bad)])
     assert result.exit_code == 1
     assert json.loads(result.stdout) == {
+        "format_version": 1,
         "valid": False,
         "files": [
             {

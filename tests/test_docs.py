@@ -91,3 +91,20 @@ def test_the_readme_erp_script_runs(tmp_path) -> None:  # type: ignore[no-untype
     expected = script.splitlines()[-1].removeprefix("# ")
     assert (result.returncode, result.stdout, result.stderr) == (0, expected + "\n", "")
     assert validate_file(tmp_path / "cards.xml") == []
+
+
+def test_the_pre_commit_snippet_limits_the_files() -> None:
+    [snippet] = [
+        block for block in re.findall(r"```yaml\n(.*?)\n```", README, flags=re.S) if "xmlsync-validate" in block
+    ]
+    assert "      files: ^feeds/.*\\.xml$" in snippet
+
+
+def test_summaries_group_thousands() -> None:
+    from xmlsync.pipeline import BuildResult
+    from xmlsync.report import verdict
+    from xmlsync.validate import FileReport
+
+    result = BuildResult(projects=12345, offers=1, products=1234567, rows=1234567, rejected=1000)
+    assert result.summary() == "12,345 projects, 1 offer, 1,234,567 products from 1,234,567 input rows, 1,000 rejected"
+    assert verdict(FileReport("f.xml", complete=True)) == "valid"

@@ -28,10 +28,33 @@ from xmlsync.validate import check_files
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_CODED = re.compile(r"(?P<body>.*) (?P<code>\[[a-z0-9-]+\])")
+_VERDICT = re.compile(r"(?P<head>.*: )(?P<verdict>not valid|valid)(?P<tail>.*)$")
+
+
+def painted(line: str) -> str:
+    """Return a report line with its labels in colour: errors red, warnings yellow, verdicts red or green.
+
+    click leaves the colours out when the output is not a terminal; ``NO_COLOR`` turns them off everywhere.
+    """
+    if os.environ.get("NO_COLOR"):
+        return line
+    if (coded := _CODED.fullmatch(line)) is not None:
+        head, warning, body = coded["body"].partition(": warning: ")
+        if warning:
+            label = click.style("warning:", fg="yellow", bold=True)
+            return f"{head}: {label} {body} {click.style(coded['code'], fg='yellow')}"
+        return f"{coded['body']} {click.style(coded['code'], fg='red', bold=True)}"
+    if (verdict := _VERDICT.fullmatch(line)) is not None:
+        colour = "red" if verdict["verdict"] == "not valid" else "green"
+        return f"{verdict['head']}{click.style(verdict['verdict'], fg=colour, bold=True)}{verdict['tail']}"
+    return line
+
+
 def _fail(exc: XmlSyncError, what: str) -> click.ClickException:
     """Print every issue on stderr and return the exception that ends the command with exit code 1."""
     for issue in exc.issues:
-        click.echo(str(issue), err=True)
+        click.echo(painted(str(issue)), err=True)
     count = len(exc.issues)
     return click.ClickException(f"{count} problem{'' if count == 1 else 's'} found; {what}")
 
@@ -387,7 +410,7 @@ def build(
     except XmlSyncError as exc:
         raise _fail(exc, _not_written(output, split is not None)) from None
     for warning in result.warnings:
-        click.echo(str(warning), err=True)
+        click.echo(painted(str(warning)), err=True)
     if not quiet:
         click.echo(f"{output if output != '-' else '<stdout>'}: wrote {result.summary()}", err=True)
 
@@ -451,7 +474,10 @@ def validate(
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(1)
-    click.echo(REPORT_FORMATS[report_format](reports), nl=False)
+    text = REPORT_FORMATS[report_format](reports)
+    if report_format == "text":
+        text = "".join(f"{painted(line)}\n" for line in text.splitlines())
+    click.echo(text, nl=False)
     ctx.exit(int(not all(report.valid for report in reports)))
 
 

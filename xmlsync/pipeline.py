@@ -98,19 +98,20 @@ class BuildResult:
     def summary(self) -> str:
         """Return ``1 project, 2 offers, 5 products from 5 input rows, 0 rejected`` (and what was skipped)."""
         counts = ((self.projects, "project"), (self.offers, "offer"), (self.products, "product"))
-        written = ", ".join(f"{count} {noun}{'' if count == 1 else 's'}" for count, noun in counts)
-        text = f"{written} from {self.rows} input row{'' if self.rows == 1 else 's'}, {self.rejected} rejected"
+        written = ", ".join(f"{count:,} {noun}{'' if count == 1 else 's'}" for count, noun in counts)
+        text = f"{written} from {self.rows:,} input row{'' if self.rows == 1 else 's'}, {self.rejected:,} rejected"
         if self.parts:
             first, last = Path(self.parts[0]).name, Path(self.parts[-1]).name
             text += f", in {len(self.parts)} file{'s' if len(self.parts) > 1 else ''} ({first}"
             text += f" to {last})" if len(self.parts) > 1 else ")"
         if self.rejects is not None:
-            records = f"{self.skipped} invalid record{'' if self.skipped == 1 else 's'}"
+            records = f"{self.skipped:,} invalid record{'' if self.skipped == 1 else 's'}"
             text += f"; skipped {records}, listed in {self.rejects}"
         if self.delta is not None:
             new, changed, unchanged = self.delta
             text += (
-                f"; against {self.state}: {new} new, {changed} changed, {unchanged} unchanged, {len(self.gone)} gone"
+                f"; against {self.state}: {new:,} new, {changed:,} changed, {unchanged:,} unchanged,"
+                f" {len(self.gone):,} gone"
             )
             if self.gone:
                 shown = ", ".join(self.gone[:10]) + (f" and {len(self.gone) - 10} more" if len(self.gone) > 10 else "")

@@ -14,8 +14,11 @@ from xmlsync.validate import FileReport
 _PROJECT_PATH = re.compile(r"^/Projects/Project\[(\d+)\]")
 
 
+FORMAT_VERSION = 1  # of the JSON report: raised when a key changes meaning or goes away, not when one is added
+
+
 def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def verdict(report: FileReport) -> str:
@@ -49,6 +52,7 @@ def format_text(reports: Sequence[FileReport]) -> str:
 def format_json(reports: Sequence[FileReport]) -> str:
     """A JSON object: overall validity and, per file, its counts and issues."""
     data = {
+        "format_version": FORMAT_VERSION,
         "valid": all(report.valid for report in reports),
         "files": [
             {
