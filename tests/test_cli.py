@@ -123,7 +123,7 @@ def test_build_names_the_field_with_a_character_xml_cannot_hold(runner: CliRunne
     assert (result.exit_code, result.stderr.splitlines()) == (
         1,
         [
-            f"{source}:[0]: Offers[0].Subject (Project 99999): contains U+000B at position 21, which XML 1.0 cannot"
+            f"{source}:[0]: Offers[1].Subject (Project 99999): contains U+000B at position 21, which XML 1.0 cannot"
             " hold; remove it from the source data or use --clean-text to drop such characters [xml-char]",
             f"Error: 1 problem found; {out} was not written",
         ],
@@ -324,7 +324,7 @@ def test_a_huge_exponent_builds_nothing_and_stops_at_once(runner: CliRunner, tmp
             f"{source}:[0]: Name (Project 99999): expected a text, got a number with a fraction or an exponent; write"
             ' it in quotes as it should read (e.g. "10.50"), or set [input] numbers_as_text = "all" in the profile'
             " [wrong-type]",
-            f"{source}:[0]: Offers[0].Products[0].PriceNet (Project 99999): 1E+99999999 has more digits than a feed"
+            f"{source}:[0]: Offers[1].Products[1].PriceNet (Project 99999): 1E+99999999 has more digits than a feed"
             " holds: at most 20 before and 20 after the decimal point [invalid-number]",
             f"Error: 2 problems found; {out} was not written",
         ],

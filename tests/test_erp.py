@@ -157,7 +157,7 @@ def test_a_vat_fraction_is_an_error_unless_the_profile_says_so(runner: CliRunner
     code, stderr, _ = build(runner, tmp_path, str(source))
     assert (code, stderr.splitlines()[0]) == (
         1,
-        f"{source}:[0]: Offers[0].Products[0].VAT (Project 99999): '0.27' is a rate between 0 and 1; write 27% for 27%"
+        f"{source}:[0]: Offers[1].Products[1].VAT (Project 99999): '0.27' is a rate between 0 and 1; write 27% for 27%"
         " (or 0.5% for half a percent), or set [locale] vat_fractions = true in the profile if the column holds"
         " fractions (0.27 for 27%) [vat-fraction]",
     )

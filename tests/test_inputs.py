@@ -570,7 +570,7 @@ def test_the_profile_decides_which_numbers_a_text_field_takes(runner: CliRunner,
     profile.write_text('[input]\nnumbers_as_text = "all"\n')
     refused = build(runner, tmp_path / "o.xml", str(source))
     assert refused.stderr.splitlines()[0] == (
-        f"{source}:[0]: Offers[0].Customer.PostalCode (Project 99999): expected a text, got a number with a fraction or"
+        f"{source}:[0]: Offers[1].Customer.PostalCode (Project 99999): expected a text, got a number with a fraction or"
         ' an exponent; write it in quotes as it should read (e.g. "10.50"), or set [input] numbers_as_text = "all" in'
         " the profile [wrong-type]"
     )

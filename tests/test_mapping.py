@@ -75,69 +75,69 @@ def test_the_sample_record_maps_to_typed_values() -> None:
         (
             "Offers.0.Products.0.Quantity",
             True,
-            "in.json:[0]: Offers[0].Products[0].Quantity (Project 99999): expected a number, got a boolean [wrong-type]",
+            "in.json:[0]: Offers[1].Products[1].Quantity (Project 99999): expected a number, got a boolean [wrong-type]",
         ),
         (
             "Offers.0.Products.0.PriceNet",
             "1 250,50",
-            "in.json:[0]: Offers[0].Products[0].PriceNet (Project 99999): '1 250,50' is not a number; use a dot as"
+            "in.json:[0]: Offers[1].Products[1].PriceNet (Project 99999): '1 250,50' is not a number; use a dot as"
             " decimal separator and no thousands separator, e.g. 1250.50 [invalid-number]",
         ),
         (
             "Offers.0.Products.0.PriceNet",
             1250.5,
-            "in.json:[0]: Offers[0].Products[0].PriceNet (Project 99999): expected an exact number; pass a Decimal or"
+            "in.json:[0]: Offers[1].Products[1].PriceNet (Project 99999): expected an exact number; pass a Decimal or"
             ' a string such as "1250.50" [wrong-type]',
         ),
         (
             "Offers.0.Issued",
             "03/04/2024",
-            "in.json:[0]: Offers[0].Issued (Project 99999): '03/04/2024' is not a date; use YYYY-MM-DD or"
+            "in.json:[0]: Offers[1].Issued (Project 99999): '03/04/2024' is not a date; use YYYY-MM-DD or"
             " YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13 [invalid-date]",
         ),
         (
             "Offers.0.Customer",
             "Test Example",
-            "in.json:[0]: Offers[0].Customer (Project 99999): expected an object, got a text [wrong-type]",
+            "in.json:[0]: Offers[1].Customer (Project 99999): expected an object, got a text [wrong-type]",
         ),
         (
             "Offers.0.Customer.City",
             " ",
-            "in.json:[0]: Offers[0].Customer.City (Project 99999): must not be empty; give a value or leave the"
+            "in.json:[0]: Offers[1].Customer.City (Project 99999): must not be empty; give a value or leave the"
             " record out [empty-value]",
         ),
         (
             "Offers.0.Products",
             [],
-            'in.json:[0]: Offers[0].Products (Project 99999): "Products" must hold at least one item [empty-list]',
+            'in.json:[0]: Offers[1].Products (Project 99999): "Products" must hold at least one item [empty-list]',
         ),
         (
             "Offers.0.Products.0.VAT",
             "AAM",
-            "in.json:[0]: Offers[0].Products[0].VAT (Project 99999): 'AAM' is not a VAT rate; use a percentage such"
+            "in.json:[0]: Offers[1].Products[1].VAT (Project 99999): 'AAM' is not a VAT rate; use a percentage such"
             " as 27% (or allow the code with --vat-code) [invalid-vat]",
         ),
         (
             "Offers.0.Prompt",
             "2021-09-30T12:15:13+25:00",
-            "in.json:[0]: Offers[0].Prompt (Project 99999): '2021-09-30T12:15:13+25:00' is not a date; use"
+            "in.json:[0]: Offers[1].Prompt (Project 99999): '2021-09-30T12:15:13+25:00' is not a date; use"
             " YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13 [invalid-date]",
         ),
         (
             "Offers.0.Products.0.Colour",
             "red",
-            'in.json:[0]: Offers[0].Products[0].Colour (Project 99999): unknown field "Colour"; known fields: Id, Name,'
+            'in.json:[0]: Offers[1].Products[1].Colour (Project 99999): unknown field "Colour"; known fields: Id, Name,'
             " SKU, EAN, Description, PriceNet, Quantity, Unit, VAT, FolderName [unknown-field]",
         ),
         (
             "Offers.0.Numbr",
             "x",
-            'in.json:[0]: Offers[0].Numbr (Project 99999): unknown field "Numbr"; did you mean "Number"? [unknown-field]',
+            'in.json:[0]: Offers[1].Numbr (Project 99999): unknown field "Numbr"; did you mean "Number"? [unknown-field]',
         ),
         (
             "Contacts.0",
             {"Emails": ["a@b.example"]},
-            'in.json:[0]: Contacts[0].FirstName (Project 99999): a contact needs "FirstName" or "LastName" [missing-field]',
+            'in.json:[0]: Contacts[1].FirstName (Project 99999): a contact needs "FirstName" or "LastName" [missing-field]',
         ),
         (
             "Fields",
@@ -170,7 +170,7 @@ def test_every_problem_of_a_record_is_reported() -> None:
     assert issues(record) == [
         'in.json:[0]: Business (Project 99999): a project needs a "Business" (company) or at least one item in'
         ' "Contacts" (person) [company-or-person-required]',
-        'in.json:[0]: Offers[0].Status (Project 99999): missing required field "Status"; add it to the record'
+        'in.json:[0]: Offers[1].Status (Project 99999): missing required field "Status"; add it to the record'
         " [missing-field]",
     ]
 
@@ -186,7 +186,7 @@ def test_a_record_that_is_not_an_object() -> None:
 def test_text_xml_cannot_hold_is_an_error_naming_the_field(text: str, char: str) -> None:
     position = len(text) - text[::-1].index(next(c for c in text if c in "\x0b\x00\ud800\ufffe"))
     assert issues(with_change("Offers.0.Customer.Name", text)) == [
-        f"in.json:[0]: Offers[0].Customer.Name (Project 99999): contains {char} at position {position}, which XML"
+        f"in.json:[0]: Offers[1].Customer.Name (Project 99999): contains {char} at position {position}, which XML"
         " 1.0 cannot hold; remove it from the source data or use --clean-text to drop such characters [xml-char]"
     ]
 
@@ -214,7 +214,7 @@ def test_vat_codes_are_accepted_only_when_allowed() -> None:
 def test_statuses_can_be_restricted() -> None:
     config = BuildConfig(statuses=frozenset({"Draft", "Issued"}))
     assert issues(sample_record(), config) == [
-        "in.json:[0]: Offers[0].Status (Project 99999): 'Accepted' is not an allowed offer status; allowed: Draft,"
+        "in.json:[0]: Offers[1].Status (Project 99999): 'Accepted' is not an allowed offer status; allowed: Draft,"
         " Issued [unknown-status]"
     ]
 
@@ -264,19 +264,19 @@ def test_other_numbers_for_a_text_field_are_refused(raw: Any, numbers: Any, kind
         (
             "Offers.0.Products.0.PriceNet",
             Decimal("1E+99999999"),
-            "Offers[0].Products[0].PriceNet (Project 99999): 1E+99999999 has more digits than a feed holds: at most"
+            "Offers[1].Products[1].PriceNet (Project 99999): 1E+99999999 has more digits than a feed holds: at most"
             " 20 before and 20 after the decimal point [invalid-number]",
         ),
         (
             "Offers.0.Products.0.Quantity",
             Decimal("1E-99999999"),
-            "Offers[0].Products[0].Quantity (Project 99999): 1E-99999999 has more digits than a feed holds: at most"
+            "Offers[1].Products[1].Quantity (Project 99999): 1E-99999999 has more digits than a feed holds: at most"
             " 20 before and 20 after the decimal point [invalid-number]",
         ),
         (
             "Offers.0.Products.0.PriceNet",
             "1" * 21,
-            "Offers[0].Products[0].PriceNet (Project 99999): '111111111111111111111' has more"
+            "Offers[1].Products[1].PriceNet (Project 99999): '111111111111111111111' has more"
             " digits than a feed holds: at most 20 before and 20 after the decimal point [invalid-number]",
         ),
         (
@@ -288,25 +288,25 @@ def test_other_numbers_for_a_text_field_are_refused(raw: Any, numbers: Any, kind
         (
             "Offers.0.Products.0.VAT",
             Decimal("1E+99999999"),
-            "Offers[0].Products[0].VAT (Project 99999): 1E+99999999 is not a VAT rate; use a percentage such as 27%"
+            "Offers[1].Products[1].VAT (Project 99999): 1E+99999999 is not a VAT rate; use a percentage such as 27%"
             " (or allow the code with --vat-code) [invalid-vat]",
         ),
         (
             "Offers.0.Id",
             Decimal("1E+5000"),
-            "Offers[0].Id (Project 99999): 1E+5000 is out of range; an Id must be between 0 and 9223372036854775807"
+            "Offers[1].Id (Project 99999): 1E+5000 is out of range; an Id must be between 0 and 9223372036854775807"
             " [invalid-id]",
         ),
         (
             "Offers.0.Id",
             10**5000,
-            "Offers[0].Id (Project 99999): a number of more than 38 digits is out of range; an Id must be between 0"
+            "Offers[1].Id (Project 99999): a number of more than 38 digits is out of range; an Id must be between 0"
             " and 9223372036854775807 [invalid-id]",
         ),
         (
             "Offers.0.Id",
             "9" * 5000,
-            "Offers[0].Id (Project 99999): '999999999999999999999999999999999999... is out of range; an Id must be"
+            "Offers[1].Id (Project 99999): '999999999999999999999999999999999999... is out of range; an Id must be"
             " between 0 and 9223372036854775807 [invalid-id]",
         ),
     ],
@@ -340,7 +340,7 @@ def test_the_walk_stops_at_the_first_problem_when_asked() -> None:
     assert (
         [str(issue) for issue in first[1]]
         == [str(every[1][0])]
-        == ["in.json:[0]: Offers[0].CurrencyCode (Project 99999): expected a text, got a boolean [wrong-type]"]
+        == ["in.json:[0]: Offers[1].CurrencyCode (Project 99999): expected a text, got a boolean [wrong-type]"]
     )
     assert len(every[1]) == 2
 

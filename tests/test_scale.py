@@ -226,7 +226,7 @@ def test_skip_writes_the_valid_projects_and_rejects_with_their_errors(tmp_path: 
         [
             (
                 "invalid-date",
-                "Offers[0].Issued",
+                "Offers[1].Issued",
                 "'30/09/2021' is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, e.g. 2021-09-30 12:15:13",
             )
         ],

@@ -141,12 +141,12 @@ class _Walk:
                 return None
             return self.node(raw, node, f"{at}{node.tag}")
         items = self.items(raw, node.tag, node.required, at)
-        found = [self.node(item, node, f"{at}{node.tag}[{i}]") for i, item in enumerate(items)]
+        found = [self.node(item, node, f"{at}{node.tag}[{i}]") for i, item in enumerate(items, start=1)]
         return [walked for walked in found if walked is not None]
 
     def values(self, raw: Any, field: Values, at: str) -> list[str]:
         texts: list[str] = []
-        for i, item in enumerate(self.items(raw, field.tag, False, at)):
+        for i, item in enumerate(self.items(raw, field.tag, False, at), start=1):
             try:
                 texts.append(TEXT.read(item, self.config) or "")
             except Problem as problem:
