@@ -88,14 +88,10 @@ CONSTANTS = '"Project.CategoryId" = 39\n"Project.StatusId" = "Regisztrált"\n"Pr
 def test_a_hungarian_cp1250_export_needs_only_the_column_choices(runner: CliRunner, tmp_path: Path, golden) -> None:
     """cp1250, ";", 48 990,00, 2024.05.17 and 2024.05.20. dates, Ft and lei, VAT 27, partner codes P-01001."""
     source = ERP / "offers-hu-cp1250.csv"
-    profile = tmp_path / "hu.toml"
-    result = runner.invoke(cli, ["mapping", "init", str(source), "--encoding", "cp1250", "-o", str(profile)])
-    assert result.exit_code == 0, result.stderr
-    golden(profile.read_bytes(), GOLDEN / "erp" / "mapping-init-hu.toml")
-    text = profile.read_text(encoding="utf-8")
-    for name, column in CHOICES.items():  # what a person chooses, and nothing else
-        text = re.sub(rf'# "{re.escape(name)}" = ""   # (required|optional): TODO', f'"{name}" = "{column}"', text)
-    profile.write_text(text.replace("[constants]\n", f"[constants]\n{CONSTANTS}", 1), encoding="utf-8")
+    template = runner.invoke(cli, ["mapping", "init", str(source), "--encoding", "cp1250"])
+    assert template.exit_code == 0, template.stderr
+    golden(template.stdout_bytes, GOLDEN / "erp" / "mapping-init-hu.toml")
+    profile = filled_profile(runner, tmp_path)  # the same template, with what a person chooses and nothing else
     code, stderr, data = build(runner, tmp_path, str(source), "--profile", str(profile))
     assert (code, stderr) == (0, "")
     golden(data, GOLDEN / "erp" / "expected-hu.xml")
@@ -260,3 +256,52 @@ def test_build_records_takes_dicts_and_typed_projects_with_the_feed_rules(tmp_pa
         " card its own Id [duplicate-project-id]",
     ]
     assert not again.exists()
+
+
+def filled_profile(runner: CliRunner, tmp_path: Path) -> Path:
+    profile = tmp_path / "hu.toml"
+    source = str(ERP / "offers-hu-cp1250.csv")
+    assert runner.invoke(cli, ["mapping", "init", source, "--encoding", "cp1250", "-o", str(profile)]).exit_code == 0
+    text = profile.read_text(encoding="utf-8")
+    for name, column in CHOICES.items():
+        text = re.sub(rf'# "{re.escape(name)}" = ""   # (required|optional): TODO', f'"{name}" = "{column}"', text)
+    profile.write_text(text.replace("[constants]\n", f"[constants]\n{CONSTANTS}", 1), encoding="utf-8")
+    return profile
+
+
+def hungarian_with(tmp_path: Path, line: int, old: bytes, new: bytes) -> Path:
+    lines = (ERP / "offers-hu-cp1250.csv").read_bytes().split(b"\r\n")
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    return path
+
+
+def test_errors_name_the_erp_keys_the_exact_row_and_1_based_paths(runner: CliRunner, tmp_path: Path) -> None:
+    profile = filled_profile(runner, tmp_path)
+    # A VAT code on the second product line of the first offer (line 3), found when the record is read.
+    source = hungarian_with(tmp_path, 3, b";27", b";AAM")
+    code, stderr, _ = build(runner, tmp_path, str(source), "--profile", str(profile))
+    assert (code, stderr.splitlines()[0]) == (
+        1,
+        f"{source}:3: Offers[1].Products[2].VAT (Project P-01001 (Id 2962584582889106)): 'AAM' is not a VAT rate;"
+        " use a percentage such as 27% (or allow the code with --vat-code) [invalid-vat]",
+    )
+    # A value of the second offer of a project (rows 2 to 4; the offer is on line 4), found by the tree check.
+    source = hungarian_with(tmp_path, 4, b";Ft;", b";HUN;")
+    code, stderr, _ = build(runner, tmp_path, str(source), "--profile", str(profile))
+    assert (code, stderr.splitlines()[0]) == (
+        1,
+        f"{source}:4: /Projects/Project[1]/Offers/Offer[2]/CurrencyCode (Project P-01001 (Id 2962584582889106) >"
+        " Offer OF-2024/0018 (Id 2671296061237544)): CurrencyCode 'HUN' is not an ISO 4217 currency; use a code such"
+        " as HUF, EUR or RON [unknown-currency]",
+    )
+    # A value read wrong in one row: the row, its column, and the keys as the ERP writes them.
+    source = hungarian_with(tmp_path, 5, b";2024.04.03;", b";2024.04.33;")
+    code, stderr, _ = build(runner, tmp_path, str(source), "--profile", str(profile))
+    assert (code, stderr.splitlines()[0]) == (
+        1,
+        f"{source}:5: Kelt -> Offer.Issued (Project P-01002 > Offer OF-2024/0021): '2024.04.33' is not a date in a"
+        " known format; the profile's formats are %Y.%m.%d., %Y.%m.%d [invalid-date]",
+    )

@@ -150,7 +150,8 @@ def test_an_unmapped_required_field(runner: CliRunner, tmp_path: Path) -> None:
 def test_a_malformed_number(runner: CliRunner, tmp_path: Path) -> None:
     source = semicolon_csv(tmp_path, (";7 490,5;", ";7 490,5,0;"))
     assert failing(runner, tmp_path, source, SEMICOLON) == [
-        f"{source}:3: Nettó egységár -> Product.PriceNet: '7 490,5,0' is not a number in the profile's format, e.g."
+        f"{source}:3: Nettó egységár -> Product.PriceNet (Project 1001 > Offer OF-2024/0017): '7 490,5,0' is not a number in the profile's"
+        " format, e.g."
         " 1 250,50 [invalid-number]"
     ]
 
@@ -158,7 +159,8 @@ def test_a_malformed_number(runner: CliRunner, tmp_path: Path) -> None:
 def test_a_dot_where_the_profile_says_decimal_comma(runner: CliRunner, tmp_path: Path) -> None:
     source = semicolon_csv(tmp_path, (";2,5;", ";2.5;"))
     assert failing(runner, tmp_path, source, SEMICOLON) == [
-        f"{source}:3: Mennyiség -> Product.Quantity: '2.5' has a '.', but the profile's decimal separator is ','"
+        f"{source}:3: Mennyiség -> Product.Quantity (Project 1001 > Offer OF-2024/0017): '2.5' has a '.', but the profile's decimal"
+        " separator is ','"
         " [invalid-number]"
     ]
 
@@ -168,7 +170,8 @@ def test_a_date_without_a_format_is_not_guessed(runner: CliRunner, tmp_path: Pat
     profile = profile_with(tmp_path, ('date_formats = ["%Y.%m.%d %H:%M"]\n', ""))
     lines = failing(runner, tmp_path, source, profile)
     assert lines[0] == (
-        f"{source}:2: Kelt -> Offer.Issued: '03/04/2024' is not a date in a known format; use YYYY-MM-DD or set"
+        f"{source}:2: Kelt -> Offer.Issued (Project 1001 > Offer OF-2024/0017): '03/04/2024' is not a date in a known format; use"
+        " YYYY-MM-DD or set"
         ' [locale] date_formats, e.g. ["%d.%m.%Y"] [invalid-date]'
     )
 
@@ -180,7 +183,8 @@ def test_an_ambiguous_date(runner: CliRunner, tmp_path: Path) -> None:
         ('date_formats = ["%Y.%m.%d %H:%M"]', 'date_formats = ["%Y.%m.%d %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"]'),
     )
     assert failing(runner, tmp_path, source, profile) == [
-        f"{source}:2: Kelt -> Offer.Issued: '03/04/2024 09:30' reads differently with %d/%m/%Y %H:%M and %m/%d/%Y"
+        f"{source}:2: Kelt -> Offer.Issued (Project 1001 > Offer OF-2024/0017): '03/04/2024 09:30' reads differently with %d/%m/%Y %H:%M"
+        " and %m/%d/%Y"
         " %H:%M; keep one date format [ambiguous-date]"
     ]
 
@@ -208,7 +212,8 @@ def test_a_row_whose_offer_conflicts_with_earlier_rows(runner: CliRunner, tmp_pa
 def test_an_unknown_country_code(runner: CliRunner, tmp_path: Path) -> None:
     source = semicolon_csv(tmp_path, (";RO;", ";XX;"))
     assert failing(runner, tmp_path, source, SEMICOLON) == [
-        f"{source}:7: Ország -> Customer.CountryId: 'XX' is not a known ISO country code; use a code such as HU or RO,"
+        f"{source}:7: Ország -> Customer.CountryId (Project 2001 > Offer OF-2024/0030): 'XX' is not a known ISO"
+        " country code; use a code such as HU or RO,"
         ' or map it under [values."...CountryId"] [unknown-country]'
     ]
 
@@ -247,7 +252,8 @@ def test_non_numeric_keys_can_be_refused(runner: CliRunner, tmp_path: Path) -> N
     profile = profile_with(tmp_path, ('non_numeric = "hash"', 'non_numeric = "error"'))
     lines = failing(runner, tmp_path, ERP / "offers-semicolon.csv", profile)
     assert lines[0] == (
-        f"{ERP / 'offers-semicolon.csv'}:2: Ajánlatszám -> Offer.Id: 'OF-2024/0017' is not a whole number; MiniCRM needs"
+        f"{ERP / 'offers-semicolon.csv'}:2: Ajánlatszám -> Offer.Id (Project 1001 > Offer OF-2024/0017): 'OF-2024/0017' is not a whole"
+        " number; MiniCRM needs"
         " numeric Ids [invalid-id]"
     )
 
@@ -453,16 +459,16 @@ def test_decimals_from_every_reader_keep_their_digits() -> None:
     ("old", "new", "line", "message"),
     [
         (";3001;Ütvefúró", ";-5;Ütvefúró", 2,
-         "Termékkód -> Product.Id: '-5' is a number but not a valid Id (a whole number from 0 to 9223372036854775807);"
+         "Termékkód -> Product.Id (Project 1001 > Offer OF-2024/0017): '-5' is a number but not a valid Id (a whole number from 0 to 9223372036854775807);"
          " fix the key in the source (hashing it would make a new Id) [invalid-id]"),
         (";3001;Ütvefúró", ";30.5;Ütvefúró", 2,
-         "Termékkód -> Product.Id: '30.5' is a number but not a valid Id (a whole number from 0 to"
+         "Termékkód -> Product.Id (Project 1001 > Offer OF-2024/0017): '30.5' is a number but not a valid Id (a whole number from 0 to"
          " 9223372036854775807); fix the key in the source (hashing it would make a new Id) [invalid-id]"),
         (";3001;Ütvefúró", ";" + "9" * 5000 + ";Ütvefúró", 2,
-         "Termékkód -> Product.Id: '9999999999999999999999999999999999999...' is out of range; an Id must be"
+         "Termékkód -> Product.Id (Project 1001 > Offer OF-2024/0017): '9999999999999999999999999999999999999...' is out of range; an Id must be"
          " between 0 and 9223372036854775807 [invalid-id]"),
         (";48 990;", ";" + "1" * 21 + ";", 2,
-         "Nettó egységár -> Product.PriceNet: '111111111111111111111' has more digits than a feed holds: at most 20"
+         "Nettó egységár -> Product.PriceNet (Project 1001 > Offer OF-2024/0017): '111111111111111111111' has more digits than a feed holds: at most 20"
          " before and 20 after the decimal point [invalid-number]"),
     ],
     ids=["negative-id", "fractional-id", "5000-digit-id", "21-digit-price"],
@@ -491,9 +497,9 @@ def test_a_blob_or_a_negative_id_from_sqlite_is_an_error(runner: CliRunner, tmp_
     assert (result.exit_code, result.stderr.splitlines()) == (
         1,
         [
-            "offers:1: Termékkód -> Product.Id: -3001 is not a valid Id; MiniCRM needs a whole number from 0 to"
-            " 9223372036854775807 [invalid-id]",
-            "offers:1: Megnevezés -> Product.Name: is binary data (a BLOB), which a feed cannot hold; CAST the"
+            "offers:1: Termékkód -> Product.Id (Project 1001 > Offer OF-2024/0017): -3001 is not a valid Id; MiniCRM"
+            " needs a whole number from 0 to 9223372036854775807 [invalid-id]",
+            "offers:1: Megnevezés -> Product.Name (Project 1001 > Offer OF-2024/0017): is binary data (a BLOB), which a feed cannot hold; CAST the"
             " column to text in the query [wrong-type]",
             f"Error: 2 problems found; {out} was not written",
         ],

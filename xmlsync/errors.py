@@ -23,7 +23,8 @@ class Issue:
         message: What is wrong and how to fix it, in one sentence.
         source: Where the data came from: a file name, ``file:row`` or ``<stdin>``.
         record: The record it belongs to, e.g. ``Project 99999 > Offer 12``.
-        path: The XML path (``/Projects/Project[1]/Name``) or the input field, 1-based like XML paths (``Offers[1].Customer.Name``).
+        path: The XML path (``/Projects/Project[1]/Name``) or the input field, 1-based like XML paths
+            (``Offers[1].Customer.Name``).
         line: Line in the XML file, when known.
         column: Column in the XML file, when known.
         severity: ``error`` or ``warning``.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
@@ -60,6 +60,7 @@ class _Group:
     current_offer: int | None = None
     issues: list[Issue] = field(default_factory=list)
     rows: int = 0
+    lines: list[tuple[int, int, str]] = field(default_factory=list)  # (offer, product or 0, row), 1-based
 
 
 class RowGrouper:
@@ -92,6 +93,7 @@ class RowGrouper:
         self._last_repeated: tuple[Any, ...] | None = None
         self._last_values: dict[str, Any] = {}
         self._memo: dict[tuple[str, Any], Any] = {}
+        self._keys: dict[str, str] = {}  # "Offer 298825675830811" -> "OF-2024/0017", until its record is done
         self._constants: dict[str, Any] = dict(profile.constants)
         self._constant_issues: list[Issue] = []
         for name, value in profile.constants.items():
@@ -184,6 +186,9 @@ class RowGrouper:
     def hashed(self, entity: str, text: str) -> int:
         """Return the stable Id of a non-numeric key, refusing two keys that hash alike."""
         number = stable_id(entity, text, self.profile.id_scheme)
+        if len(self._keys) >= MEMO_VALUES:
+            self._keys.clear()  # bounded: only the keys of the records being grouped are ever needed
+        self._keys[f"{entity} {number + self.profile.id_offset}"] = text
         known = self._seen.first(f"id:{entity}", str(number), Place(text, None, None))
         if known is not None and known.path != text:
             raise Problem(
@@ -230,6 +235,10 @@ class RowGrouper:
         if not repeat:
             self._last_repeated = repeated if clean else None
             self._last_values = {name: values[name] for name, _, _, is_repeated, _ in self._columns if is_repeated}
+        if issues:  # named by the row's keys as the ERP writes them (P-01001 > OF-2024/0017)
+            keys = [(entity, raw.get(self.fields.get(f"{entity}.Id", ""))) for entity in ("Project", "Offer")]
+            label = " > ".join(f"{entity} {str(key).strip()}" for entity, key in keys if key not in (None, ""))
+            issues = [replace(issue, record=label or None) for issue in issues]
         issues.extend(self._constant_issues)
         return values, issues, repeat
 
@@ -327,6 +336,7 @@ class RowGrouper:
             group.offers[offer_key] = {"Products": []}
             group.offer_values[offer_key] = {}
             group.products[offer_key] = {}
+            group.lines.append((len(group.offers), 0, row.source))
         elif group.current_offer != offer_key:
             issues.append(
                 Issue(
@@ -354,7 +364,9 @@ class RowGrouper:
                         path=f"{self.fields.get('Product.Id', 'Product.Id')} -> Product.Id",
                     )
                 )
-        group.offers[offer_key]["Products"].append(product)
+        products = group.offers[offer_key]["Products"]
+        products.append(product)
+        group.lines.append((list(group.offers).index(offer_key) + 1, len(products), row.source))
 
     def _finish(self, group: _Group) -> RawRecord:
         self._seen.first("project", str(group.key), Place(_span(group.first, group.last), None, None))
@@ -370,7 +382,13 @@ class RowGrouper:
         if not record["Contacts"]:
             del record["Contacts"]
         source = _span(group.first, group.last)
-        return RawRecord(record, source, tuple(group.issues), rows=group.rows)
+        ids = [("Project", group.key)] + [("Offer", key) for key in group.offers]
+        ids += [("Product", product.get("Id")) for offer in group.offers.values() for product in offer["Products"]]
+        keys = tuple(
+            (label, self._keys[label]) for label in dict.fromkeys(f"{e} {i}" for e, i in ids) if label in self._keys
+        )
+        lines = tuple(group.lines) if group.first != group.last else ()
+        return RawRecord(record, source, tuple(group.issues), rows=group.rows, lines=lines, keys=keys)
 
     def _contact(self, values: dict[str, Any]) -> dict[str, Any]:
         contact: dict[str, Any] = {}

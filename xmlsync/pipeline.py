@@ -391,9 +391,10 @@ class _FeedRun:
         )
         for raw, _, result in checked:
             self.rows += raw.rows
-            problems = list(result.before)
+            problems = [raw.explain(issue) for issue in result.before]
             if result.ids is not None and ((ids := next(id_issues)) or result.before or result.after):
                 issues = sorted([*result.before, *ids, *result.after], key=lambda issue: issue.line or 0)
+                issues = [raw.explain(issue) for issue in issues]
                 self.warnings.extend(issue for issue in issues if issue.severity == "warning")
                 problems = [issue for issue in issues if issue.severity == "error"]
             if problems:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -32,6 +32,26 @@ class RawRecord:
     source: str
     issues: tuple[Issue, ...] = ()
     rows: int = 1
+    lines: tuple[tuple[int, int, str], ...] = ()  # (offer, product or 0, row) of a flat record, 1-based
+    keys: tuple[tuple[str, str], ...] = ()  # ("Offer 298825675830811", "OF-2024/0017"): Ids made from ERP keys
+
+    def explain(self, issue: Issue) -> Issue:
+        """Return ``issue`` in the user's terms: the row at fault rather than the record's rows, ERP keys by Ids.
+
+        ``Project 2962584582889106`` becomes ``Project P-01001 (Id 2962584582889106)``; an issue of the second
+        product line of the first offer names that line's row (``erp.csv:3``), not ``erp.csv:2-5``.
+        """
+        source, record = issue.source, issue.record
+        if self.lines and issue.path and (where := _RECORD_PATH.search(issue.path)) is not None:
+            offer, product = int(where[1] or where[3]), int(where[2] or where[4] or 0)
+            rows = dict(((o, p), row) for o, p, row in self.lines)
+            source = rows.get((offer, product)) or rows.get((offer, 0)) or source
+        if self.keys and record:
+            for label, key in self.keys:
+                record = re.sub(rf"\b{label}\b", f"{label.split()[0]} {key} (Id {label.split()[1]})", record)
+        return (
+            issue if (source, record) == (issue.source, issue.record) else replace(issue, source=source, record=record)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +97,11 @@ def open_input(path: str | Path) -> tuple[IO[bytes], str]:
         ) from None
 
 
+# An offer and product line in an XML path (Offers/Offer[1]/Products/Product[2]) or a record path
+# (Offers[1].Products[2]).
+_RECORD_PATH = re.compile(
+    r"/Offers/Offer\[(\d+)\](?:/Products/Product\[(\d+)\])?|\bOffers\[(\d+)\](?:\.Products\[(\d+)\])?"
+)
 Numbered = Iterator[tuple[int, Sequence[Any]]]  # (1-based row or line number, the row's cells)
 _LOOK = 30  # rows looked at to tell a title or caption row from the header
 
