@@ -204,8 +204,8 @@ def test_a_row_whose_offer_conflicts_with_earlier_rows(runner: CliRunner, tmp_pa
         (";OF-2024/0017;HUF;2024.04.01 09:30;", ";OF-2024/0017;EUR;2024.04.01 09:30;"),
     )
     assert failing(runner, tmp_path, source, SEMICOLON) == [
-        f"{source}:3: Pénznem -> Offer.CurrencyCode: Offer.CurrencyCode is 'HUF' here but 'EUR' at {source}:2 for the"
-        f" same Offer {stable_id('Offer', 'OF-2024/0017')}; rows of one record must agree [conflicting-rows]"
+        f"{source}:3: Pénznem -> Offer.CurrencyCode (Project 1001 > Offer OF-2024/0017): Offer.CurrencyCode is 'HUF' here but 'EUR'"
+        f" at {source}:2 for the same Offer {stable_id('Offer', 'OF-2024/0017')}; rows of one record must agree [conflicting-rows]"
     ]
 
 
@@ -221,7 +221,7 @@ def test_an_unknown_country_code(runner: CliRunner, tmp_path: Path) -> None:
 def test_a_duplicate_product_id_names_both_rows(runner: CliRunner, tmp_path: Path) -> None:
     source = semicolon_csv(tmp_path, (";3002;Fúrószár", ";3001;Fúrószár"))
     assert failing(runner, tmp_path, source, SEMICOLON) == [
-        f"{source}:3: Termékkód -> Product.Id: Product 3001 is already a line of Offer"
+        f"{source}:3: Termékkód -> Product.Id (Project 1001 > Offer OF-2024/0017): Product 3001 is already a line of Offer"
         f" {stable_id('Offer', 'OF-2024/0017')} at {source}:2; merge the lines or give them different Ids"
         " [duplicate-product-id]"
     ]
@@ -231,7 +231,8 @@ def test_a_duplicate_offer_id_across_projects_names_both_rows(runner: CliRunner,
     source = semicolon_csv(tmp_path, (";OF-2024/0021;", ";OF-2024/0017;"), (";OF-2024/0021;", ";OF-2024/0017;"))
     lines = failing(runner, tmp_path, source, SEMICOLON)
     assert lines[0] == (
-        f"{source}:5: Ajánlatszám -> Offer.Id: Offer {stable_id('Offer', 'OF-2024/0017')} is used again; first for"
+        f"{source}:5: Ajánlatszám -> Offer.Id (Project 1002 > Offer OF-2024/0017): Offer"
+        f" {stable_id('Offer', 'OF-2024/0017')} is used again; first for"
         f" Project 1001 at {source}:2; give each offer its own Id [duplicate-offer-id]"
     )
 

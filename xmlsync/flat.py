@@ -235,10 +235,8 @@ class RowGrouper:
         if not repeat:
             self._last_repeated = repeated if clean else None
             self._last_values = {name: values[name] for name, _, _, is_repeated, _ in self._columns if is_repeated}
-        if issues:  # named by the row's keys as the ERP writes them (P-01001 > OF-2024/0017)
-            keys = [(entity, raw.get(self.fields.get(f"{entity}.Id", ""))) for entity in ("Project", "Offer")]
-            label = " > ".join(f"{entity} {str(key).strip()}" for entity, key in keys if key not in (None, ""))
-            issues = [replace(issue, record=label or None) for issue in issues]
+        if issues:
+            issues = self._named(row, issues)
         issues.extend(self._constant_issues)
         return values, issues, repeat
 
@@ -309,7 +307,20 @@ class RowGrouper:
                 )
             )
 
+    def _named(self, row: Row, issues: list[Issue]) -> list[Issue]:
+        """Return the issues of a row named by its keys as the ERP writes them (``Project P-01001 > Offer OF-1``)."""
+        keys = [(entity, row.values.get(self.fields.get(f"{entity}.Id", ""))) for entity in ("Project", "Offer")]
+        label = " > ".join(f"{entity} {str(key).strip()}" for entity, key in keys if key not in (None, ""))
+        return [replace(issue, record=label or None) for issue in issues]
+
     def _add_row(self, group: _Group, row: Row, values: dict[str, Any], repeat: bool) -> None:
+        """Add a row's values to its project; what disagrees with earlier rows is named by the row's keys."""
+        start = len(group.issues)
+        self._add_values(group, row, values, repeat)
+        if len(group.issues) > start:
+            group.issues[start:] = self._named(row, group.issues[start:])
+
+    def _add_values(self, group: _Group, row: Row, values: dict[str, Any], repeat: bool) -> None:
         """Add a row's values to its project; a repeating row (see :meth:`normalise`) agrees by definition."""
         issues = group.issues
         if not repeat:
