@@ -70,14 +70,6 @@ def lxml_schema() -> etree.XMLSchema:
 
 
 @cache
-def declared_attributes() -> frozenset[str]:
-    """Return the names of every attribute the XSD declares (anywhere)."""
-    xsd = etree.parse(str(schema_path()), etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
-    names = xsd.xpath("//xs:attribute/@name", namespaces={"xs": "http://www.w3.org/2001/XMLSchema"})
-    return frozenset(str(name) for name in cast(list[str], names))
-
-
-@cache
 def rich_schema() -> xmlschema.XMLSchema10:
     """Return the XSD loaded by xmlschema: the validator with structured error detail.
 
