@@ -1,8 +1,8 @@
-"""Validate: XML trees and files against the bundled XSD and the business rules.
+"""Validate: XML trees and files, read as MiniCRM reads them, against the business rules.
 
-libxml2 (lxml) answers "valid?" fast; only when the answer is no does xmlschema walk the element again to
-give each error its structure (which element is missing, what was expected, which type a value has),
-from which our own one-line messages are made.
+libxml2 (lxml) answers fast whether a batch of projects has the canonical form of the bundled XSD; only the
+projects of a batch that has not are read element by element along the field table
+(:meth:`~xmlsync.rules.Checker.content`), which says every problem where it is, in our own one-line messages.
 
 Files are streamed: each ``<Project>`` is parsed, checked and freed before the next one is read, so the
 memory needed does not grow with the file, and the file is read once.
