@@ -746,7 +746,7 @@ def init(
         skip_rows=profile.skip_rows if skip_rows is None else skip_rows,
         footer=footer or profile.footer,
     )
-    sniff = delimiter is None and (profile_path is None or "delimiter" not in Path(profile_path).read_text("utf-8"))
+    sniff = delimiter is None and profile_path is None  # a profile says its delimiter (or takes ",")
     if output is not None:
         inputs = [("input", Path(input_path))] + ([("profile", Path(profile_path))] if profile_path else [])
         try:

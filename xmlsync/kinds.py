@@ -724,9 +724,9 @@ FORMS: dict[str, Callable[[str], object]] = {
     "RequiredString": lambda text: text.strip(_WS),
     "OptionalString": lambda text: text.strip(_WS),  # the walk reads an empty one before its form
     "DateTimeType": _DATE_SHAPE.fullmatch,
-    "CurrencyCodeType": re.compile("[A-Z]{3}").fullmatch,
+    "CurrencyCodeType": Currency.facet,
     "DecimalType": lambda text: _DECIMAL_FORM.fullmatch(text.strip(_WS)),
-    "VatType": re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%|[A-Z][A-Z0-9_]{0,31}").fullmatch,
+    "VatType": Vat.facet,
     "EanType": re.compile("[0-9]{8}|[0-9]{12,14}").fullmatch,
 }
 

@@ -264,8 +264,8 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
         found = check_batch_content(
             container, indexes=[s[1] for s in suspects], rules=checker, sources=[s[2] for s in suspects]
         )
-        for (at, _, _, text, ids, offers, products), (schema, content) in zip(suspects, found, strict=True):
-            outcomes[at] = Built(_unlined(schema), _unlined(content), text.encode(), ids, offers, products)
+        for (at, _, _, text, ids, offers, products), content in zip(suspects, found, strict=True):
+            outcomes[at] = Built((), _unlined(content), text.encode(), ids, offers, products)
     results: list[Built] = []
     for (raw, _), outcome in zip(batch, outcomes, strict=True):
         if outcome is None:

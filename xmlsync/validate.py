@@ -90,8 +90,8 @@ def check_batch(
         ]
     )
     return [
-        sorted([*schema, *id_issues, *content], key=lambda issue: issue.line or 0)
-        for (schema, content), id_issues in zip(found, ids, strict=True)
+        sorted([*id_issues, *content], key=lambda issue: issue.line or 0)
+        for content, id_issues in zip(found, ids, strict=True)
     ]
 
 
@@ -102,17 +102,17 @@ def check_batch_content(
     rules: Checker,
     sources: Sequence[str | None],
     projects: Sequence[etree._Element] | None = None,
-) -> list[tuple[list[Issue], list[Issue]]]:
-    """Like :func:`check_batch` without the Ids: for each project, its schema issues and its rule issues.
+) -> list[list[Issue]]:
+    """Like :func:`check_batch` without the Ids: for each project, its issues.
 
     This part has no state, so batches may be checked in any order, or in other processes; the Ids are
     then checked in feed order with :meth:`~xmlsync.rules.Checker.check_ids`.
     """
     members = list(container if container is not None else ()) if projects is None else projects
     if container is not None and schema_valid(container) and rules.batch_clean(container):
-        return [([], []) for _ in members]
+        return [[] for _ in members]
     return [
-        ([], list(rules.content(project, f"/{ROOT_TAG}/Project[{index}]", source=source)))
+        list(rules.content(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
         for project, index, source in zip(members, indexes, sources, strict=True)
     ]
 
