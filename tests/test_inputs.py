@@ -220,20 +220,22 @@ def test_an_unknown_country_code(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_a_duplicate_product_id_names_both_rows(runner: CliRunner, tmp_path: Path) -> None:
     source = semicolon_csv(tmp_path, (";3002;Fúrószár", ";3001;Fúrószár"))
+    offer = stable_id("Offer", "OF-2024/0017")
     assert failing(runner, tmp_path, source, SEMICOLON) == [
-        f"{source}:3: Termékkód -> Product.Id (Project 1001 > Offer OF-2024/0017): Product 3001 is already a line of Offer"
-        f" {stable_id('Offer', 'OF-2024/0017')} at {source}:2; merge the lines or give them different Ids"
-        " [duplicate-product-id]"
+        f"{source}:3: /Projects/Project[1]/Offers/Offer[1]/Products/Product[2]/@Id (Project 1001 > Offer OF-2024/0017"
+        f" (Id {offer}) > Product 3001): Product Id 3001 appears twice in this offer (also {source}:2); merge the lines"
+        " (add up Quantity) or give them different Ids [duplicate-product-id]"
     ]
 
 
 def test_a_duplicate_offer_id_across_projects_names_both_rows(runner: CliRunner, tmp_path: Path) -> None:
     source = semicolon_csv(tmp_path, (";OF-2024/0021;", ";OF-2024/0017;"), (";OF-2024/0021;", ";OF-2024/0017;"))
+    offer = stable_id("Offer", "OF-2024/0017")
     lines = failing(runner, tmp_path, source, SEMICOLON)
     assert lines[0] == (
-        f"{source}:5: Ajánlatszám -> Offer.Id (Project 1002 > Offer OF-2024/0017): Offer"
-        f" {stable_id('Offer', 'OF-2024/0017')} is used again; first for"
-        f" Project 1001 at {source}:2; give each offer its own Id [duplicate-offer-id]"
+        f"{source}:5: /Projects/Project[2]/Offers/Offer[1]/@Id (Project 1002 > Offer OF-2024/0017 (Id {offer})):"
+        f" Offer Id {offer} is used again; first at {source}:2-4: /Projects/Project[1]/Offers/Offer[1]. Give each"
+        " offer its own Id [duplicate-offer-id]"
     )
 
 
@@ -243,9 +245,11 @@ def test_rows_of_a_project_must_be_together(runner: CliRunner, tmp_path: Path) -
     source = tmp_path / "erp.csv"
     source.write_text("".join(text), encoding="utf-8")
     lines = failing(runner, tmp_path, source, SEMICOLON)
-    assert (
-        f"{source}:4: Project.Id: Project 1001 comes back here, but its rows were at {source}:2; sort the export by project and offer key [rows-not-together]"
-        in lines
+    assert lines[0] == (
+        f"{source}:4: /Projects/Project[3]/@Id (Project 1001): Project Id 1001 is used again; first at {source}:2:"
+        " /Projects/Project[1]. MiniCRM upserts cards by Id, so the later one would overwrite the earlier: give each"
+        " card its own Id; if these are rows of one project, sort the export by project and offer key"
+        " [duplicate-project-id]"
     )
 
 

@@ -6,21 +6,22 @@ contiguous rows into Project -> Offer -> Products. The records it yields have th
 and go on to :mod:`xmlsync.mapping`.
 
 Rows of one project, and of one offer within it, must be contiguous (sort the export by project and offer
-key): this keeps memory flat however long the input is, and a key that comes back later is reported as an
-error naming both rows, never merged silently.
+key): this keeps memory flat however long the input is. A project key that comes back later makes a second
+record with the same Id, which the feed's Id check (:class:`~xmlsync.rules.Checker`) reports naming both rows;
+an offer key that comes back within its project is reported here. Nothing is merged silently.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
 from xmlsync.fields import FlatField
-from xmlsync.kinds import Problem, flat_show
+from xmlsync.kinds import Odd, Problem, flat_show
 from xmlsync.profile import Profile, spec_of
 from xmlsync.readers.base import RawRecord, Row
 from xmlsync.seen import Place, SeenIds
@@ -46,6 +47,15 @@ def stable_id(entity: str, key: str, scheme: str = "53-bit") -> int:
 
 
 @dataclass
+class _Offer:
+    """An offer being assembled: its record and the first value and row of each field."""
+
+    number: int  # 1-based, in input order
+    record: dict[str, Any]
+    values: dict[str, tuple[Any, str]] = field(default_factory=dict)
+
+
+@dataclass
 class _Group:
     """The project being assembled from contiguous rows."""
 
@@ -54,13 +64,17 @@ class _Group:
     last: str
     record: dict[str, Any]
     values: dict[str, tuple[Any, str]]
-    offers: dict[int, dict[str, Any]] = field(default_factory=dict)
-    offer_values: dict[int, dict[str, tuple[Any, str]]] = field(default_factory=dict)
-    products: dict[int, dict[int, str]] = field(default_factory=dict)
+    offers: dict[int, _Offer] = field(default_factory=dict)
     current_offer: int | None = None
     issues: list[Issue] = field(default_factory=list)
     rows: int = 0
     lines: list[tuple[int, int, str]] = field(default_factory=list)  # (offer, product or 0, row), 1-based
+
+
+# A column of a flat input: field name, column, field, whether it repeats on every product line (not a product
+# column), whether it is a plain text, the reader of its usual texts, and its key in a product line.
+_Column = tuple[str, str, FlatField, bool, bool, Callable[[str], Any] | None, str | None]
+_Reader = Callable[[Callable[[str], Any]], tuple[dict[str, Any], dict[str, Any]]]
 
 
 class RowGrouper:
@@ -74,19 +88,23 @@ class RowGrouper:
     def __init__(self, profile: Profile, header: tuple[str, ...]) -> None:
         self.profile = profile
         self.fields = profile.mapped_fields(header)
-        # Keys seen so far (hashed Ids, projects done, offers and their project), in bounded memory.
+        # The keys hashed so far, by Id, in bounded memory: two keys with one Id are refused.
         self._seen = SeenIds()
         columns = [(name, column, spec) for name, column in self.fields.items() if (spec := spec_of(name))]
-        # Columns of the project, offer and contact repeat on every product line of a record.
-        self._columns = [
+        # Columns of the project, offer and contact repeat on every product line of a record. A text in its
+        # usual form is read at once: kept as it is (a plain text), or by the kind's flat_usual.
+        self._columns: list[_Column] = [
             (
                 name,
                 column,
                 spec,
                 not name.startswith("Product."),
-                spec.kind.flat == "text" and name not in profile.values and name not in profile.country_fields,
+                spec.kind.flat == "text" and direct,
+                spec.kind.flat_usual(profile) if direct else None,
+                str(spec.path[4]) if _level(spec.path) == "product" else None,
             )
             for name, column, spec in columns
+            for direct in [name not in profile.values and name not in profile.country_fields]
         ]
         self._product_columns = [entry for entry in self._columns if not entry[3]]
         self._repeated = [entry[1] for entry in self._columns if entry[3]]
@@ -112,7 +130,13 @@ class RowGrouper:
         self._project_names = [n for n, level in levels.items() if level == "project"]
         self._contact_names = [n for n, level in levels.items() if level == "contact"]
         self._offer_names = [n for n, level in levels.items() if level == "offer"]
-        self._product_names = [(n, str(self._paths[n][4])) for n, level in levels.items() if level == "product"]
+        self._record_constants = {n: v for n, v in self._constants.items() if n in levels and levels[n] != "product"}
+        self._product_constants = {
+            str(self._paths[n][4]): value
+            for n, value in self._constants.items()
+            if n in levels and levels[n] == "product" and n not in self.fields and value is not None
+        }
+        self._read_row, self._read_product = self._generate(self._columns), self._generate(self._product_columns)
 
     # -- values --------------------------------------------------------------------------------
 
@@ -196,10 +220,55 @@ class RowGrouper:
             )
         return number
 
+    def _generate(self, columns: list[_Column]) -> _Reader:
+        """Return the first try at reading ``columns`` of a row, generated from them.
+
+        Most rows are plainly right: each text in its usual form (see :meth:`normalise`). The function
+        reads such a row with one statement per column into its values and its product line; at the first
+        value that is not plainly right (one to convert that cannot be, an empty required one) it raises
+        ``Odd``, and :meth:`normalise` reads the row column by column and says what is wrong. Both take the
+        same readers.
+        """
+        namespace: dict[str, Any] = {
+            "Odd": Odd,
+            "record_constants": self._record_constants,
+            "product_constants": self._product_constants,
+            "convert": self._or_odd,
+        }
+        lines = ["def read(get):", "    values = dict(record_constants)", "    product = dict(product_constants)"]
+        for i, (name, column, spec, _, plain, usual, key) in enumerate(columns):
+            namespace[f"usual{i}"], namespace[f"field{i}"] = usual, (name, spec)
+            lines.append(f"    v = get({column!r})")
+            if plain:
+                lines.append(f"    v = v.strip() or None if type(v) is str else convert(*field{i}, v)")
+            elif usual is not None:
+                lines.append(
+                    f"    v = r if type(v) is str and (r := usual{i}(v)) is not None else convert(*field{i}, v)"
+                )
+            else:
+                lines.append(f"    v = convert(*field{i}, v)")
+            if spec.required:
+                lines.append("    if v is None:\n        raise Odd")
+            if key is None:
+                lines.append(f"    values[{name!r}] = v")
+            else:
+                lines.append(f"    if v is not None:\n        product[{key!r}] = v")
+        lines.append("    return values, product")
+        exec("\n".join(lines), namespace)  # our own code, made from the profile's columns
+        reader: _Reader = namespace["read"]
+        return reader
+
+    def _or_odd(self, name: str, spec: FlatField, raw: Any) -> Any:
+        try:
+            return self.convert(name, spec, raw)
+        except Problem:
+            raise Odd from None
+
     # -- rows ----------------------------------------------------------------------------------
 
-    def normalise(self, row: Row) -> tuple[dict[str, Any], list[Issue], bool]:
-        """Return field -> value for one row, the issues of its bad values, and whether it repeats.
+    def normalise(self, row: Row) -> tuple[dict[str, Any], dict[str, Any], list[Issue], bool]:
+        """Return one row's field -> value of its project, offer and contact, its product line, the issues of
+        its bad values, and whether it repeats.
 
         A row *repeats* when its project, offer and contact columns hold the same raw values as the row
         before, which were all good: their values are taken over, and only the product columns converted.
@@ -207,38 +276,52 @@ class RowGrouper:
         raw = row.values
         repeated = tuple(map(raw.get, self._repeated))
         repeat = repeated == self._last_repeated
-        values: dict[str, Any] = {**self._constants, **self._last_values} if repeat else dict(self._constants)
+        try:
+            if repeat:
+                return self._last_values, self._read_product(raw.get)[1], self._constant_issues[:], True
+            self._last_values, product = self._read_row(raw.get)
+            self._last_repeated = repeated
+            return self._last_values, product, self._constant_issues[:], False
+        except Odd:
+            pass  # read column by column below, to say what is wrong
+        values = self._last_values if repeat else dict(self._record_constants)
+        product = dict(self._product_constants)
         issues: list[Issue] = []
         clean = True
-        for name, column, spec, is_repeated, plain in self._product_columns if repeat else self._columns:
+        for name, column, spec, is_repeated, plain, usual, key in self._product_columns if repeat else self._columns:
             value = raw.get(column)
             try:
                 if plain and type(value) is str:  # a text as it is: no value map, no country, no number
-                    value = values[name] = value.strip() or None
-                else:
-                    value = values[name] = self.convert(name, spec, value)
+                    value = value.strip() or None
+                elif usual is None or type(value) is not str or (value := usual(value)) is None:
+                    value = self.convert(name, spec, raw.get(column))
             except Problem as bad:
                 issues.append(Issue(bad.code, bad.message, source=row.source, path=f"{column} -> {name}"))
-                values[name] = None
+                value = None
                 clean = clean and not is_repeated
-                continue
-            if value is None and spec.required:
-                issues.append(
-                    Issue(
-                        "empty-value",
-                        f"{name} is empty; every row needs it",
-                        source=row.source,
-                        path=f"{column} -> {name}",
+            else:
+                if value is None and spec.required:
+                    issues.append(
+                        Issue(
+                            "empty-value",
+                            f"{name} is empty; every row needs it",
+                            source=row.source,
+                            path=f"{column} -> {name}",
+                        )
                     )
-                )
-                clean = clean and not is_repeated
+                    clean = clean and not is_repeated
+            if key is None:
+                values[name] = value
+            elif value is not None:
+                product[key] = value
         if not repeat:
             self._last_repeated = repeated if clean else None
-            self._last_values = {name: values[name] for name, _, _, is_repeated, _ in self._columns if is_repeated}
+            self._last_values = values
         if issues:
             issues = self._named(row, issues)
-        issues.extend(self._constant_issues)
-        return values, issues, repeat
+        if self._constant_issues:
+            issues.extend(self._constant_issues)
+        return values, product, issues, repeat
 
     def group(self, rows: Iterable[Row]) -> Iterator[RawRecord]:
         """Yield one record per project, in input order; rows with problems put issues on their record."""
@@ -253,7 +336,7 @@ class RowGrouper:
             if row.issues:
                 yield RawRecord(None, row.source, row.issues)
                 continue
-            values, issues, repeat = self.normalise(row)
+            values, product, issues, repeat = self.normalise(row)
             project_key = values.get("Project.Id")
             if project_key is None:
                 yield RawRecord(None, row.source, tuple(issues), rows=1)
@@ -262,21 +345,10 @@ class RowGrouper:
                 if group is not None:
                     yield self._finish(group)
                 group = self._start(project_key, row, values)
-                done = self._seen.get("project", str(project_key))
-                if done is not None:
-                    issues.append(
-                        Issue(
-                            "rows-not-together",
-                            f"Project {project_key} comes back here, but its rows were at"
-                            f" {done.path}; sort the export by project and offer key",
-                            source=row.source,
-                            path="Project.Id",
-                        )
-                    )
             group.rows += 1
             group.last = row.source
             group.issues.extend(issues)
-            self._add_row(group, row, values, repeat)
+            self._add_row(group, row, values, product, repeat)
         if group is not None:
             yield self._finish(group)
 
@@ -313,16 +385,13 @@ class RowGrouper:
         label = " > ".join(f"{entity} {str(key).strip()}" for entity, key in keys if key not in (None, ""))
         return [replace(issue, record=label or None) for issue in issues]
 
-    def _add_row(self, group: _Group, row: Row, values: dict[str, Any], repeat: bool) -> None:
-        """Add a row's values to its project; what disagrees with earlier rows is named by the row's keys."""
-        start = len(group.issues)
-        self._add_values(group, row, values, repeat)
-        if len(group.issues) > start:
-            group.issues[start:] = self._named(row, group.issues[start:])
+    def _add_row(self, group: _Group, row: Row, values: dict[str, Any], product: dict[str, Any], repeat: bool) -> None:
+        """Add a row's values to its project; what disagrees with earlier rows is named by the row's keys.
 
-    def _add_values(self, group: _Group, row: Row, values: dict[str, Any], repeat: bool) -> None:
-        """Add a row's values to its project; a repeating row (see :meth:`normalise`) agrees by definition."""
+        A repeating row (see :meth:`normalise`) agrees by definition: only its product line is added.
+        """
         issues = group.issues
+        start = len(issues)
         if not repeat:
             for name in self._project_names:
                 self._agree(group.values, name, values.get(name), row, issues, f"Project {group.key}")
@@ -332,22 +401,10 @@ class RowGrouper:
         offer_key = values.get("Offer.Id")
         if offer_key is None:
             return
-        if offer_key not in group.offers:
-            owner = self._seen.first("offer", str(offer_key), Place(str(group.key), None, row.source))
-            if owner is not None and owner.path != str(group.key):
-                issues.append(
-                    Issue(
-                        "duplicate-offer-id",
-                        f"Offer {offer_key} is used again; first for Project {owner.path} at {owner.source}; give"
-                        " each offer its own Id",
-                        source=row.source,
-                        path=f"{self.fields.get('Offer.Id', 'Offer.Id')} -> Offer.Id",
-                    )
-                )
-            group.offers[offer_key] = {"Products": []}
-            group.offer_values[offer_key] = {}
-            group.products[offer_key] = {}
-            group.lines.append((len(group.offers), 0, row.source))
+        offer = group.offers.get(offer_key)
+        if offer is None:
+            offer = group.offers[offer_key] = _Offer(len(group.offers) + 1, {"Products": []})
+            group.lines.append((offer.number, 0, row.source))
         elif group.current_offer != offer_key:
             issues.append(
                 Issue(
@@ -358,48 +415,36 @@ class RowGrouper:
                 )
             )
         group.current_offer = offer_key
-        seen = group.offer_values[offer_key]
-        for name in self._offer_names if not repeat else ():
-            self._agree(seen, name, values.get(name), row, issues, f"Offer {offer_key}")
-        product = {key: value for name, key in self._product_names if (value := values.get(name)) is not None}
-        product_key = values.get("Product.Id")
-        if product_key is not None:
-            first = group.products[offer_key].setdefault(product_key, row.source)
-            if first != row.source:
-                issues.append(
-                    Issue(
-                        "duplicate-product-id",
-                        f"Product {product_key} is already a line of Offer {offer_key} at {first}; merge the lines or"
-                        " give them different Ids",
-                        source=row.source,
-                        path=f"{self.fields.get('Product.Id', 'Product.Id')} -> Product.Id",
-                    )
-                )
-        products = group.offers[offer_key]["Products"]
+        if not repeat:
+            for name in self._offer_names:
+                self._agree(offer.values, name, values.get(name), row, issues, f"Offer {offer_key}")
+        products = offer.record["Products"]
         products.append(product)
-        group.lines.append((list(group.offers).index(offer_key) + 1, len(products), row.source))
+        group.lines.append((offer.number, len(products), row.source))
+        if len(issues) > start:
+            issues[start:] = self._named(row, issues[start:])
 
     def _finish(self, group: _Group) -> RawRecord:
-        self._seen.first("project", str(group.key), Place(_span(group.first, group.last), None, None))
         record = group.record
         for name, (value, _) in group.values.items():
             _put(record, self._paths[name], value)
         for offer_key, offer in group.offers.items():
-            offer["Id"] = offer_key
-            offer["Customer"] = {}
-            for name, (value, _) in group.offer_values[offer_key].items():
-                _put(offer, self._paths[name][2:], value)
-            record["Offers"].append(offer)
+            document = offer.record
+            document["Id"] = offer_key
+            document["Customer"] = {}
+            for name, (value, _) in offer.values.items():
+                _put(document, self._paths[name][2:], value)
+            record["Offers"].append(document)
         if not record["Contacts"]:
             del record["Contacts"]
         source = _span(group.first, group.last)
-        ids = [("Project", group.key)] + [("Offer", key) for key in group.offers]
-        ids += [("Product", product.get("Id")) for offer in group.offers.values() for product in offer["Products"]]
-        keys = tuple(
-            (label, self._keys[label]) for label in dict.fromkeys(f"{e} {i}" for e, i in ids) if label in self._keys
-        )
-        lines = tuple(group.lines) if group.first != group.last else ()
-        return RawRecord(record, source, tuple(group.issues), rows=group.rows, lines=lines, keys=keys)
+        keys: tuple[tuple[str, str], ...] = ()
+        if self._keys:  # Ids made from ERP keys: named by their keys in messages
+            ids = [("Project", group.key)] + [("Offer", key) for key in group.offers]
+            ids += [("Product", line.get("Id")) for offer in group.offers.values() for line in offer.record["Products"]]
+            labels = dict.fromkeys(f"{entity} {ident}" for entity, ident in ids)
+            keys = tuple((label, self._keys[label]) for label in labels if label in self._keys)
+        return RawRecord(record, source, tuple(group.issues), rows=group.rows, lines=tuple(group.lines), keys=keys)
 
     def _contact(self, values: dict[str, Any]) -> dict[str, Any]:
         contact: dict[str, Any] = {}

@@ -236,6 +236,15 @@ class Kind:
         """Return the value of a flat input's cell (a stripped text, or a typed value from XLSX and SQL)."""
         return as_text(value)
 
+    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
+        """Return a function giving the value of a cell's text in its usual form, or ``None`` for any other text.
+
+        A flat input's grouper tries it on every cell first; for ``None`` it calls :meth:`flat_value`, which
+        reads every form and says what is wrong. It is the same value: numbers and rates in canonical form are
+        kept as their text, which the walk writes as it is.
+        """
+        return None
+
 
 # Names and signs of currencies whose meaning is certain, as ERPs print them: read as their ISO 4217 code.
 # A profile's value map for Offer.CurrencyCode is applied before, so it can say otherwise.
@@ -364,6 +373,11 @@ class Id(Kind):
     def fast(self) -> str:
         return "if type(v) is not int or not 0 <= v <= MAX_ID:\n    raise Odd\nv = str(v)"
 
+    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
+        if profile.id_offset:
+            return None
+        return lambda text: int(text) if text.isdigit() and text.isascii() and len(text) < 19 else None
+
     def flat_value(self, value: Any, profile: Profile) -> Any:
         """Return the Id of a cell, or its text (a key to hash) when it is no number at all."""
         if self.flat == "number":
@@ -447,6 +461,12 @@ class Number(Kind):
             "else:\n    raise Odd"
         )
 
+    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
+        if profile.decimal_separator != ".":
+            return None
+        canonical = CANONICAL_DECIMAL.fullmatch
+        return lambda text: text if canonical(text) else None
+
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, bool):
             raise Problem("invalid-number", f"{value!r} is not a number")
@@ -511,6 +531,8 @@ class When(Kind):
         )
 
     def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        if text[8:10] < "29":
+            return None  # a day before the 29th is in every month (and another text has no date's form)
         if parse_date(text) is None and _DATE_SHAPE.fullmatch(text):
             return Verdict("invalid-date", "error", f"<{tag}> {text!r} is not a calendar date; check the day and month")
         return None
@@ -616,6 +638,10 @@ class Vat(Kind):
     @property
     def fast(self) -> str:
         return 'if type(v) is not str or v[-1:] != "%" or not RATE(v):\n    raise Odd'
+
+    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
+        rate = RATE.fullmatch
+        return lambda text: text if rate(text) else None
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, str):

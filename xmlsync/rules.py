@@ -23,7 +23,6 @@ from typing import NamedTuple, cast
 
 from lxml import etree
 
-from xmlsync import fields
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, Severity
 from xmlsync.fields import CONTACT, OFFER, PRODUCT, PROJECT, PROJECT_ELEMENTS, Custom, Leaf, Node, Values
@@ -105,38 +104,10 @@ class ProjectIds(NamedTuple):
 
 _OFFERS = etree.XPath("Offers/Offer")
 _ORDERS = etree.XPath("Orders/Order")
-# Over a batch: what only the exact walk can judge; the values are then checked one by one, each once.
-_BATCH_FLAGS = etree.XPath(
-    "boolean("
-    "Project/Offers/Offer[count(Issued) > 1 or count(Prompt) > 1"
-    " or number(translate(substring(Issued, 1, 10), '-', '')) > number(translate(substring(Prompt, 1, 10), '-', ''))]"
-    + " | Project/*[self::Offers or self::Orders]/following-sibling::*[{}]".format(
-        " or ".join(f"self::{tag}" for tag in sorted(PROJECT_ELEMENTS))
-    )
-    + ")"
-)
-_PRODUCT_IDS = etree.XPath("Product/@Id")
-# A product Id twice in an offer: libxml2 compares the lines of short lists (n x n, so at most _SHORT lines);
-# the lines of longer ones, rare, are compared here in a set.
-_SHORT = 64
-_SHORT_DUPLICATE = etree.XPath(
-    f"boolean(Project/*/*/Products[count(Product) <= {_SHORT}]/Product[@Id = following-sibling::Product/@Id])"
-)
-_LONG_PRODUCTS = etree.XPath(f"Project/*/*/Products[count(Product) > {_SHORT}]")
-# The texts of every element the value rules read, by tag, at its documented places (those _locate checks).
-_BATCH_VALUES = {
-    tag: etree.XPath(
-        " | ".join(
-            f"Project/{path}/text()"
-            for path, (leaf_kind, _) in fields.elements().items()
-            if path.rsplit("/", 1)[-1] == tag or path.endswith(f"/{tag}/Value")
-            if leaf_kind is kind
-        ),
-        smart_strings=False,
-    )
-    for tag, kind in KINDS.items()
-    if type(kind).check is not Kind.check
-}
+_BATCH_IDS = etree.XPath("Project | Project/Offers/Offer | Project/Orders/Order")  # in document order
+# The tags of the values a rule reads (an <Email> holds its text in <Value>); the batch check reads them all.
+_RULE_TAGS = tuple(tag for tag, kind in KINDS.items() if type(kind).check is not Kind.check)
+_DOCUMENTS = frozenset(("Offers", "Orders"))
 
 
 def project_ids(project: etree._Element) -> ProjectIds:
@@ -149,6 +120,20 @@ def project_ids(project: etree._Element) -> ProjectIds:
         tuple((offer.get("Id"), element_line(offer)) for offer in offers),
         tuple((order.get("Id"), element_line(order)) for order in orders),
     )
+
+
+def batch_ids(container: etree._Element) -> list[ProjectIds]:
+    """Return :func:`project_ids` of each ``<Project>`` child of ``container``, in one query."""
+    found: list[ProjectIds] = []
+    offers: list[tuple[str | None, int | None]] = []
+    orders: list[tuple[str | None, int | None]] = []
+    for el in cast(list[etree._Element], _BATCH_IDS(container)):
+        if el.tag == "Project":
+            offers, orders = [], []
+            found.append(ProjectIds(el.get("Id"), element_line(el), offers, orders))  # type: ignore[arg-type]
+        else:
+            (offers if el.tag == "Offer" else orders).append((el.get("Id"), element_line(el)))
+    return [ids._replace(offers=tuple(ids.offers), orders=tuple(ids.orders)) for ids in found]
 
 
 # Fields of MiniCRM's REST Contact that a third party writes straight into <Contact>; MiniCRM's own plugin nests
@@ -340,23 +325,41 @@ class Checker:
     def batch_clean(self, container: etree._Element) -> bool:
         """Return ``True`` if no ``<Project>`` child of ``container`` can break a rule but the Ids.
 
-        A few XPath queries over the whole batch, answered by libxml2, and the values they return checked
-        against those already found good. ``False`` only means that :meth:`content` must look.
+        ``container`` holds projects the XSD found valid, so each element stands at its canonical place; one
+        pass over the values the rules read (each checked once, then remembered as good), the product Ids
+        of each offer and the last children of each card tells. ``False`` only means that :meth:`content`
+        must look.
         """
-        if _BATCH_FLAGS(container):
-            return False
-        if _SHORT_DUPLICATE(container):
-            return False
-        for products in cast(list[etree._Element], _LONG_PRODUCTS(container)):
-            ids = cast(list[str], _PRODUCT_IDS(products))
+        texts: dict[str, set[str]] = {tag: set() for tag in _RULE_TAGS}
+        prompt: tuple[etree._Element | None, str] = (None, "")
+        for el in container.iter(_RULE_TAGS):
+            tag = str(el.tag)
+            if len(el):  # an <Email>'s <Value>; any other child (a comment) splits the text: look closer
+                if tag != "Email" or len(el) != 1 or el[0].tag != "Value" or len(el[0]):
+                    return False
+                el = el[0]
+            text = el.text
+            if text is None:
+                continue
+            texts[tag].add(text)
+            if tag == "Prompt":
+                prompt = (el.getparent(), text)
+            elif tag == "Issued" and prompt[0] is el.getparent() and text[:10] > prompt[1][:10]:
+                return False  # maybe issued after its deadline: the rule says
+        good, verdict = self.good, self.verdict
+        for tag, distinct in texts.items():
+            if not all(good(tag, text) or verdict(tag, text) is None for text in distinct):
+                return False
+        for products in container.iter("Products"):
+            ids = [product.get("Id") for product in products]
             if len(set(ids)) != len(ids):
                 return False
-        good, verdict = self.good, self.verdict
-        for tag, texts in _BATCH_VALUES.items():
-            if not all(
-                good(tag, text) or verdict(tag, text) is None for text in set(cast(list[str], texts(container)))
-            ):
-                return False
+        for project in container:
+            last = project[-1] if len(project) else None
+            if last is not None and last.tag not in _DOCUMENTS:  # a card field after the offers: where is it?
+                documents = next((child for child in project if child.tag in _DOCUMENTS), None)
+                if documents is not None and any(late.tag in PROJECT_ELEMENTS for late in documents.itersiblings()):
+                    return False
         return True
 
     def _locate(self, el: etree._Element, node: Node, path: str, issue: _IssueFactory) -> Iterator[Issue]:

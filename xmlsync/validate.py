@@ -25,7 +25,7 @@ from lxml import etree
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, UnreadableError, ValidationError
 from xmlsync.paths import ROOT_TAG, element_line
-from xmlsync.rules import Checker, project_ids
+from xmlsync.rules import Checker, batch_ids, project_ids
 from xmlsync.safe import (
     DTD_MESSAGE,
     DoctypeFound,
@@ -83,10 +83,11 @@ def check_batch(
     """
     members = list(container if container is not None else ()) if projects is None else projects
     found = check_batch_content(container, indexes=indexes, rules=rules, sources=sources, projects=members)
+    every = batch_ids(container) if container is not None and projects is None else map(project_ids, members)
     ids = rules.check_ids_batch(
         [
-            (project_ids(project), f"/{ROOT_TAG}/Project[{index}]", source)
-            for project, index, source in zip(members, indexes, sources, strict=True)
+            (project, f"/{ROOT_TAG}/Project[{index}]", source)
+            for project, index, source in zip(every, indexes, sources, strict=True)
         ]
     )
     return [

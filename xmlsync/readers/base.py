@@ -32,26 +32,31 @@ class RawRecord:
     source: str
     issues: tuple[Issue, ...] = ()
     rows: int = 1
-    lines: tuple[tuple[int, int, str], ...] = ()  # (offer, product or 0, row) of a flat record, 1-based
+    lines: tuple[tuple[int, int, str], ...] = ()  # (offer, product or 0, row) of a flat input's record, 1-based
     keys: tuple[tuple[str, str], ...] = ()  # ("Offer 298825675830811", "OF-2024/0017"): Ids made from ERP keys
 
     def explain(self, issue: Issue) -> Issue:
         """Return ``issue`` in the user's terms: the row at fault rather than the record's rows, ERP keys by Ids.
 
         ``Project 2962584582889106`` becomes ``Project P-01001 (Id 2962584582889106)``; an issue of the second
-        product line of the first offer names that line's row (``erp.csv:3``), not ``erp.csv:2-5``.
+        product line of the first offer names that line's row (``erp.csv:3``), not ``erp.csv:2-5``, and so does
+        a message naming another line (``also Product[1]`` becomes ``also erp.csv:2``). A project Id used again
+        in a flat input is most often a project whose rows are apart: the message says to sort the export.
         """
-        source, record = issue.source, issue.record
+        source, record, message = issue.source, issue.record, issue.message
         if self.lines and issue.path and (where := _RECORD_PATH.search(issue.path)) is not None:
             offer, product = int(where[1] or where[3]), int(where[2] or where[4] or 0)
             rows = dict(((o, p), row) for o, p, row in self.lines)
             source = rows.get((offer, product)) or rows.get((offer, 0)) or source
+            message = _LINE.sub(lambda line: rows.get((offer, int(line[1])), line[0]), message)
+        if self.lines and issue.code == "duplicate-project-id":
+            message += "; if these are rows of one project, sort the export by project and offer key"
         if self.keys and record:
             for label, key in self.keys:
                 record = re.sub(rf"\b{label}\b", f"{label.split()[0]} {key} (Id {label.split()[1]})", record)
-        return (
-            issue if (source, record) == (issue.source, issue.record) else replace(issue, source=source, record=record)
-        )
+        if (source, record, message) == (issue.source, issue.record, issue.message):
+            return issue
+        return replace(issue, source=source, record=record, message=message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +107,15 @@ def open_input(path: str | Path) -> tuple[IO[bytes], str]:
 _RECORD_PATH = re.compile(
     r"/Offers/Offer\[(\d+)\](?:/Products/Product\[(\d+)\])?|\bOffers\[(\d+)\](?:\.Products\[(\d+)\])?"
 )
+_LINE = re.compile(r"\bProduct\[(\d+)\]")  # another line of the same offer, named in a message
 Numbered = Iterator[tuple[int, Sequence[Any]]]  # (1-based row or line number, the row's cells)
 _LOOK = 30  # rows looked at to tell a title or caption row from the header
 
 
 def blank(cells: Sequence[Any]) -> bool:
     """Return whether a row holds nothing but empty cells."""
+    if cells and type(cells[0]) is str and cells[0].strip():
+        return False  # the usual row: its first cell holds a text
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
 

@@ -71,6 +71,7 @@ def _lines(reader: Iterator[list[str]], name: str, encoding: str) -> Numbered:
 
 
 def _read(rows: Numbered, header: tuple[str, ...], name: str) -> Iterator[Row]:
+    named = all(header)  # else columns without a name are left out of each row
     for line, values in rows:
         if len(values) != len(header):
             issue = Issue(
@@ -81,4 +82,5 @@ def _read(rows: Numbered, header: tuple[str, ...], name: str) -> Iterator[Row]:
             )
             yield Row({}, f"{name}:{line}", (issue,))
             continue
-        yield Row({column: value for column, value in zip(header, values, strict=True) if column}, f"{name}:{line}")
+        pairs = zip(header, values, strict=True)
+        yield Row(dict(pairs) if named else {column: value for column, value in pairs if column}, f"{name}:{line}")
