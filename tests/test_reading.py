@@ -54,6 +54,25 @@ def edited(old: str, new: str) -> str:
             "f.xml:35: /Projects/Project[1]/Offer (Project 99999 > Offer 5): <Offer> holds elements; a custom card field holds"
             " one value. Is it in the wrong place (e.g. an <Offer> outside <Offers>)? [unexpected-element]",
         ),
+        (  # valid for the XSD, which lets a custom field hold anything
+            "</Offers>\n</Project>",
+            "</Offers>\n<String1616><Value>x</Value></String1616>\n</Project>",
+            "f.xml:89: /Projects/Project[1]/String1616 (Project 99999): <String1616> holds elements; a custom card field"
+            " holds one value. Is it in the wrong place (e.g. an <Offer> outside <Offers>)? [unexpected-element]",
+        ),
+        (
+            "</Products>\n</Offer>",
+            "</Products>\n<Project><String1616><Value>x</Value></String1616></Project>\n</Offer>",
+            "f.xml:87: /Projects/Project[1]/Offers/Offer[1]/Project/String1616 (Project 99999 > Offer 99999):"
+            " <String1616> holds elements; a custom field of the offer's card holds one value [unexpected-element]",
+        ),
+        (
+            "</Offers>\n</Project>",
+            "</Offers>\n<xmlField>1</xmlField>\n</Project>",
+            "f.xml:89: /Projects/Project[1]/xmlField (Project 99999): <xmlField> is not part of the format in <Project>;"
+            " <Project> holds <Name>, <CategoryId>, <StatusId>, <UserId>, <ContactId>, <Business>, <Contacts>,"
+            " <Offers>, <Orders>: MiniCRM would not read it [unexpected-element]",
+        ),
         (
             "<FirstName>Test</FirstName>\n<LastName>Example</LastName>",
             "",
@@ -97,6 +116,9 @@ def edited(old: str, new: str) -> str:
         "payment",
         "unknown",
         "offer-outside-offers",
+        "card-field-holding-elements",
+        "offer-field-holding-elements",
+        "card-field-named-xml",
         "nameless-contact",
         "empty-list",
         "empty-value",

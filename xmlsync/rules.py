@@ -34,7 +34,7 @@ from xmlsync.seen import Place, SeenIds
 __all__ = ["ISO_4217", "PROJECT_ELEMENTS", "Checker", "FeedRules", "RuleConfig", "ean_check_digit_ok"]
 
 RuleConfig = BuildConfig  # the options of the rules are options of the build, read in one place
-_GOOD_VALUES = 20_000  # values remembered as good (EANs, VAT rates, dates...) before the memory is cleared
+_GOOD_VALUES = 10_000  # values of a tag remembered as good (EANs, VAT rates, dates...) before they are forgotten
 _IssueFactory = Callable[[str, Severity, str, etree._Element, str], Issue]
 
 
@@ -108,6 +108,8 @@ _BATCH_IDS = etree.XPath("Project | Project/Offers/Offer | Project/Orders/Order"
 # The tags of the values a rule reads (an <Email> holds its text in <Value>); the batch check reads them all.
 _RULE_TAGS = tuple(tag for tag, kind in KINDS.items() if type(kind).check is not Kind.check)
 _DOCUMENTS = frozenset(("Offers", "Orders"))
+_NESTED_OFFER_FIELD = etree.XPath("boolean(Project/*/*/Project/*/*)")  # an offer's custom field holding elements
+_CARD_FIELDS = etree.XPath("Project[*[last()][not(self::Offers or self::Orders)]]")  # cards with custom fields
 
 
 def project_ids(project: etree._Element) -> ProjectIds:
@@ -266,7 +268,7 @@ class Checker:
     def __init__(self, config: BuildConfig | None = None) -> None:
         self.config = config or BuildConfig()
         self._seen = SeenIds()
-        self._good: dict[tuple[str, str], bool] = {}  # (tag, text) -> whether no rule or facet fails
+        self._good: dict[str, set[str]] = {}  # tag -> texts that break no rule and no facet
 
     def __enter__(self) -> Checker:
         return self
@@ -291,15 +293,23 @@ class Checker:
 
     def good(self, tag: str, text: str) -> bool:
         """Return whether a value breaks no rule and no facet of the XSD; good values are remembered."""
-        known = self._good.get((tag, text))
-        if known is not None:
-            return known
+        memo = self._good.get(tag)
+        if memo is None:
+            memo = self._good[tag] = set()
+        elif text in memo:
+            return True
         kind = KINDS[tag]
-        ok = (kind.facet is None or bool(kind.facet(text))) and kind.check(tag, text, self.config) is None
-        if len(self._good) >= _GOOD_VALUES:
-            self._good.clear()
-        self._good[(tag, text)] = ok
-        return ok
+        if (kind.facet is not None and not kind.facet(text)) or kind.check(tag, text, self.config) is not None:
+            return False
+        if len(memo) >= _GOOD_VALUES:
+            memo.clear()
+        memo.add(text)
+        return True
+
+    def all_good(self, tag: str, texts: set[str]) -> bool:
+        """Return whether every one of ``texts`` is :meth:`good` (those known good are not looked at again)."""
+        good = self.good
+        return all(good(tag, text) for text in texts.difference(self._good.get(tag, ())))
 
     # -- elements (validate, and what a build could not vouch for) -----------------------------
 
@@ -325,10 +335,10 @@ class Checker:
     def batch_clean(self, container: etree._Element) -> bool:
         """Return ``True`` if no ``<Project>`` child of ``container`` can break a rule but the Ids.
 
-        ``container`` holds projects the XSD found valid, so each element stands at its canonical place; one
-        pass over the values the rules read (each checked once, then remembered as good), the product Ids
-        of each offer and the last children of each card tells. ``False`` only means that :meth:`content`
-        must look.
+        ``container`` holds projects the XSD found valid, so each element stands at its canonical place and
+        each value has its form. One pass reads the values the rules read (each checked once, then remembered
+        as good) and the dates of each offer; then the product Ids of each offer and the custom fields (which
+        the XSD lets hold anything) are looked at. ``False`` only means that :meth:`content` must look.
         """
         texts: dict[str, set[str]] = {tag: set() for tag in _RULE_TAGS}
         prompt: tuple[etree._Element | None, str] = (None, "")
@@ -346,19 +356,19 @@ class Checker:
                 prompt = (el.getparent(), text)
             elif tag == "Issued" and prompt[0] is el.getparent() and text[:10] > prompt[1][:10]:
                 return False  # maybe issued after its deadline: the rule says
-        good, verdict = self.good, self.verdict
-        for tag, distinct in texts.items():
-            if not all(good(tag, text) or verdict(tag, text) is None for text in distinct):
-                return False
+        if not all(self.all_good(tag, distinct) for tag, distinct in texts.items()):
+            return False
         for products in container.iter("Products"):
             ids = [product.get("Id") for product in products]
             if len(set(ids)) != len(ids):
                 return False
-        for project in container:
-            last = project[-1] if len(project) else None
-            if last is not None and last.tag not in _DOCUMENTS:  # a card field after the offers: where is it?
-                documents = next((child for child in project if child.tag in _DOCUMENTS), None)
-                if documents is not None and any(late.tag in PROJECT_ELEMENTS for late in documents.itersiblings()):
+        if _NESTED_OFFER_FIELD(container):
+            return False
+        for project in cast(list[etree._Element], _CARD_FIELDS(container)):
+            documents = next((child for child in project if child.tag in _DOCUMENTS), None)
+            for field in documents.itersiblings(etree.Element) if documents is not None else ():
+                tag = str(field.tag)
+                if tag in PROJECT_ELEMENTS or len(field) or not field_name_ok(tag):  # where is it? what is it?
                     return False
         return True
 
