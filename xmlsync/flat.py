@@ -14,7 +14,7 @@ an offer key that comes back within its project is reported here. Nothing is mer
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -393,8 +393,11 @@ class RowGrouper:
         issues = group.issues
         start = len(issues)
         if not repeat:
-            for name in self._project_names:
-                self._agree(group.values, name, values.get(name), row, issues, f"Project {group.key}")
+            if group.values:
+                for name in self._project_names:
+                    self._agree(group.values, name, values.get(name), row, issues, f"Project {group.key}")
+            else:  # the project's first row (with a value): nothing to disagree with
+                group.values = _firsts(self._project_names, values, row.source)
             contact = self._contact(values)
             if contact and contact not in group.record["Contacts"]:
                 group.record["Contacts"].append(contact)
@@ -416,8 +419,11 @@ class RowGrouper:
             )
         group.current_offer = offer_key
         if not repeat:
-            for name in self._offer_names:
-                self._agree(offer.values, name, values.get(name), row, issues, f"Offer {offer_key}")
+            if offer.values:
+                for name in self._offer_names:
+                    self._agree(offer.values, name, values.get(name), row, issues, f"Offer {offer_key}")
+            else:
+                offer.values = _firsts(self._offer_names, values, row.source)
         products = offer.record["Products"]
         products.append(product)
         group.lines.append((offer.number, len(products), row.source))
@@ -452,6 +458,11 @@ class RowGrouper:
             if values.get(name) is not None:
                 _put(contact, self._paths[name][2:], values[name])
         return contact
+
+
+def _firsts(names: Sequence[str], values: dict[str, Any], source: str) -> dict[str, tuple[Any, str]]:
+    """Return the values of ``names`` that a row has, each with the row (where it was first seen)."""
+    return {name: (value, source) for name in names if (value := values.get(name)) is not None}
 
 
 def _put(target: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
