@@ -10,8 +10,9 @@ a record is reported at once (or, with ``first_only``, the walk stops at the fir
 
 from __future__ import annotations
 
+import collections
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -178,7 +179,7 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
     keys = f"{name}_keys"
     namespace[keys] = node.key_set
     lines = [
-        f"def {name}(obj, config, texts, good):",
+        f"def {name}(obj, config, texts, good, known):",
         "    statuses = config.statuses",
         f"    if type(obj) is not dict or not {keys}.issuperset(obj):",
         "        raise Odd",
@@ -192,7 +193,9 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
         lines.append("    else:")
         lines.extend(f"        {line}" for line in kind.fast.splitlines())
         if kind.checked:
-            lines.append(f"        if v is not None and not good({key!r}, v):\n            raise Odd")
+            lines.append(
+                f"        if v is not None and v not in known[{key!r}] and not good({key!r}, v):\n            raise Odd"
+            )
         lines.append(f"    {target} = v")
 
     if node.ident is not None:
@@ -208,13 +211,13 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             if child.item is None:
                 absent = "raise Odd" if child.required else f"v{i} = None"
                 lines.append(f"    if v is None:\n        {absent}")
-                lines.append(f"    else:\n        v{i} = {inner}(v, config, texts, good)")
+                lines.append(f"    else:\n        v{i} = {inner}(v, config, texts, good, known)")
             else:
                 lines.append("    if v is None:\n        v = ()")
                 lines.append("    elif type(v) is not list:\n        raise Odd")
                 if child.required:
                     lines.append("    if not v:\n        raise Odd")
-                lines.append(f"    v{i} = [{inner}(item, config, texts, good) for item in v]")
+                lines.append(f"    v{i} = [{inner}(item, config, texts, good, known) for item in v]")
         elif isinstance(child, Values):
             lines.append(f"    v{i} = get({child.tag!r})")
             lines.append(f"    if v{i} is None:\n        v{i} = []")
@@ -222,7 +225,8 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             lines.append(f"    for item in v{i}:")
             lines.append("        if type(item) is not str or not item.strip():\n            raise Odd")
             if child.kind.checked:
-                lines.append(f"        if not good({child.item!r}, item):\n            raise Odd")
+                check = f"item not in known[{child.item!r}] and not good({child.item!r}, item)"
+                lines.append(f"        if {check}:\n            raise Odd")
             lines.append(f"    texts.extend(v{i})")
         else:  # custom card fields
             reserved = f"{name}_reserved"
@@ -279,14 +283,23 @@ def _any(tag: str, text: str) -> bool:
     return True
 
 
-def first_try(data: Any, config: BuildConfig, good: Callable[[str, str], bool] = _any) -> Walked | None:
+_NOTHING_KNOWN: Mapping[str, Container[str]] = collections.defaultdict(frozenset)
+
+
+def first_try(
+    data: Any,
+    config: BuildConfig,
+    good: Callable[[str, str], bool] = _any,
+    known: Mapping[str, Container[str]] = _NOTHING_KNOWN,
+) -> Walked | None:
     """Return what the walk reads of a plainly right record, or ``None``: then :func:`walk` says what is odd.
 
     ``good(tag, text)`` may vouch for the values the rules read (:meth:`~xmlsync.rules.Checker.good`): a
-    record with one it does not vouch for is then not plainly right either.
+    record with one it does not vouch for is then not plainly right either. ``known`` holds, by tag, texts
+    it vouched for already (:attr:`~xmlsync.rules.Checker.known`), which are not asked again.
     """
     try:
-        read: Walked = _FIRST_TRY(data, config, [], good)
+        read: Walked = _FIRST_TRY(data, config, [], good, known)
     except Odd:
         return None
     return read

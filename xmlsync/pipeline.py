@@ -244,7 +244,7 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
         if raw.issues:
             outcomes.append(None)
             continue
-        read = first_try(raw.data, config, checker.good)
+        read = first_try(raw.data, config, checker.good, checker.known)
         clean = read is not None  # else a value was odd: the full walk reads it, the tree check judges it
         if read is None:
             read, issues = walk(raw.data, source=raw.source, config=config)

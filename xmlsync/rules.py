@@ -268,7 +268,8 @@ class Checker:
     def __init__(self, config: BuildConfig | None = None) -> None:
         self.config = config or BuildConfig()
         self._seen = SeenIds()
-        self._good: dict[str, set[str]] = {}  # tag -> texts that break no rule and no facet
+        # Texts of each tag found good (no rule nor facet fails): each set is kept, and cleared in place.
+        self.known: dict[str, set[str]] = {tag: set() for tag in KINDS}
 
     def __enter__(self) -> Checker:
         return self
@@ -282,7 +283,8 @@ class Checker:
 
     def reset(self) -> None:
         """Forget the values found good (the Ids stay)."""
-        self._good.clear()
+        for known in self.known.values():
+            known.clear()
 
     # -- values --------------------------------------------------------------------------------
 
@@ -293,10 +295,8 @@ class Checker:
 
     def good(self, tag: str, text: str) -> bool:
         """Return whether a value breaks no rule and no facet of the XSD; good values are remembered."""
-        memo = self._good.get(tag)
-        if memo is None:
-            memo = self._good[tag] = set()
-        elif text in memo:
+        memo = self.known[tag]
+        if text in memo:
             return True
         kind = KINDS[tag]
         if (kind.facet is not None and not kind.facet(text)) or kind.check(tag, text, self.config) is not None:
@@ -309,7 +309,7 @@ class Checker:
     def all_good(self, tag: str, texts: set[str]) -> bool:
         """Return whether every one of ``texts`` is :meth:`good` (those known good are not looked at again)."""
         good = self.good
-        return all(good(tag, text) for text in texts.difference(self._good.get(tag, ())))
+        return all(good(tag, text) for text in texts.difference(self.known[tag]))
 
     # -- elements (validate, and what a build could not vouch for) -----------------------------
 
