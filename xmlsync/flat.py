@@ -14,6 +14,7 @@ an offer key that comes back within its project is reported here. Nothing is mer
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -71,10 +72,11 @@ class _Group:
     lines: list[tuple[int, int, str]] = field(default_factory=list)  # (offer, product or 0, row), 1-based
 
 
-# A column of a flat input: field name, column, field, whether it repeats on every product line (not a product
-# column), whether it is a plain text, the reader of its usual texts, and its key in a product line.
-_Column = tuple[str, str, FlatField, bool, bool, Callable[[str], Any] | None, str | None]
-_Reader = Callable[[Callable[[str], Any]], tuple[dict[str, Any], dict[str, Any]]]
+# A column of a flat input: field name, column, its place in a row, field, whether it repeats on every product
+# line (not a product column), whether it is a plain text, the reader of its usual texts, and its key in a
+# product line.
+_Column = tuple[str, str, int, FlatField, bool, bool, Callable[[str], Any] | None, str | None]
+_Reader = Callable[[Sequence[Any]], tuple[dict[str, Any], dict[str, Any]]]
 
 
 class RowGrouper:
@@ -91,12 +93,14 @@ class RowGrouper:
         # The keys hashed so far, by Id, in bounded memory: two keys with one Id are refused.
         self._seen = SeenIds()
         columns = [(name, column, spec) for name, column in self.fields.items() if (spec := spec_of(name))]
+        place = {column: at for at, column in enumerate(header)}  # the last of equal names, as a dict of the row
         # Columns of the project, offer and contact repeat on every product line of a record. A text in its
         # usual form is read at once: kept as it is (a plain text), or by the kind's flat_usual.
         self._columns: list[_Column] = [
             (
                 name,
                 column,
+                place[column],
                 spec,
                 not name.startswith("Product."),
                 spec.kind.flat == "text" and direct,
@@ -106,8 +110,8 @@ class RowGrouper:
             for name, column, spec in columns
             for direct in [name not in profile.values and name not in profile.country_fields]
         ]
-        self._product_columns = [entry for entry in self._columns if not entry[3]]
-        self._repeated = [entry[1] for entry in self._columns if entry[3]]
+        self._product_columns = [entry for entry in self._columns if not entry[4]]
+        self._repeated = _picker([entry[2] for entry in self._columns if entry[4]])
         self._last_repeated: tuple[Any, ...] | None = None
         self._last_values: dict[str, Any] = {}
         self._memo: dict[tuple[str, Any], Any] = {}
@@ -235,10 +239,10 @@ class RowGrouper:
             "product_constants": self._product_constants,
             "convert": self._or_odd,
         }
-        lines = ["def read(get):", "    values = dict(record_constants)", "    product = dict(product_constants)"]
-        for i, (name, column, spec, _, plain, usual, key) in enumerate(columns):
+        lines = ["def read(cells):", "    values = dict(record_constants)", "    product = dict(product_constants)"]
+        for i, (name, _, at, spec, _, plain, usual, key) in enumerate(columns):
             namespace[f"usual{i}"], namespace[f"field{i}"] = usual, (name, spec)
-            lines.append(f"    v = get({column!r})")
+            lines.append(f"    v = cells[{at}]")
             if plain:
                 lines.append(f"    v = v.strip() or None if type(v) is str else convert(*field{i}, v)")
             elif usual is not None:
@@ -273,13 +277,13 @@ class RowGrouper:
         A row *repeats* when its project, offer and contact columns hold the same raw values as the row
         before, which were all good: their values are taken over, and only the product columns converted.
         """
-        raw = row.values
-        repeated = tuple(map(raw.get, self._repeated))
+        cells = row.cells
+        repeated = self._repeated(cells)
         repeat = repeated == self._last_repeated
         try:
             if repeat:
-                return self._last_values, self._read_product(raw.get)[1], self._constant_issues[:], True
-            self._last_values, product = self._read_row(raw.get)
+                return self._last_values, self._read_product(cells)[1], self._constant_issues[:], True
+            self._last_values, product = self._read_row(cells)
             self._last_repeated = repeated
             return self._last_values, product, self._constant_issues[:], False
         except Odd:
@@ -288,13 +292,15 @@ class RowGrouper:
         product = dict(self._product_constants)
         issues: list[Issue] = []
         clean = True
-        for name, column, spec, is_repeated, plain, usual, key in self._product_columns if repeat else self._columns:
-            value = raw.get(column)
+        for name, column, at, spec, is_repeated, plain, usual, key in (
+            self._product_columns if repeat else self._columns
+        ):
+            value = cells[at]
             try:
                 if plain and type(value) is str:  # a text as it is: no value map, no country, no number
                     value = value.strip() or None
                 elif usual is None or type(value) is not str or (value := usual(value)) is None:
-                    value = self.convert(name, spec, raw.get(column))
+                    value = self.convert(name, spec, cells[at])
             except Problem as bad:
                 issues.append(Issue(bad.code, bad.message, source=row.source, path=f"{column} -> {name}"))
                 value = None
@@ -463,6 +469,13 @@ class RowGrouper:
 def _firsts(names: Sequence[str], values: dict[str, Any], source: str) -> dict[str, tuple[Any, str]]:
     """Return the values of ``names`` that a row has, each with the row (where it was first seen)."""
     return {name: (value, source) for name in names if (value := values.get(name)) is not None}
+
+
+def _picker(places: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Return a function giving the cells at ``places`` of a row, as a tuple."""
+    if len(places) > 1:
+        return operator.itemgetter(*places)
+    return lambda cells: tuple(cells[at] for at in places)
 
 
 def _put(target: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,7 +53,7 @@ _DATE_FORMS = (
 )
 
 
-def sniff_locale(sample: list[Mapping[str, Any]]) -> tuple[str | None, str | None, list[str]]:
+def sniff_locale(sample: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None, list[str]]:
     """Return the decimal separator, thousands separator and date formats the texts of ``sample`` show.
 
     ``None`` where the sample does not tell. Day-first and month-first dates that read the same texts are
@@ -91,7 +91,7 @@ def sniff_locale(sample: list[Mapping[str, Any]]) -> tuple[str | None, str | Non
 
 
 def profile_template(
-    header: tuple[str, ...], fmt: str, profile: Profile, sample: list[Mapping[str, Any]] | None = None
+    header: tuple[str, ...], fmt: str, profile: Profile, sample: Sequence[Mapping[str, Any]] | None = None
 ) -> str:
     """Return the TOML text of a profile for an input with ``header``, each field with its column or a TODO.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from xmlsync.errors import InputError, Issue
 
@@ -59,19 +59,25 @@ class RawRecord:
         return replace(issue, source=source, record=record, message=message)
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One flat input row: column -> raw value (text from CSV, typed values from XLSX and SQL).
+class Row(NamedTuple):
+    """One flat input row: its cells in column order (text from CSV, typed values from XLSX and SQL).
 
     Args:
-        values: The row's values by column.
+        cells: The row's values, one per column of ``header`` (a row with issues may have none).
         source: Where it is, e.g. ``erp.csv:12`` or ``offers:3`` (table and row number).
         issues: Problems that make the row unusable (e.g. a wrong number of values).
+        header: The input's columns.
     """
 
-    values: Mapping[str, Any]
+    cells: Sequence[Any]
     source: str
     issues: tuple[Issue, ...] = ()
+    header: tuple[str, ...] = ()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Return the row's values by column (columns without a name are left out)."""
+        return {column: value for column, value in zip(self.header, self.cells, strict=False) if column}
 
 
 @dataclass(frozen=True)

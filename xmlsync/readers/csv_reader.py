@@ -71,7 +71,6 @@ def _lines(reader: Iterator[list[str]], name: str, encoding: str) -> Numbered:
 
 
 def _read(rows: Numbered, header: tuple[str, ...], name: str) -> Iterator[Row]:
-    named = all(header)  # else columns without a name are left out of each row
     for line, values in rows:
         if len(values) != len(header):
             issue = Issue(
@@ -80,7 +79,6 @@ def _read(rows: Numbered, header: tuple[str, ...], name: str) -> Iterator[Row]:
                 " check the delimiter and quotes",
                 source=f"{name}:{line}",
             )
-            yield Row({}, f"{name}:{line}", (issue,))
+            yield Row((), f"{name}:{line}", (issue,))
             continue
-        pairs = zip(header, values, strict=True)
-        yield Row(dict(pairs) if named else {column: value for column, value in pairs if column}, f"{name}:{line}")
+        yield Row(values, f"{name}:{line}", (), header)

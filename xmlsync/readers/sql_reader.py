@@ -124,4 +124,4 @@ def _rows(batches: Iterator[Any], header: tuple[str, ...], label: str) -> Iterat
     for batch in batches:
         for values in batch:
             number += 1
-            yield Row(dict(zip(header, tuple(values), strict=True)), f"{label}:{number}")
+            yield Row(tuple(values), f"{label}:{number}", (), header)

@@ -133,5 +133,5 @@ def _shown(cell: Any) -> Any:
 
 def _rows(rows: Iterator[tuple[int, Sequence[Any]]], header: tuple[str, ...], name: str) -> Iterator[Row]:
     for number, cells in rows:
-        values = {column: cells[i] if i < len(cells) else None for i, column in enumerate(header) if column}
-        yield Row(values, f"{name}:{number}")
+        short = len(header) - len(cells)
+        yield Row((*cells, *(None,) * short) if short > 0 else cells, f"{name}:{number}", (), header)
