@@ -341,27 +341,28 @@ class Checker:
         the XSD lets hold anything) are looked at. ``False`` only means that :meth:`content` must look.
         """
         texts: dict[str, set[str]] = {tag: set() for tag in _RULE_TAGS}
-        prompt: tuple[etree._Element | None, str] = (None, "")
+        add = {tag: distinct.add for tag, distinct in texts.items()}
         for el in container.iter(_RULE_TAGS):
-            tag = str(el.tag)
-            if len(el):  # an <Email>'s <Value>; any other child (a comment) splits the text: look closer
-                if tag != "Email" or len(el) != 1 or el[0].tag != "Value" or len(el[0]):
-                    return False
-                el = el[0]
             text = el.text
-            if text is None:
-                continue
-            texts[tag].add(text)
-            if tag == "Prompt":
-                prompt = (el.getparent(), text)
-            elif tag == "Issued" and prompt[0] is el.getparent() and text[:10] > prompt[1][:10]:
-                return False  # maybe issued after its deadline: the rule says
+            if len(el):  # an <Email>'s <Value>; any other child (a comment) splits the text: look closer
+                if el.tag != "Email" or len(el) != 1 or el[0].tag != "Value" or len(el[0]):
+                    return False
+                text = el[0].text
+            if text is not None:
+                add[str(el.tag)](text)
         if not all(self.all_good(tag, distinct) for tag, distinct in texts.items()):
             return False
-        for products in container.iter("Products"):
-            ids = [product.get("Id") for product in products]
-            if len(set(ids)) != len(ids):
-                return False
+        for issued in container.iter("Issued"):  # the XSD's order: Prompt, Performance, Issued
+            performance = issued.getprevious()
+            prompt = performance.getprevious() if performance is not None else None
+            if prompt is not None and prompt.tag == "Prompt" and (issued.text or "")[:10] > (prompt.text or "")[:10]:
+                return False  # maybe issued after its deadline: the rule says
+        ids = [product.get("Id") for product in container.iter("Product")]
+        if len(set(ids)) != len(ids):  # one product in several offers, or twice in one?
+            for products in container.iter("Products"):
+                listed = [product.get("Id") for product in products]
+                if len(set(listed)) != len(listed):
+                    return False
         if _NESTED_OFFER_FIELD(container):
             return False
         for project in cast(list[etree._Element], _CARD_FIELDS(container)):
