@@ -26,7 +26,7 @@ from lxml import etree
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, Severity
 from xmlsync.fields import CONTACT, OFFER, PRODUCT, PROJECT, PROJECT_ELEMENTS, Custom, Leaf, Node, Values
-from xmlsync.kinds import ISO_4217, Kind, Verdict, canonical_date, ean_check_digit_ok, field_name_ok, parse_date, show
+from xmlsync.kinds import ISO_4217, Kind, canonical_date, ean_check_digit_ok, field_name_ok, parse_date, show
 from xmlsync.paths import element_line, record_label
 from xmlsync.schema import type_help
 from xmlsync.seen import Place, SeenIds
@@ -287,11 +287,6 @@ class Checker:
             known.clear()
 
     # -- values --------------------------------------------------------------------------------
-
-    def verdict(self, tag: str, text: str) -> Verdict | None:
-        """Return the rule the text of a ``tag`` element breaks, if any (its kind's check)."""
-        kind = KINDS.get(tag)
-        return kind.check(tag, text, self.config) if kind is not None else None
 
     def good(self, tag: str, text: str) -> bool:
         """Return whether a value breaks no rule and no facet of the XSD; good values are remembered."""
