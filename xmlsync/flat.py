@@ -94,6 +94,10 @@ class RowGrouper:
         self._seen = SeenIds()
         columns = [(name, column, spec) for name, column in self.fields.items() if (spec := spec_of(name))]
         place = {column: at for at, column in enumerate(header)}  # the last of equal names, as a dict of the row
+        # Where the project and offer keys stand in a row, to name a row's issues by them.
+        self._key_places = [
+            (entity, place[column]) for entity in ("Project", "Offer") if (column := self.fields.get(f"{entity}.Id"))
+        ]
         # Columns of the project, offer and contact repeat on every product line of a record. A text in its
         # usual form is read at once: kept as it is (a plain text), or by the kind's flat_usual.
         self._columns: list[_Column] = [
@@ -387,7 +391,7 @@ class RowGrouper:
 
     def _named(self, row: Row, issues: list[Issue]) -> list[Issue]:
         """Return the issues of a row named by its keys as the ERP writes them (``Project P-01001 > Offer OF-1``)."""
-        keys = [(entity, row.values.get(self.fields.get(f"{entity}.Id", ""))) for entity in ("Project", "Offer")]
+        keys = [(entity, row.cells[at]) for entity, at in self._key_places]
         label = " > ".join(f"{entity} {str(key).strip()}" for entity, key in keys if key not in (None, ""))
         return [replace(issue, record=label or None) for issue in issues]
 
