@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE))
 from run import XMLSYNC, measure  # noqa: E402
 
 ROOT = HERE.parent
-SAMPLE = (ROOT.parent / "shared" / "reference" / "minicrm-offer-xml-sync-sample.xml").read_text(encoding="utf-8")
+SAMPLE = (ROOT / "fixtures" / "minicrm-sample.xml").read_text(encoding="utf-8")
 
 
 def attributes(count: int) -> bytes:

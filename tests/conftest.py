@@ -18,8 +18,7 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-REFERENCE = ROOT.parent / "shared" / "reference"
-SAMPLE_XML = REFERENCE / "minicrm-offer-xml-sync-sample.xml"
+SAMPLE_XML = FIXTURES / "minicrm-sample.xml"  # MiniCRM's documented sample, annotated in our words
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -155,7 +154,7 @@ def minicrm() -> Iterator[MiniCRM]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield state
     server.shutdown()

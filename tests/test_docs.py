@@ -74,6 +74,25 @@ def test_the_pre_commit_hook_runs_validate() -> None:
     assert "- id: xmlsync-validate\n" in hook
     assert "  entry: xmlsync validate\n" in hook
     assert "  types: [xml]\n" in hook
+    [files] = re.findall(r"^  files: (.*)$", hook, flags=re.M)
+    matched = [
+        path for path in ("feeds/offers.xml", "a/feeds/b.xml", "pom.xml", ".idea/misc.xml") if re.search(files, path)
+    ]
+    assert matched == ["feeds/offers.xml", "a/feeds/b.xml"]
+
+
+def test_the_repository_reads_nothing_beside_it() -> None:
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    outside = [
+        name
+        for name in tracked
+        if (ROOT / name).is_file()
+        and "../shared" in (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        and name != "tests/test_docs.py"
+    ]
+    assert outside == []
 
 
 def test_the_readme_erp_script_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]

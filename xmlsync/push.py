@@ -1,5 +1,5 @@
 """Deliver feeds to MiniCRM: upload them (``POST /Api/SyncFeed/{SystemId}/Upload``) or trigger a pull of a feed
-published at a URL (``GET /Api/SyncFeed/{SystemId}?Source=...``). See FORMAT-NOTES sections 1 and 7.
+published at a URL (``GET /Api/SyncFeed/{SystemId}?Source=...``). See docs/format-notes.md sections 1 and 7.
 
 Every file is validated first, with the checks of ``validate``; an invalid file is never sent, and nothing is
 sent unless all are valid. Credentials come from the environment (``MINICRM_SYSTEM_ID``, ``MINICRM_API_KEY``)
