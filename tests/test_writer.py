@@ -307,3 +307,101 @@ def test_a_reject_keeps_huge_numbers_short() -> None:
         b'{"source": "in.json:[0]", "rows": 1, "errors": [], "record": {"PriceNet": "1E-99999999", "Quantity":'
         b' "1250.50", "VAT": "NaN"}}\n'
     )
+
+
+# -- only regular files are ever replaced ---------------------------------------------------------------------
+
+OFFERS = str(FIXTURES / "offers.json")
+
+
+def test_build_onto_dev_null_writes_through_and_leaves_the_device(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["build", OFFERS, "-o", os.devnull], catch_exceptions=False)
+    assert (result.exit_code, result.stderr) == (
+        0,
+        f"{os.devnull}: wrote 2 projects, 3 offers, 5 products from 2 input rows, 0 rejected\n",
+    )
+    assert Path(os.devnull).is_char_device()
+
+
+def test_export_onto_dev_null_leaves_the_device(runner: CliRunner, tmp_path: Path) -> None:
+    feed = tmp_path / "offers.xml"
+    runner.invoke(cli, ["build", OFFERS, "-o", str(feed)], catch_exceptions=False)
+    result = runner.invoke(cli, ["export", str(feed), "-o", os.devnull], catch_exceptions=False)
+    assert (result.exit_code, result.stderr) == (0, f"{os.devnull}: wrote 2 records\n")
+    assert Path(os.devnull).is_char_device()
+
+
+def test_a_fifo_with_a_reader_gets_the_whole_feed_and_stays_a_fifo(runner: CliRunner, tmp_path: Path) -> None:
+    fifo = tmp_path / "feed.xml"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there; the feed fits the pipe's buffer
+    try:
+        result = runner.invoke(cli, ["build", OFFERS, "-o", str(fifo)], catch_exceptions=False)
+        got = os.read(reader, 1 << 20)
+        assert os.read(reader, 1) == b""  # the writer closed it: the reader sees the end
+    finally:
+        os.close(reader)
+    expected = runner.invoke(cli, ["build", OFFERS, "-o", "-"], catch_exceptions=False).stdout_bytes
+    assert (result.exit_code, got, fifo.is_fifo()) == (0, expected, True)
+
+
+def test_a_fifo_nobody_reads_is_an_error_not_a_hang(runner: CliRunner, tmp_path: Path) -> None:
+    fifo = tmp_path / "feed.xml"
+    os.mkfifo(fifo)
+    result = runner.invoke(cli, ["build", OFFERS, "-o", str(fifo)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{fifo}: is a FIFO that nobody reads; start its reader first, then run xmlsync again [unwritable-output]\n"
+        f"Error: 1 problem found; {fifo} was not written\n",
+    )
+    assert fifo.is_fifo()
+
+
+def test_a_symlinked_output_replaces_its_target_and_stays_a_link(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "real.xml").write_bytes(b"old")
+    (tmp_path / "real.xml").chmod(0o640)
+    (tmp_path / "current.xml").symlink_to("real.xml")
+    result = runner.invoke(cli, ["build", OFFERS, "-o", str(tmp_path / "current.xml")], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert os.readlink(tmp_path / "current.xml") == "real.xml"
+    assert (tmp_path / "real.xml").read_bytes().startswith(b"<?xml")
+    assert (tmp_path / "real.xml").stat().st_mode & 0o777 == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["current.xml", "real.xml"]
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    (tmp_path / "current.xml").symlink_to("real.xml")
+    with atomic_output(tmp_path / "current.xml") as out:
+        out.write(b"new")
+    assert ((tmp_path / "current.xml").is_symlink(), (tmp_path / "real.xml").read_bytes()) == (True, b"new")
+
+
+def test_a_split_feed_or_default_rejects_onto_a_device_are_refused(runner: CliRunner) -> None:
+    split = runner.invoke(cli, ["build", OFFERS, "-o", os.devnull, "--split-records", "1"])
+    assert (split.exit_code, split.stderr) == (
+        1,
+        f"{os.devnull}: is a device or a FIFO; a split feed's parts are files beside the output: give a file path"
+        f" [not-a-file]\nError: 1 problem found; no part of {os.devnull}-* was written\n",
+    )
+    skip = runner.invoke(cli, ["build", OFFERS, "-o", os.devnull, "--on-invalid", "skip"])
+    assert (skip.exit_code, skip.stderr.splitlines()[-1]) == (
+        2,
+        "Error: skipped records need a file: give --rejects PATH when the output is a device or a FIFO",
+    )
+
+
+def test_a_socket_or_a_folder_is_never_replaced(tmp_path: Path) -> None:
+    import socket
+
+    from xmlsync.errors import OutputError
+
+    path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        for target, what in ((path, "a socket"), (tmp_path, "a folder")):
+            with pytest.raises(OutputError) as caught, atomic_output(target) as out:
+                out.write(b"x")
+            assert [str(issue) for issue in caught.value.issues] == [
+                f"{target}: is {what}, which xmlsync never replaces; give the path of a file to write [not-a-file]"
+            ]
+        assert path.is_socket()

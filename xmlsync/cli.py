@@ -387,7 +387,10 @@ def build(
     if on_invalid == "skip" and rejects_path is None:
         if output == "-":
             raise click.UsageError("--on-invalid skip with -o - needs --rejects PATH")
-        rejects_path = str(default_rejects_path(output))
+        try:
+            rejects_path = str(default_rejects_path(output))
+        except OptionsError as exc:
+            raise _usage(exc) from None
     target = sys.stdout.buffer if output == "-" else output
     stderr = sys.stderr
     progress = ProgressLine(stderr) if not quiet and stderr.isatty() else None
@@ -760,8 +763,11 @@ def init(
     if output is None:
         click.echo(text, nl=False)
         return
-    with atomic_output(output) as out:
-        out.write(text.encode("utf-8"))
+    try:
+        with atomic_output(output) as out:
+            out.write(text.encode("utf-8"))
+    except XmlSyncError as exc:
+        raise _fail(exc, "no profile was written") from None
     click.echo(f"{output}: written; fill in the TODO fields, then run xmlsync mapping check", err=True)
 
 

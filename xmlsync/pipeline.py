@@ -20,7 +20,7 @@ from lxml import etree
 
 from xmlsync.builder import OWN_TEXT, project_text
 from xmlsync.config import BuildConfig
-from xmlsync.errors import InputError, Issue, OutputError
+from xmlsync.errors import InputError, Issue, OptionsError, OutputError
 from xmlsync.fields import OFFER, ORDER, PROJECT
 from xmlsync.inputs import InputMeter, InputSpec, read_records
 from xmlsync.mapping import as_record, counts, first_try, walk
@@ -39,6 +39,7 @@ from xmlsync.writer import (
     atomic_output,
     complete_output,
     manifest_path,
+    output_target,
     refuse_overlaps,
     write_reject,
 )
@@ -422,8 +423,15 @@ class _FeedRun:
 
 
 def default_rejects_path(output: str | Path) -> Path:
-    """Return where skipped records go by default: ``offers.xml`` -> ``offers.rejects.jsonl``."""
+    """Return where skipped records go by default: ``offers.xml`` -> ``offers.rejects.jsonl``.
+
+    Raises:
+        OptionsError: ``rejects-path`` for an output that is a device or a FIFO, which has no folder to hold it.
+    """
     path = Path(output)
+    if output_target(path)[1]:
+        message = "skipped records need a file: give --rejects PATH when the output is a device or a FIFO"
+        raise OptionsError([Issue("rejects-path", message, source=str(path))])
     return path.with_name(f"{path.stem}.rejects.jsonl")
 
 

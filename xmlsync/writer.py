@@ -4,11 +4,17 @@ An output file is written to a temporary file in the same folder and renamed ove
 when everything succeeded; on any error the old file stays as it was and no partial file remains. A feed
 split into parts (``offers-0001.xml``, ``offers-0002.xml``...) is staged the same way, part by part, and
 the parts are renamed only once the last one is complete.
+
+Only regular files are ever replaced (:func:`output_target`): an output given as a symlink replaces the
+file the link points to, and the link stays; a character device (``/dev/null``, a terminal) or a FIFO gets
+the complete content written through to it at the end, and nothing if the run fails; a folder, a socket or a
+block device is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -29,6 +35,7 @@ from xmlsync.kinds import fits
 from xmlsync.paths import ROOT_TAG
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_SPOOL_BYTES = 16 * 1024 * 1024  # what a stream output keeps in memory before it spools to a temporary file
 
 
 def _new_file_mode() -> int:
@@ -81,6 +88,48 @@ def remove_stale_temps(folder: Path, name_matches: Callable[[str], bool]) -> lis
     return removed
 
 
+_STREAMS = {stat.S_IFCHR: "a character device", stat.S_IFIFO: "a FIFO"}
+_REFUSED = {stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket", stat.S_IFBLK: "a block device"}
+
+
+def output_target(path: str | Path) -> tuple[Path, bool]:
+    """Return where an output named ``path`` goes, and whether it is written through rather than replaced.
+
+    A regular file, or none yet, is replaced: the path returned is the file itself, or the final target of a
+    symlink (so the link stays a link). A character device or a FIFO is written through (``True``).
+
+    Raises:
+        OutputError: ``not-a-file`` for a folder, a socket or a block device.
+    """
+    try:
+        mode = os.stat(path).st_mode  # follows symlinks, /proc's magic ones included
+    except FileNotFoundError:
+        return Path(os.path.realpath(path)), False
+    kind = stat.S_IFMT(mode)
+    if kind == stat.S_IFREG:
+        return Path(os.path.realpath(path)), False
+    if kind in _STREAMS:
+        return Path(path), True
+    what = _REFUSED.get(kind, "not a regular file")
+    message = f"is {what}, which xmlsync never replaces; give the path of a file to write"
+    raise OutputError([Issue("not-a-file", message, source=str(path))])
+
+
+def _write_through(path: Path, content: IO[bytes]) -> None:
+    """Write ``content`` to a character device or a FIFO; a FIFO nobody reads is an error, not a hang."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            message = "is a FIFO that nobody reads; start its reader first, then run xmlsync again"
+            raise OutputError([Issue("unwritable-output", message, source=str(path))]) from None
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "wb") as out:
+        content.seek(0)
+        shutil.copyfileobj(content, out)
+
+
 class _Staged:
     """A temporary file beside ``target``: :meth:`commit` renames it over the target, :meth:`discard` removes it.
 
@@ -90,6 +139,9 @@ class _Staged:
     """
 
     def __init__(self, target: Path, *, clean: bool = True) -> None:
+        target, through = output_target(target)
+        if through:
+            raise OutputError([Issue("not-a-file", "is a device or a FIFO; give a file path", source=str(target))])
         if clean:
             remove_stale_temps(target.parent, target.name.__eq__)
         try:
@@ -133,8 +185,14 @@ class _Staged:
 def atomic_output(path: str | Path) -> Iterator[IO[bytes]]:
     """Yield a binary file that replaces ``path`` when the block ends without an exception.
 
-    The data is flushed to disk before the rename; an existing file keeps its permissions.
+    The data is flushed to disk before the rename; an existing file keeps its permissions. A character
+    device or a FIFO gets the content written through at the end instead (:func:`output_target`).
     """
+    if output_target(path)[1]:
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            yield cast(IO[bytes], spool)
+            _write_through(Path(path), cast(IO[bytes], spool))
+        return
     staged = _Staged(Path(path))
     try:
         yield staged.handle
@@ -142,9 +200,6 @@ def atomic_output(path: str | Path) -> Iterator[IO[bytes]]:
     except BaseException:
         staged.discard()
         raise
-
-
-_SPOOL_BYTES = 16 * 1024 * 1024
 
 
 @contextlib.contextmanager
@@ -323,6 +378,9 @@ class SplitFeed:
         max_projects: int | None = None,
         max_bytes: int | None = None,
     ) -> None:
+        if output_target(target)[1]:
+            message = "is a device or a FIFO; a split feed's parts are files beside the output: give a file path"
+            raise OutputError([Issue("not-a-file", message, source=str(target))])
         self.target = Path(target)
         self._pretty = pretty
         self._max_projects = max_projects
