@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -110,6 +110,8 @@ class MiniCRM:
     url: str
     received: list[dict[str, Any]] = field(default_factory=list)
     answers: list[tuple[int, str, dict[str, str], float]] = field(default_factory=list)
+    before_answer: Callable[[], None] | None = None  # run once the request is read, before the answer goes
+    trickle: float = 0.0  # seconds between the bytes of the answer's body
 
 
 @pytest.fixture
@@ -138,6 +140,8 @@ def minicrm() -> Iterator[MiniCRM]:
                 status, text, headers, delay = 400, "Input doesn't look like it's an XML", {}, 0.0
             else:
                 status, text, headers, delay = 200, '{"Status": "OK"}', {}, 0.0
+            if state.before_answer is not None:
+                state.before_answer()
             time.sleep(delay)
             data = text.encode()
             try:
@@ -146,7 +150,13 @@ def minicrm() -> Iterator[MiniCRM]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if state.trickle:
+                    for byte in data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(state.trickle)
+                else:
+                    self.wfile.write(data)
             except OSError:  # the client gave up waiting
                 pass
 

@@ -42,19 +42,21 @@ def test_a_delta_build_writes_only_what_minicrm_has_not_confirmed(
     runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
 ) -> None:
     state = str(tmp_path / "state.db")
-    first, out = build(runner, tmp_path, "--state", state)
+    first, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
     assert first.stderr == (
         f"{out}: wrote 3 projects, 4 offers, 8 products from 3 input rows, 0 rejected; against {state}: 3 new,"
         " 0 changed, 0 unchanged, 0 gone\n"
     )
     pushed = runner.invoke(cli, ["push", "--base-url", minicrm.url, "--state", state, str(out)])
     assert pushed.exit_code == 0, pushed.output
-    again, out = build(runner, tmp_path, "--state", state)
+    again, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
     assert again.stderr == (
         f"{out}: wrote 0 projects, 0 offers, 0 products from 3 input rows, 0 rejected; against {state}: 0 new,"
         " 0 changed, 3 unchanged, 0 gone\n"
     )
-    changed, out = build(runner, tmp_path, "--state", state, "--compact", change={"Name": "Renamed Kft."})
+    changed, out = build(
+        runner, tmp_path, "--state", state, "--base-url", minicrm.url, "--compact", change={"Name": "Renamed Kft."}
+    )
     assert ids(out) == ["10001"]
     assert changed.stderr.endswith(f"against {state}: 0 new, 1 changed, 2 unchanged, 0 gone\n")
 
@@ -63,11 +65,11 @@ def test_a_failed_push_is_sent_again_by_the_next_build(
     runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
 ) -> None:
     state = str(tmp_path / "state.db")
-    _, out = build(runner, tmp_path, "--state", state)
+    _, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
     minicrm.answers.append((400, "XML is not valid!", {}, 0.0))
     refused = runner.invoke(cli, ["push", "--base-url", minicrm.url, "--state", state, str(out)])
     assert refused.exit_code == 1
-    again, out = build(runner, tmp_path, "--state", state)
+    again, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
     assert ids(out) == ["10001", "10002", "10003"]
     assert again.stderr.endswith(f"against {state}: 3 new, 0 changed, 0 unchanged, 0 gone\n")
 
@@ -76,14 +78,14 @@ def test_full_writes_everything_and_gone_projects_are_listed(
     runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
 ) -> None:
     state = str(tmp_path / "state.db")
-    _, out = build(runner, tmp_path, "--state", state)
+    _, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
     assert runner.invoke(cli, ["push", "--base-url", minicrm.url, "--state", state, str(out)]).exit_code == 0
-    full, out = build(runner, tmp_path, "--state", state, "--full", drop=1)
+    full, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url, "--full", drop=1)
     assert ids(out) == ["10001", "10003"]
     assert full.stderr.endswith(f"against {state}: 0 new, 0 changed, 2 unchanged, 1 gone (Project 10002)\n")
 
 
-def test_usage_and_a_foreign_state_file(runner: CliRunner, tmp_path: Path) -> None:
+def test_usage_and_a_foreign_state_file(runner: CliRunner, tmp_path: Path, env: None) -> None:
     data = source(tmp_path)
     full = runner.invoke(cli, ["build", str(data), "-o", str(tmp_path / "o.xml"), "--full"])
     assert (full.exit_code, full.stderr.splitlines()[-1]) == (2, "Error: --full is for a delta build with --state")
@@ -98,3 +100,177 @@ def test_usage_and_a_foreign_state_file(runner: CliRunner, tmp_path: Path) -> No
     assert foreign.read_text() == "notes"
     same = runner.invoke(cli, ["build", str(data), "-o", str(tmp_path / "o.xml"), "--state", str(data)])
     assert same.exit_code == 2
+
+
+# -- what is confirmed, and for which system ------------------------------------------------------------------
+
+
+def push_state(runner: CliRunner, url: str, state: str, *files: str) -> Any:
+    return runner.invoke(cli, ["push", "--base-url", url, "--state", state, *files])
+
+
+def test_a_file_replaced_during_the_upload_is_not_confirmed_in_its_place(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    state = str(tmp_path / "state.db")
+    _, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    sent = out.read_bytes()
+    # While MiniCRM takes the upload, the next build replaces the file with a changed project.
+    minicrm.before_answer = lambda: build(runner, tmp_path, change={"Name": "Renamed Kft."})
+    assert push_state(runner, minicrm.url, state, str(out)).exit_code == 0
+    assert minicrm.received[0]["body"] == sent and out.read_bytes() != sent
+    minicrm.before_answer = None
+    again, _ = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url, change={"Name": "Renamed Kft."})
+    assert again.stderr.endswith(f"against {state}: 0 new, 1 changed, 2 unchanged, 0 gone\n")
+
+
+def test_a_trial_push_to_another_system_keeps_its_confirmations_apart(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    state = str(tmp_path / "state.db")
+    trial = minicrm.url.replace("127.0.0.1", "localhost")  # the same stand-in, another MiniCRM address
+    _, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    assert push_state(runner, minicrm.url, state, str(out)).exit_code == 0
+    tried, out = build(runner, tmp_path, "--state", state, "--base-url", trial, change={"Name": "Trial Kft."})
+    assert tried.stderr.endswith(f"against {state}: 3 new, 0 changed, 0 unchanged, 0 gone\n")
+    assert push_state(runner, trial, state, str(out)).exit_code == 0
+    production, out = build(
+        runner, tmp_path, "--state", state, "--base-url", minicrm.url, change={"Name": "Trial Kft."}
+    )
+    assert production.stderr.endswith(f"against {state}: 0 new, 1 changed, 2 unchanged, 0 gone\n")
+    assert ids(out) == ["10001"]
+
+
+def test_a_200_that_is_not_minicrms_json_confirms_nothing(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    state = str(tmp_path / "state.db")
+    _, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    minicrm.answers.append((200, "<html><title>Sign in</title></html>", {"Content-Type": "text/html"}, 0.0))
+    pushed = push_state(runner, minicrm.url, state, str(out))
+    assert (pushed.exit_code, pushed.stderr) == (
+        1,
+        f"{out}: the answer is not MiniCRM's (HTTP 200, text/html: <html><title>Sign in</title></html>); a proxy or a"
+        " sign-in page may stand in between: nothing was confirmed, check --base-url and the network [not-minicrm]\n"
+        "Error: 1 problem found; the later feeds were not sent\n",
+    )
+    again, _ = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    assert again.stderr.endswith(f"against {state}: 3 new, 0 changed, 0 unchanged, 0 gone\n")
+
+
+def test_a_skipped_record_is_not_gone_and_a_gone_project_that_returns_is_sent_again(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    state = str(tmp_path / "state.db")
+    _, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    assert push_state(runner, minicrm.url, state, str(out)).exit_code == 0
+    skipped, _ = build(
+        runner,
+        tmp_path,
+        "--state",
+        state,
+        "--base-url",
+        minicrm.url,
+        "--on-invalid",
+        "skip",
+        change={"CategoryId": "x"},
+    )
+    assert skipped.stderr.endswith(
+        f"skipped 1 invalid record, listed in {tmp_path / 'offers.rejects.jsonl'}; against {state}: 0 new, 0 changed,"
+        " 2 unchanged, 0 gone\n"
+    )
+    gone, _ = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url, drop=1)
+    assert gone.stderr.endswith(f"against {state}: 0 new, 0 changed, 2 unchanged, 1 gone (Project 10002)\n")
+    back, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    assert back.stderr.endswith(f"against {state}: 1 new, 0 changed, 2 unchanged, 0 gone\n")
+    assert ids(out) == ["10002"]
+
+
+def test_a_delta_build_needs_the_system_it_is_for(runner: CliRunner, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.delenv("MINICRM_SYSTEM_ID", raising=False)
+    result = runner.invoke(cli, ["build", str(source(tmp_path)), "-o", str(tmp_path / "o.xml"), "--state", "s.db"])
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (
+        2,
+        "Error: a delta build is for one MiniCRM system: set MINICRM_SYSTEM_ID (or give --system-id), and --base-url"
+        " if it is not MiniCRM's own, as for push",
+    )
+    assert not (tmp_path / "o.xml").exists() and not Path("s.db").exists()
+
+
+# -- the state file under faults ------------------------------------------------------------------------------
+
+
+def test_a_state_file_held_by_another_run_is_busy_not_foreign(tmp_path: Path) -> None:
+    from xmlsync.state import State, StateError
+
+    path = tmp_path / "state.db"
+    with State(path), __import__("pytest").raises(StateError) as caught:
+        State(path, lock_wait=0.2)
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{path}: is in use by another xmlsync run (waited 0.2 s); let it finish and run again, or give another"
+        " --state path [state-busy]"
+    ]
+    State(path).close()  # free again once the other run ends
+
+
+def test_a_damaged_state_file_is_one_line_and_left_as_it_was(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    state = tmp_path / "state.db"
+    _, out = build(runner, tmp_path, "--state", str(state), "--base-url", minicrm.url)
+    data = bytearray(state.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the first page past the header: the schema is gone
+    state.write_bytes(bytes(data))
+    result = runner.invoke(cli, ["build", str(source(tmp_path)), "-o", str(out), "--state", str(state)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{state}: is damaged (database disk image is malformed); move it away and run again: the next build then"
+        " writes every project once (a resend; no change is lost) [state-damaged]\n"
+        f"Error: 1 problem found; {out} was not written\n",
+    )
+    assert state.read_bytes() == bytes(data)
+
+
+def test_a_state_file_of_the_earlier_layout_sends_every_project_once(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    import sqlite3
+
+    state = tmp_path / "state.db"
+    with sqlite3.connect(state) as db:  # as xmlsync 0.2 wrote it: confirmations of no system in particular
+        db.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+            "CREATE TABLE projects (id TEXT PRIMARY KEY, confirmed TEXT, pending TEXT, run INTEGER);"
+            "CREATE TABLE requests (system TEXT, at REAL);"
+            "INSERT INTO meta VALUES ('kind', 'xmlsync state 1'), ('run', '4');"
+            "INSERT INTO projects VALUES ('10001', 'x', 'x', 4);"
+        )
+    first, _ = build(runner, tmp_path, "--state", str(state), "--base-url", minicrm.url)
+    assert first.stderr.endswith(f"against {state}: 3 new, 0 changed, 0 unchanged, 0 gone\n")
+
+
+def test_mutated_state_files_give_one_line_never_a_traceback(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    import random
+
+    state = tmp_path / "state.db"
+    _, out = build(runner, tmp_path, "--state", str(state), "--base-url", minicrm.url)
+    assert push_state(runner, minicrm.url, str(state), str(out)).exit_code == 0
+    good = state.read_bytes()
+    data = source(tmp_path)
+    chance = random.Random(20)
+    codes = set()
+    for _ in range(150):
+        mutated = bytearray(good)
+        for _ in range(chance.randint(1, 40)):
+            mutated[chance.randrange(len(mutated))] = chance.randrange(256)
+        if chance.random() < 0.2:
+            mutated = mutated[: chance.randrange(len(mutated))]
+        state.write_bytes(bytes(mutated))
+        result = runner.invoke(cli, ["build", str(data), "-o", str(tmp_path / "o.xml"), "--state", str(state)])
+        assert result.exit_code in (0, 1) and isinstance(result.exception, SystemExit | None), result.output
+        if result.exit_code:
+            [line] = [line for line in result.stderr.splitlines() if not line.startswith("Error:")]
+            codes.add(line.rsplit("[", 1)[1])
+    assert codes <= {"state-damaged]", "state-file]"}

@@ -228,3 +228,144 @@ def test_a_part_list_xmlsync_did_not_write(runner: CliRunner, minicrm: MiniCRM, 
         f"{listed}: not a part list xmlsync wrote [foreign-file]\nError: 1 problem found; nothing was sent\n",
     )
     assert minicrm.received == []
+
+
+# -- push under faults ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "ftp://r3.minicrm.hu",
+            "'ftp://r3.minicrm.hu' is not an https:// URL with a host; give e.g. https://r3.minicrm.hu",
+        ),
+        ("https://[::1", "'https://[::1' is not a URL (Invalid IPv6 URL); give e.g. https://r3.minicrm.hu"),
+        ("https://:80", "'https://:80' is not an https:// URL with a host; give e.g. https://r3.minicrm.hu"),
+        (
+            "https://u:p@r3.minicrm.hu",
+            "'https://u:p@r3.minicrm.hu' holds credentials, a query or a fragment; give the address alone",
+        ),
+        (
+            "http://r3.minicrm.hu",
+            "'http://r3.minicrm.hu' is plain HTTP: the API key would cross the network in clear; use https:// (plain"
+            " http:// is only for a stand-in on loopback)",
+        ),
+    ],
+)
+def test_a_base_url_credentials_may_not_go_to_is_a_usage_error(
+    runner: CliRunner, env: None, url: str, message: str
+) -> None:
+    result = runner.invoke(cli, ["push", "--base-url", url, str(SAMPLE_XML)])
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, f"Error: {message}")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("HTTPS_PROXY", "ftp://proxy", "Unknown scheme for proxy URL URL('ftp://proxy')"),
+        ("HTTPS_PROXY", "http://[::1", "Invalid port: ':1'"),
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem", "[Errno 2] No such file or directory"),
+    ],
+)
+def test_a_broken_proxy_or_tls_setting_is_one_line(
+    runner: CliRunner, env: None, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(cli, ["push", str(SAMPLE_XML)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"cannot set up the connection: {reason}; check HTTPS_PROXY, ALL_PROXY, NO_PROXY, SSL_CERT_FILE and"
+        " SSL_CERT_DIR in the environment [push-setup]\nError: 1 problem found; the later feeds were not sent\n",
+    )
+
+
+def test_credentials_of_the_wrong_type_are_refused(runner: CliRunner, minicrm: MiniCRM, tmp_path: Path) -> None:
+    path = tmp_path / "minicrm.toml"
+    path.write_text(f'system_id = "{SYSTEM}"\napi_key = ["k1", "k2"]\n')
+    path.chmod(0o600)
+    result = run(runner, minicrm, "--credentials", str(path), str(SAMPLE_XML))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f'{path}: api_key is a list; write it as one quoted text, e.g. api_key = "..." [credentials-file]\n'
+        "Error: 1 problem found; nothing was sent\n",
+    )
+    assert minicrm.received == []
+
+
+def test_the_timeout_is_a_deadline_for_a_server_that_trickles(minicrm: MiniCRM) -> None:
+    import time
+
+    minicrm.trickle = 0.2  # {"Status": "OK"} a byte every 0.2 s: 3.2 s in all
+    started = time.monotonic()
+    with pytest.raises(PushError) as caught:
+        push([Request("upload", str(SAMPLE_XML))], CREDENTIALS, PushConfig(base_url=minicrm.url, timeout=1, retries=0))
+    assert time.monotonic() - started < 2.5
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{SAMPLE_XML}: no answer within 1 s; gave up after 1 tries [push-refused]"
+    ]
+
+
+def test_an_answer_too_large_to_be_minicrms_is_not_read_whole(minicrm: MiniCRM) -> None:
+    minicrm.answers.append((200, "x" * (2 << 20), {}, 0.0))
+    with pytest.raises(PushError) as caught:
+        push([Request("upload", str(SAMPLE_XML))], CREDENTIALS, PushConfig(base_url=minicrm.url))
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{SAMPLE_XML}: the answer is not MiniCRM's (HTTP 200, an answer of over 1,048,576 bytes, not MiniCRM's); a"
+        " proxy or a sign-in page may stand in between: nothing was confirmed, check --base-url and the network"
+        " [not-minicrm]"
+    ]
+
+
+def test_a_part_changed_since_the_build_is_not_sent(
+    runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path
+) -> None:
+    build_file(FIXTURES / "offers.json", tmp_path / "offers.xml", split=Split(records=1))
+    part = tmp_path / "offers-0002.xml"
+    part.write_bytes(part.read_bytes().replace(b"<Name>", b"<Name>Edited ", 1))
+    result = run(runner, minicrm, str(tmp_path / "offers.parts.json"))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        f"{tmp_path / 'offers-0001.xml'}: accepted by MiniCRM\n",
+        f"{part}: changed since the build listed it in its part list; build again, then push [part-changed]\n"
+        "Error: 1 problem found; the later feeds were not sent\n",
+    )
+    assert len(minicrm.received) == 1
+
+
+def test_request_times_from_before_the_clock_was_set_back_hold_a_slot_an_hour_at_most(
+    minicrm: MiniCRM, tmp_path: Path
+) -> None:
+    clock = Clock()
+    config = PushConfig(base_url=minicrm.url, state=tmp_path / "state.db", limit=1)
+    clock.now += 25 * 3600  # a run while the clock was a day ahead
+    push([Request("upload", str(SAMPLE_XML))], CREDENTIALS, config, clock=clock, sleep=clock.sleep)
+    clock.now -= 25 * 3600  # set right again
+    push([Request("upload", str(SAMPLE_XML))] * 2, CREDENTIALS, config, clock=clock, sleep=clock.sleep)
+    assert clock.slept == [3600.0, 3600.0]
+
+
+def test_push_applies_the_profiles_policy_and_shows_warnings(
+    runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path
+) -> None:
+    feed = tmp_path / "offers.xml"
+    feed.write_text(SAMPLE_XML.read_text(encoding="utf-8").replace("<VAT>27%</VAT>", "<VAT>KBAUK</VAT>"))
+    warning = (
+        f"{feed}:82: /Projects/Project[1]/Offers/Offer[1]/Products/Product[1]/VAT (Project 99999 > Offer 99999 >"
+        " Product 11144): warning: VAT 'KBAUK' is not a percentage; MiniCRM documents only values like 27% for XML"
+        " Sync (accept the code with --vat-code) [vat-code]\n"
+    )
+    shown = run(runner, minicrm, str(feed))
+    assert (shown.exit_code, shown.stderr, len(minicrm.received)) == (0, warning, 1)
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[policy]\nstrict = true\n")
+    refused = run(runner, minicrm, "--profile", str(strict), str(feed))
+    assert (refused.exit_code, refused.stderr.splitlines()[-1], len(minicrm.received)) == (
+        1,
+        "Error: 1 problem found; nothing was sent",
+        1,
+    )
+    codes = tmp_path / "codes.toml"
+    codes.write_text('[policy]\nstrict = true\nvat_codes = ["KBAUK"]\n')
+    taken = run(runner, minicrm, "--profile", str(codes), str(feed))
+    assert (taken.exit_code, taken.stderr, len(minicrm.received)) == (0, "", 2)

@@ -173,6 +173,17 @@ def rule_options(func: F) -> F:
     return func
 
 
+def base_url_option(func: F) -> F:
+    """``--base-url``: which MiniCRM; shared by the commands that send, and by build --state (whose delta is
+    kept per system and address)."""
+    return click.option(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        show_default=True,
+        help="MiniCRM's address (a test system, a proxy); confirmations are kept apart per system and address.",
+    )(func)
+
+
 class Stopped(BaseException):
     """SIGTERM or SIGHUP arrived: unwound like Ctrl-C, so that temporary files are removed on the way out."""
 
@@ -330,6 +341,12 @@ def _profile(path: str | None) -> Profile:
     help="Delta feed: write only projects new or changed since push --state with this file had MiniCRM"
     " confirm them; list those gone from the source.",
 )
+@click.option(
+    "--system-id",
+    envvar="MINICRM_SYSTEM_ID",
+    help="With --state: the MiniCRM system the delta is for (default: MINICRM_SYSTEM_ID, as push reads it).",
+)
+@base_url_option
 @click.option("--full", is_flag=True, help="With --state: write every project all the same.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no progress and no summary, only problems.")
 def build(
@@ -351,6 +368,8 @@ def build(
     split_bytes: int | None,
     jobs: int,
     state_path: str | None,
+    system_id: str | None,
+    base_url: str,
     full: bool,
     quiet: bool,
 ) -> None:
@@ -370,6 +389,7 @@ def build(
         xmlsync build big.jsonl -o feed/offers.xml --split-bytes 50MB --on-invalid skip
     """
     from xmlsync.pipeline import Split, build_file, default_rejects_path
+    from xmlsync.state import Target
 
     spec = _input(input_path, input_format, sql_url, table, query)
     profile = _profile(profile_path)
@@ -406,6 +426,7 @@ def build(
             progress=progress,
             jobs=jobs,
             state=state_path,
+            target=Target(system_id.strip(), base_url) if state_path and system_id and system_id.strip() else None,
             full=full,
         )
     except OptionsError as exc:
@@ -579,7 +600,7 @@ def export(feed: str, output: str) -> None:
     metavar="URL",
     help="Have MiniCRM pull the feed published at URL (GET ...?Source=URL) instead of uploading; repeatable.",
 )
-@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, help="MiniCRM's address (test system, proxy).")
+@base_url_option
 @click.option(
     "--credentials",
     "credentials_path",
@@ -595,6 +616,12 @@ def export(feed: str, output: str) -> None:
 )
 @click.option("--timeout", type=click.FloatRange(min=1), default=130, show_default=True, help="Seconds to wait.")
 @click.option("--dry-run", is_flag=True, help="Validate and print what would be sent; send nothing.")
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Mapping profile whose [policy] (VAT codes, statuses, strictness) the check before sending applies.",
+)
 @rule_options
 def push(
     files: Sequence[str],
@@ -604,6 +631,7 @@ def push(
     state_path: str | None,
     timeout: float,
     dry_run: bool,
+    profile_path: str | None,
     strict: bool | None,
     vat_codes: Sequence[str],
 ) -> None:
@@ -619,17 +647,25 @@ def push(
         xmlsync push feed/offers.parts.json --credentials minicrm.toml --state push-state.json
         xmlsync push --source-url https://erp.example.hu/feeds/offers.xml
     """
-    from xmlsync.push import Credentials, PushConfig, check_uploads, requests_for
+    from xmlsync.push import Credentials, Delivered, PushConfig, check_base_url, check_uploads, requests_for
     from xmlsync.push import push as push_requests
 
     if not files and not source_urls:
         raise click.UsageError("give the FILEs to upload, or --source-url URL")
     try:
+        check_base_url(base_url)
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    profile = _profile(profile_path)
+    rules = profile.config(BuildConfig(), vat_codes=vat_codes, strict=strict)
+    try:
         credentials = Credentials.from_file(credentials_path) if credentials_path else Credentials.from_env(os.environ)
         requests = requests_for(files, source_urls)
-        errors = check_uploads(requests, BuildConfig(vat_codes=frozenset(vat_codes), strict=bool(strict)))
-        if errors:
-            raise InputError(errors)
+        issues = check_uploads(requests, rules)
+        for warning in (issue for issue in issues if issue.severity == "warning"):
+            click.echo(painted(str(warning)), err=True)
+        if any(issue.severity == "error" for issue in issues):
+            raise InputError([issue for issue in issues if issue.severity == "error"])
     except XmlSyncError as exc:
         raise _fail(exc, "nothing was sent") from None
     if dry_run:
@@ -637,13 +673,17 @@ def push(
             click.echo(request.describe(credentials.system_id, base_url))
         return
     config = PushConfig(base_url=base_url, timeout=timeout, state=Path(state_path) if state_path else None)
-    try:
-        done = push_requests(requests, credentials, config, on_event=lambda line: click.echo(line, err=True))
-    except XmlSyncError as exc:  # a refusal (PushError), or a state file xmlsync did not write
-        raise _fail(exc, "the later feeds were not sent") from None
-    for delivered in done:
+
+    def accepted(delivered: Delivered) -> None:
         tries = f" after {delivered.tries} tries" if delivered.tries > 1 else ""
         click.echo(f"{delivered.request.target}: accepted by MiniCRM{tries}")
+
+    try:
+        push_requests(
+            requests, credentials, config, on_event=lambda line: click.echo(line, err=True), on_delivered=accepted
+        )
+    except XmlSyncError as exc:  # a refusal (PushError), or a state file xmlsync did not write
+        raise _fail(exc, "the later feeds were not sent") from None
 
 
 @cli.group(invoke_without_command=True)

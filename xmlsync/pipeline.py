@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import re
 import select
 import signal
 import threading
@@ -20,7 +21,7 @@ from lxml import etree
 
 from xmlsync.builder import OWN_TEXT, project_text
 from xmlsync.config import BuildConfig
-from xmlsync.errors import InputError, Issue, OptionsError, OutputError
+from xmlsync.errors import InputError, Issue, OptionsError, OutputError, XmlSyncError
 from xmlsync.fields import OFFER, ORDER, PROJECT
 from xmlsync.inputs import InputMeter, InputSpec, read_records
 from xmlsync.mapping import as_record, counts, first_try, walk
@@ -30,7 +31,7 @@ from xmlsync.readers import RawRecord
 from xmlsync.readers.sql_reader import sqlite_path
 from xmlsync.records import Project
 from xmlsync.rules import Checker, ProjectIds
-from xmlsync.state import State, Verdict, digest
+from xmlsync.state import State, Target, Verdict, digest
 from xmlsync.validate import BATCH, check_batch_content
 from xmlsync.writer import (
     FeedWriter,
@@ -194,8 +195,9 @@ def write_projects(
 class Delta:
     """Which projects a delta build writes: new or changed ones since MiniCRM confirmed them (all with ``full``)."""
 
-    def __init__(self, state: State, *, full: bool = False) -> None:
+    def __init__(self, state: State, target: Target, *, full: bool = False) -> None:
         self.state = state
+        self.target = target.key
         self.full = full
         self.counts: dict[Verdict, int] = {"new": 0, "changed": 0, "unchanged": 0}
 
@@ -203,9 +205,25 @@ class Delta:
         """Record a valid project as built; return whether to write it."""
         if ids.project is None:
             return True
-        verdict = self.state.classify(ids.project, digest(xml))
+        verdict = self.state.classify(self.target, ids.project, digest(xml))
         self.counts[verdict] += 1
         return self.full or verdict != "unchanged"
+
+    def set_aside(self, project_id: str | None) -> None:
+        """Record a project set aside as invalid: seen, so not gone."""
+        if project_id is not None:
+            self.state.set_aside(project_id)
+
+
+_PROJECT_NAMED = re.compile(r"Project ([0-9]+)\b")
+
+
+def _project_named(issues: Iterable[Issue]) -> str | None:
+    """Return the Project Id that the issues of a record that could not be built name, if they name one."""
+    for issue in issues:
+        if issue.record and (named := _PROJECT_NAMED.match(issue.record)):
+            return named[1]
+    return None
 
 
 Batch = list[tuple[RawRecord, int]]  # records with their (1-based) place in the feed
@@ -400,6 +418,8 @@ class _FeedRun:
                 problems = [issue for issue in issues if issue.severity == "error"]
             if problems:
                 self._refuse(raw, problems)
+                if self.delta is not None and self.rejects is not None:
+                    self.delta.set_aside(result.ids.project if result.ids else _project_named(result.before))
                 continue
             if self.issues or result.xml is None:
                 continue
@@ -447,6 +467,7 @@ def build_file(
     progress: ProgressCallback | None = None,
     jobs: int = 1,
     state: str | Path | None = None,
+    target: Target | None = None,
     full: bool = False,
 ) -> BuildResult:
     """Build the feed for an input into ``output``.
@@ -465,6 +486,8 @@ def build_file(
         jobs: Worker processes that map, build and check records (see :func:`write_projects`).
         state: A state file (:mod:`xmlsync.state`): write only the projects that are new or changed since
             ``push --state`` last had them confirmed by MiniCRM, and list those gone from the source.
+        target: With ``state``, the MiniCRM system the delta is for (its confirmations are kept apart from
+            those of any other system or base URL).
         full: With ``state``, write every project all the same (they are recorded as built).
 
     Raises:
@@ -484,6 +507,12 @@ def build_file(
         raise ValueError("a split feed is written to files: give an output path")
     given = not isinstance(source, str | Path | InputSpec)  # records of the caller's own
     spec = InputSpec() if given else source if isinstance(source, InputSpec) else InputSpec(path=str(source))
+    if state is not None and target is None:
+        message = (
+            "a delta build is for one MiniCRM system: set MINICRM_SYSTEM_ID (or give --system-id), and --base-url"
+            " if it is not MiniCRM's own, as for push"
+        )
+        raise OptionsError([Issue("state-target", message, source=str(state))])
     _refuse_overlaps(spec, profile, output, rejects, split, state)
     meter = InputMeter()
     delta_state = State(state) if state is not None else None  # a foreign file is refused before any work
@@ -494,14 +523,16 @@ def build_file(
         delta = None
         if delta_state is not None:
             delta_state.begin_build()
-            delta = Delta(delta_state, full=full)
+            assert target is not None
+            delta = Delta(delta_state, target, full=full)
         with _reporting_os_errors(output if isinstance(output, str | Path) else None), contextlib.ExitStack() as stack:
             rejects_out = stack.enter_context(atomic_output(rejects)) if rejects is not None else None
             result = _build_into(records, output, config, split, rejects_out, progress, jobs, delta)
         if rejects is not None:
             result = replace(result, rejects=str(rejects))
         if delta_state is not None:
-            result = replace(result, gone=tuple(delta_state.gone()), state=str(state))
+            assert delta is not None
+            result = replace(result, gone=tuple(delta_state.gone(delta.target)), state=str(state))
             delta_state.end_build(keep=True)  # the output is written: what it holds counts as built
         return result
     except BaseException:
@@ -613,7 +644,7 @@ def _reporting_os_errors(output: str | Path | None) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if isinstance(exc, OutputError):
+        if isinstance(exc, XmlSyncError):  # already one clear line (an output's, or the state file's)
             raise
         reason = exc.strerror or str(exc)
         where = exc.filename if isinstance(exc.filename, str) else (str(output) if output is not None else None)

@@ -16,16 +16,16 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
 from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
-from xmlsync.errors import InputError, Issue, XmlSyncError
+from xmlsync.errors import InputError, Issue, OptionsError, XmlSyncError
 from xmlsync.safe import iter_compact_projects
-from xmlsync.state import State, digest
+from xmlsync.state import State, Target, digest
 from xmlsync.validate import check_files
 from xmlsync.writer import parse_part_list
 
@@ -76,7 +76,13 @@ class Credentials:
             mode = oct(stat.S_IMODE(info.st_mode))[2:]
             message = f"others may read this file (mode {mode}); chmod 600 it, as it holds an API key"
             raise InputError([Issue("credentials-file", message, name)])
-        return cls._checked(str(data.get("system_id", "")), str(data.get("api_key", "")), name)
+        values = {key: data.get(key, "") for key in ("system_id", "api_key")}
+        wrong = [key for key, value in values.items() if not isinstance(value, str | int) or isinstance(value, bool)]
+        if wrong or isinstance(values["api_key"], int):
+            key = (wrong or ["api_key"])[0]
+            message = f'{key} is a {type(values[key]).__name__}; write it as one quoted text, e.g. {key} = "..."'
+            raise InputError([Issue("credentials-file", message, name)])
+        return cls._checked(str(values["system_id"]), str(values["api_key"]), name)
 
     @classmethod
     def _checked(cls, system_id: str, api_key: str, where: str) -> Credentials:
@@ -122,6 +128,7 @@ class Request:
 
     mode: Mode
     target: str  # the file, or the Source URL
+    sha256: str | None = None  # what the part list says the file holds; a part changed since is not sent
 
     def describe(self, system_id: str, base_url: str) -> str:
         """Return ``POST .../Upload offers-0001.xml (12,345 bytes)``: what is sent, without secrets."""
@@ -145,7 +152,7 @@ class RateLimit:
     def wait(self) -> float:
         """Return how long to wait before the next request may go (0 if it may go now)."""
         now = self._clock()
-        times = self._state.request_times(self._key) if self._state is not None else self._times
+        times = self._state.request_times(self._key, now) if self._state is not None else self._times
         recent = sorted(t for t in times if now - t < _HOUR)
         return 0.0 if len(recent) < self._limit else recent[-self._limit] + _HOUR - now
 
@@ -158,11 +165,50 @@ class RateLimit:
             self._times = [t for t in self._times if now - t < _HOUR] + [now]
 
 
-def _confirm(state: State, path: str) -> int:
-    """Mark the projects of a file MiniCRM accepted as confirmed in the state; return how many."""
+class _Sent:
+    """An upload's bytes, read from one open file (a build that replaces the file meanwhile gives it a new
+    inode, so these bytes stay the ones sent), in chunks, with their SHA-256 and size."""
 
-    pushed = iter_compact_projects(path, path)
-    return state.confirm((ident, digest(xml)) for ident, _, xml in pushed if ident is not None)
+    _CHUNK = 1 << 16
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+            size = os.fstat(self._file.fileno()).st_size
+        except OSError as exc:
+            message = f"cannot read the file: {exc.strerror}; it was not sent"
+            raise PushError([Issue("push-refused", message, source=path)]) from None
+        self.size = size
+        self.sha256 = self._sum()
+
+    def _sum(self) -> str:
+        self._file.seek(0)
+        digest_ = hashlib.sha256()
+        for chunk in iter(lambda: self._file.read(self._CHUNK), b""):
+            digest_.update(chunk)
+        return digest_.hexdigest()
+
+    def chunks(self) -> Iterator[bytes]:
+        """Yield the bytes to send; they are checked against :attr:`sha256` as they go."""
+        self._file.seek(0)
+        digest_ = hashlib.sha256()
+        for chunk in iter(lambda: self._file.read(self._CHUNK), b""):
+            digest_.update(chunk)
+            yield chunk
+        if digest_.hexdigest() != self.sha256:
+            raise OSError(f"{self.path} changed while it was being sent")
+
+    def confirm(self, state: State, target: Target) -> int:
+        """Mark the projects of these bytes as confirmed by ``target``; return how many."""
+        if self._sum() != self.sha256:  # never confirm what was not sent
+            return 0
+        self._file.seek(0)
+        pushed = iter_compact_projects(self._file, self.path)
+        return state.confirm(target.key, ((ident, digest(xml)) for ident, _, xml in pushed if ident is not None))
+
+    def close(self) -> None:
+        self._file.close()
 
 
 @dataclass(frozen=True)
@@ -196,6 +242,114 @@ def _one_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else f"{line[: limit - 3]}..."
 
 
+_ANSWER_BYTES = 1 << 20  # MiniCRM answers a few bytes of JSON; more than this is not its answer
+_LOOPBACK = ("localhost", "127.", "::1", "[::1]")
+
+
+def check_base_url(base_url: str) -> str:
+    """Return MiniCRM's address without a final ``/``, if it is one credentials may be sent to.
+
+    Raises:
+        OptionsError: ``base-url``: not an ``https://`` URL with a host (plain ``http://`` is allowed to
+            loopback only, as it would carry the API key in clear), or a URL with a query, a fragment or
+            credentials in it.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(base_url.strip())
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError as exc:
+        message = f"{base_url!r} is not a URL ({exc}); give e.g. {DEFAULT_BASE_URL}"
+        raise OptionsError([Issue("base-url", message)]) from None
+    if parts.scheme not in ("https", "http") or not host:
+        message = f"{base_url!r} is not an https:// URL with a host; give e.g. {DEFAULT_BASE_URL}"
+        raise OptionsError([Issue("base-url", message)])
+    if parts.username is not None or parts.query or parts.fragment:
+        message = f"{base_url!r} holds credentials, a query or a fragment; give the address alone"
+        raise OptionsError([Issue("base-url", message)])
+    if parts.scheme == "http" and not host.startswith(_LOOPBACK):
+        message = (
+            f"{base_url!r} is plain HTTP: the API key would cross the network in clear; use https://"
+            " (plain http:// is only for a stand-in on loopback)"
+        )
+        raise OptionsError([Issue("base-url", message)])
+    return base_url.strip().rstrip("/")
+
+
+def _client(timeout: float) -> Any:
+    """Return an ``httpx.Client`` set up from the environment (proxies, CA files), or a clear error."""
+    import httpx
+
+    try:
+        return httpx.Client(timeout=timeout, verify=True, follow_redirects=False)
+    except (ValueError, OSError, httpx.HTTPError, httpx.InvalidURL, ImportError) as exc:
+        message = (
+            f"cannot set up the connection: {_one_line(str(exc)) or type(exc).__name__}; check HTTPS_PROXY,"
+            " ALL_PROXY, NO_PROXY, SSL_CERT_FILE and SSL_CERT_DIR in the environment"
+        )
+        raise PushError([Issue("push-setup", message)]) from None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int | None
+    text: str  # one line, for messages
+    retry_after: float | None = None
+    minicrm: bool = False  # a 200 whose body is JSON, as MiniCRM answers
+
+
+def _exchange(
+    http: Any, request: Request, sent: _Sent | None, base: str, auth: tuple[str, str], timeout: float
+) -> _Answer:
+    """Send one request and read its answer, all within ``timeout`` seconds (a deadline, not a per-read
+    limit: a server that trickles its answer is cut off), reading at most 1 MiB of the answer."""
+    import concurrent.futures
+    import json
+
+    import httpx
+
+    def call() -> _Answer:
+        if sent is not None:
+            headers = {"Content-Type": "application/xml", "Content-Length": str(sent.size)}
+            opened = http.stream("POST", f"{base}/Upload", content=sent.chunks(), headers=headers, auth=auth)
+        else:
+            opened = http.stream("GET", base, params={"Source": request.target}, auth=auth)
+        with opened as response:
+            body = bytearray()
+            for chunk in response.iter_raw():
+                body += chunk
+                if len(body) > _ANSWER_BYTES:
+                    return _Answer(response.status_code, f"an answer of over {_ANSWER_BYTES:,} bytes, not MiniCRM's")
+            text = body.decode("utf-8", errors="replace")
+            minicrm = False
+            if response.status_code == 200:
+                try:
+                    json.loads(text)
+                    minicrm = True
+                except ValueError:
+                    kind = response.headers.get("Content-Type", "no Content-Type")
+                    text = f"{kind}: {text}"
+            return _Answer(
+                response.status_code, _one_line(text), _retry_after(response.headers.get("Retry-After")), minicrm
+            )
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(call)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        http.close()  # cuts the connection the request is stuck on
+        return _Answer(None, f"no answer within {timeout:g} s")
+    except httpx.TimeoutException:
+        return _Answer(None, f"no answer within {timeout:g} s")
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, RuntimeError) as exc:
+        return _Answer(None, f"the request failed: {_one_line(str(exc)) or type(exc).__name__}")
+    finally:
+        pool.shutdown(wait=False)
+
+
 def push(
     requests: Sequence[Request],
     credentials: Credentials,
@@ -205,81 +359,93 @@ def push(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     on_event: Event | None = None,
+    on_delivered: Callable[[Delivered], None] | None = None,
 ) -> list[Delivered]:
     """Send each request in order, pacing and retrying; stop at the first one MiniCRM refuses.
 
     ``client`` is an ``httpx.Client`` (made here when ``None``, with TLS verification on). ``on_event`` gets a
-    line for each wait and retry. Validation of the files is the caller's (see :func:`push_files`).
+    line for each wait and retry; ``on_delivered`` each request as soon as MiniCRM accepted it. Validation of
+    the files is the caller's (see :func:`check_uploads`).
+
+    A request counts as accepted only for an HTTP 200 whose body is JSON, as MiniCRM answers: a proxy's or a
+    sign-in page's 200 is not. With a state file, the projects of an accepted upload are confirmed for this
+    system and base URL, from the very bytes that were sent (a part whose SHA-256 is not the one its part
+    list names is not sent at all).
 
     Raises:
         PushError: One issue naming the file or URL, MiniCRM's words or what went wrong, and the status.
+        OptionsError: ``base-url``, for an address credentials may not be sent to.
         InputError: ``state-file``, for a state file xmlsync did not write.
-        ValidationError: If an accepted file cannot be read again to confirm its projects.
+        StateError: The state file is busy, damaged or cannot be written.
     """
-    import httpx
-
     config = config or PushConfig()
+    base_url = check_base_url(config.base_url)
     say = on_event or (lambda line: None)
     state = State(config.state) if config.state is not None else None
+    target = Target(credentials.system_id, base_url)
     limit = RateLimit(state, credentials.system_id, config.limit, clock)
-    own = client is None
-    http = client or httpx.Client(timeout=config.timeout, verify=True, follow_redirects=False)
-    base = f"{config.base_url.rstrip('/')}/Api/SyncFeed/{credentials.system_id}"
+    base = f"{base_url}/Api/SyncFeed/{credentials.system_id}"
+    auth = (credentials.system_id, credentials.api_key)
     delivered: list[Delivered] = []
+    http = client
     try:
         for position, request in enumerate(requests, start=1):
-            tries = 0
-            while True:
-                pause = limit.wait()
-                if pause > 0:
-                    left = len(requests) - position
-                    finish = pause + (left // config.limit) * _HOUR  # then at most `limit` go each hour
-                    say(f"waiting {pause:,.0f} s for MiniCRM's limit of {config.limit} requests an hour"
-                        f" ({left:,} more after this one; the last goes out in about {_duration(finish)})")  # fmt: skip
-                    sleep(pause)
-                tries += 1
-                limit.record()
-                try:
-                    if request.mode == "upload":
-                        try:
-                            body = Path(request.target).read_bytes()
-                        except OSError as exc:
-                            message = f"cannot read the file: {exc.strerror}; it was not sent"
-                            raise PushError([Issue("push-refused", message, source=request.target)]) from None
-                        response = http.post(
-                            f"{base}/Upload",
-                            content=body,
-                            headers={"Content-Type": "application/xml"},
-                            auth=(credentials.system_id, credentials.api_key),
-                        )
-                    else:
-                        response = http.get(
-                            base, params={"Source": request.target}, auth=(credentials.system_id, credentials.api_key)
-                        )
-                except httpx.TimeoutException:
-                    status, answer, retry_after = None, f"no answer within {config.timeout:g} s", None
-                except httpx.HTTPError as exc:
-                    status, answer, retry_after = None, f"the request failed: {_one_line(str(exc))}", None
-                else:
-                    status, answer = response.status_code, _one_line(response.text)
-                    retry_after = _retry_after(response.headers.get("Retry-After"))
-                    if status == 200:
-                        if state is not None and request.mode == "upload":
-                            _confirm(state, request.target)
-                        delivered.append(Delivered(request, tries, answer))
+            sent = _Sent(request.target) if request.mode == "upload" else None
+            try:
+                if sent is not None and request.sha256 is not None and sent.sha256 != request.sha256:
+                    message = "changed since the build listed it in its part list; build again, then push"
+                    raise PushError([Issue("part-changed", message, source=request.target)])
+                tries = 0
+                while True:
+                    pause = limit.wait()
+                    if pause > 0:
+                        left = len(requests) - position
+                        finish = pause + (left // config.limit) * _HOUR  # then at most `limit` go each hour
+                        after = f"{left:,} more after this one; the last goes out in about {_duration(finish)}"
+                        say(f"waiting {pause:,.0f} s for MiniCRM's limit of {config.limit} requests an hour ({after})")
+                        sleep(pause)
+                    tries += 1
+                    limit.record()
+                    if http is None:
+                        http = _client(config.timeout)
+                    answer = _exchange(http, request, sent, base, auth, config.timeout)
+                    if answer.status is None and client is None:
+                        http.close()
+                        http = None  # a connection cut at the deadline is not used again
+                    if answer.status == 200 and answer.minicrm:
+                        if state is not None and sent is not None:
+                            sent.confirm(state, target)
+                        delivered.append(Delivered(request, tries, answer.text))
+                        if on_delivered is not None:
+                            on_delivered(delivered[-1])
                         break
-                retryable = status is None or status == 429 or status >= 500
-                if not retryable or tries > config.retries:
-                    raise PushError([_refusal(request, status, answer, tries)])
-                wait = min(config.max_wait, retry_after if retry_after is not None else 2.0 ** (tries - 1))
-                say(f"{request.target}: {answer} ({status or 'no status'}); trying again in {wait:g} s")
-                sleep(wait)
+                    if answer.status == 200:
+                        raise PushError([_not_minicrm(request, answer.text)])
+                    status = answer.status
+                    retryable = status is None or status == 429 or status >= 500
+                    if not retryable or tries > config.retries:
+                        raise PushError([_refusal(request, status, answer.text, tries)])
+                    retry = answer.retry_after
+                    wait = min(config.max_wait, retry if retry is not None else 2.0 ** (tries - 1))
+                    say(f"{request.target}: {answer.text} ({status or 'no status'}); trying again in {wait:g} s")
+                    sleep(wait)
+            finally:
+                if sent is not None:
+                    sent.close()
     finally:
-        if own:
+        if client is None and http is not None:
             http.close()
         if state is not None:
             state.close()
     return delivered
+
+
+def _not_minicrm(request: Request, answer: str) -> Issue:
+    message = (
+        f"the answer is not MiniCRM's (HTTP 200, {answer or 'no text'}); a proxy or a sign-in page may stand in"
+        " between: nothing was confirmed, check --base-url and the network"
+    )
+    return Issue("not-minicrm", message, source=request.target)
 
 
 def _refusal(request: Request, status: int | None, answer: str, tries: int) -> Issue:
@@ -317,7 +483,7 @@ def requests_for(files: Sequence[str | Path], source_urls: Sequence[str]) -> lis
                 ) from None
             if parts is None:
                 raise InputError([Issue("foreign-file", "not a part list xmlsync wrote", str(path))])
-            requests.extend(Request("upload", str(path.parent / part)) for part in parts)
+            requests.extend(Request("upload", str(path.parent / part), sha) for part, (_, sha) in parts.items())
         else:
             requests.append(Request("upload", str(path)))
     requests.extend(Request("pull", url) for url in source_urls)
@@ -325,6 +491,6 @@ def requests_for(files: Sequence[str | Path], source_urls: Sequence[str]) -> lis
 
 
 def check_uploads(requests: Sequence[Request], rules: BuildConfig | None = None) -> list[Issue]:
-    """Return the errors of the files to upload, with the checks of ``validate``: none means all may go."""
+    """Return the issues of the files to upload, with the checks of ``validate``: no error means all may go."""
     files = [request.target for request in requests if request.mode == "upload"]
-    return [issue for report in check_files(files, rules=rules) for issue in report.issues if issue.severity == "error"]
+    return [issue for report in check_files(files, rules=rules) for issue in report.issues]
