@@ -127,3 +127,53 @@ def test_summaries_group_thousands() -> None:
     result = BuildResult(projects=12345, offers=1, products=1234567, rows=1234567, rejected=1000)
     assert result.summary() == "12,345 projects, 1 offer, 1,234,567 products from 1,234,567 input rows, 1,000 rejected"
     assert verdict(FileReport("f.xml", complete=True)) == "valid"
+
+
+def test_the_readme_nightly_job_runs_night_after_night(tmp_path, minicrm) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import KEY, SYSTEM
+
+    [script] = [block for block in re.findall(r"```sh\n(.*?)\n```", README, flags=re.S) if "xmlsync sync" in block]
+    shutil.copy(ROOT / "fixtures" / "erp" / "erp.toml", tmp_path / "erp.toml")
+    credentials = tmp_path / "minicrm.toml"
+    credentials.write_text(f'system_id = "{SYSTEM}"\napi_key = "{KEY}"\n')
+    credentials.chmod(0o600)
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "FEEDS": str(tmp_path),
+        "ERP_DATABASE_URL": f"sqlite:///{ROOT / 'fixtures' / 'erp' / 'offers.sqlite'}",
+        "MINICRM_BASE_URL": minicrm.url,  # the stand-in on loopback, in MiniCRM's place
+    }
+    nights = []
+    for _ in range(2):
+        run = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, check=False, timeout=120)
+        nights.append((run.returncode, run.stdout.split(": ", 1)[-1], run.stderr))
+    assert nights == [
+        (0, "3 new, 0 changed, 0 unchanged, 0 gone, 0 skipped; sent 3 projects in 1 file, accepted by MiniCRM\n", ""),
+        (0, "0 new, 0 changed, 3 unchanged, 0 gone, 0 skipped; nothing to send\n", ""),
+    ]
+    assert len(minicrm.received) == 1
+    assert sorted(os.listdir(tmp_path / "minicrm-state.db.nights")) == ["night-000001", "night-000002"]
+
+
+def test_the_readme_sync_script_runs(tmp_path, minicrm) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import KEY, SYSTEM
+
+    [script] = [block for block in re.findall(r"```python\n(.*?)\n```", README, flags=re.S) if "run_sync(" in block]
+    shutil.copy(ROOT / "fixtures" / "erp" / "erp.toml", tmp_path / "erp.toml")
+    shutil.copy(ROOT / "fixtures" / "erp" / "offers.sqlite", tmp_path / "erp.db")
+    env = dict(os.environ, MINICRM_SYSTEM_ID=SYSTEM, MINICRM_API_KEY=KEY, MINICRM_BASE_URL=minicrm.url)
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    expected = script.splitlines()[-1].removeprefix("# ")
+    assert (run.returncode, run.stdout, run.stderr) == (0, expected + "\n", "")
+    assert len(minicrm.received) == 1

@@ -51,8 +51,15 @@ if TYPE_CHECKING:
     from xmlsync.builder import build_project, build_tree
     from xmlsync.diff import FeedDiff, diff_feeds
     from xmlsync.export import export_feed, iter_records
+    from xmlsync.inputs import InputSpec
     from xmlsync.mapping import project_from_dict
-    from xmlsync.pipeline import BuildResult, Progress, Split, build_file, build_records, write_feed
+    from xmlsync.pipeline import BuildResult, Change, Progress, Split, build_file, build_records, write_feed
+    from xmlsync.profile import Profile, load_profile
+    from xmlsync.push import Credentials, PushConfig, PushError
+    from xmlsync.push import push as push_feeds  # noqa: F401 - in __all__, by name
+    from xmlsync.state import State, StateError, Target
+    from xmlsync.sync import SyncConfig, SyncResult
+    from xmlsync.sync import sync as run_sync  # noqa: F401 - in __all__, by name
 
 # Loaded on first use, so that checking a feed does not load the build (``xmlsync.validate`` is loaded above:
 # the name is also the function's, which must win over the module's).
@@ -70,13 +77,29 @@ _LAZY = {
     "build_file": "pipeline",
     "build_records": "pipeline",
     "write_feed": "pipeline",
+    "Change": "pipeline",
+    "InputSpec": "inputs",
+    "Profile": "profile",
+    "load_profile": "profile",
+    "Credentials": "push",
+    "PushConfig": "push",
+    "PushError": "push",
+    "State": "state",
+    "StateError": "state",
+    "Target": "state",
+    "SyncConfig": "sync",
+    "SyncResult": "sync",
 }
+# Functions named like their modules are exported under other names: importing ``xmlsync.push`` makes
+# ``xmlsync.push`` the module, whatever was there before.
+_RENAMED = {"push_feeds": ("push", "push"), "run_sync": ("sync", "sync")}
 
 
 def __getattr__(name: str) -> Any:
     """Return a name of a module not loaded yet, or ``__version__`` (importlib.metadata is slow to import)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"xmlsync.{_LAZY[name]}"), name)
+    if name in _LAZY or name in _RENAMED:
+        module, attribute = _RENAMED.get(name, (_LAZY.get(name, ""), name))
+        value = getattr(importlib.import_module(f"xmlsync.{module}"), attribute)
         globals()[name] = value
         return value
     if name != "__version__":
@@ -94,12 +117,15 @@ __all__ = [
     "BuildConfig",
     "BuildResult",
     "Business",
+    "Change",
     "Contact",
+    "Credentials",
     "Customer",
     "Email",
     "FeedDiff",
     "FileReport",
     "InputError",
+    "InputSpec",
     "Issue",
     "Offer",
     "OptionsError",
@@ -108,10 +134,18 @@ __all__ = [
     "OutputError",
     "Phone",
     "Product",
+    "Profile",
     "Progress",
     "Project",
+    "PushConfig",
+    "PushError",
     "RuleConfig",
     "Split",
+    "State",
+    "StateError",
+    "SyncConfig",
+    "SyncResult",
+    "Target",
     "UnreadableError",
     "ValidationError",
     "XmlSyncError",
@@ -127,10 +161,13 @@ __all__ = [
     "is_valid",
     "iter_errors",
     "iter_records",
+    "load_profile",
     "parse",
     "project_from_dict",
+    "push",
     "schema_path",
     "schema_text",
+    "sync",
     "validate",
     "validate_file",
     "write_feed",

@@ -72,6 +72,7 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
 if TYPE_CHECKING:
     from xmlsync.inputs import InputSpec
     from xmlsync.pipeline import Progress
+    from xmlsync.push import Credentials
 
     _IntParamType = click.ParamType[int]
 else:  # click < 8.2 has no generic ParamType
@@ -178,10 +179,39 @@ def base_url_option(func: F) -> F:
     kept per system and address)."""
     return click.option(
         "--base-url",
+        envvar="MINICRM_BASE_URL",
         default=DEFAULT_BASE_URL,
         show_default=True,
-        help="MiniCRM's address (a test system, a proxy); confirmations are kept apart per system and address.",
+        help="MiniCRM's address (a test system, a proxy; default: MINICRM_BASE_URL, else MiniCRM's own);"
+        " confirmations are kept apart per system and address.",
     )(func)
+
+
+def send_options(func: F) -> F:
+    """``--base-url``, ``--credentials`` and ``--timeout``: where and how to send, shared by push and sync."""
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=130,
+        show_default=True,
+        help="Seconds a request may take in all, upload and answer.",
+    )(func)
+    func = click.option(
+        "--credentials",
+        "credentials_path",
+        type=click.Path(dir_okay=False, exists=True),
+        help="TOML file with system_id and api_key, mode 600; by default MINICRM_SYSTEM_ID and MINICRM_API_KEY.",
+    )(func)
+    return base_url_option(func)
+
+
+def _credentials(path: str | None) -> Credentials:
+    from xmlsync.push import Credentials
+
+    try:
+        return Credentials.from_file(path) if path else Credentials.from_env(os.environ)
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was sent") from None
 
 
 class Stopped(BaseException):
@@ -600,13 +630,7 @@ def export(feed: str, output: str) -> None:
     metavar="URL",
     help="Have MiniCRM pull the feed published at URL (GET ...?Source=URL) instead of uploading; repeatable.",
 )
-@base_url_option
-@click.option(
-    "--credentials",
-    "credentials_path",
-    type=click.Path(dir_okay=False, exists=True),
-    help="TOML file with system_id and api_key, mode 600; by default MINICRM_SYSTEM_ID and MINICRM_API_KEY.",
-)
+@send_options
 @click.option(
     "--state",
     "state_path",
@@ -614,7 +638,6 @@ def export(feed: str, output: str) -> None:
     help="State file (the one build --state uses): counts the requests of the hour across runs, and records"
     " the projects MiniCRM accepted, so that the next delta build leaves them out.",
 )
-@click.option("--timeout", type=click.FloatRange(min=1), default=130, show_default=True, help="Seconds to wait.")
 @click.option("--dry-run", is_flag=True, help="Validate and print what would be sent; send nothing.")
 @click.option(
     "--profile",
@@ -647,7 +670,7 @@ def push(
         xmlsync push feed/offers.parts.json --credentials minicrm.toml --state push-state.json
         xmlsync push --source-url https://erp.example.hu/feeds/offers.xml
     """
-    from xmlsync.push import Credentials, Delivered, PushConfig, check_base_url, check_uploads, requests_for
+    from xmlsync.push import Delivered, PushConfig, check_base_url, check_uploads, requests_for
     from xmlsync.push import push as push_requests
 
     if not files and not source_urls:
@@ -658,8 +681,8 @@ def push(
         raise _usage(exc) from None
     profile = _profile(profile_path)
     rules = profile.config(BuildConfig(), vat_codes=vat_codes, strict=strict)
+    credentials = _credentials(credentials_path)
     try:
-        credentials = Credentials.from_file(credentials_path) if credentials_path else Credentials.from_env(os.environ)
         requests = requests_for(files, source_urls)
         issues = check_uploads(requests, rules)
         for warning in (issue for issue in issues if issue.severity == "warning"):
@@ -684,6 +707,137 @@ def push(
         )
     except XmlSyncError as exc:  # a refusal (PushError), or a state file xmlsync did not write
         raise _fail(exc, "the later feeds were not sent") from None
+
+
+@cli.command("sync")
+@click.argument(
+    "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
+)
+@click.option(
+    "--state",
+    "state_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The state file: what MiniCRM confirmed, per system and address; created on the first night.",
+)
+@input_options
+@sql_options
+@send_options
+@rule_options
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["fail", "skip"]),
+    help="skip (the default for sync, or the profile's [policy] on_invalid): set invalid records aside, list them"
+    " every night, and send the rest. fail: send nothing while a record is invalid.",
+)
+@click.option(
+    "--nights",
+    "nights_path",
+    type=click.Path(file_okay=False),
+    help="Folder for each night's feed, rejects and review (default: beside the state file, STATE.nights).",
+)
+@click.option(
+    "--keep-nights",
+    type=click.IntRange(min=1),
+    default=14,
+    show_default=True,
+    help="How many nights' folders to keep; older ones that sync made are removed.",
+)
+@click.option("--split-bytes", type=ByteSize(), metavar="SIZE", help="Write the night's feed in parts of SIZE.")
+@click.option("--full", is_flag=True, help="Send every project, not only what changed.")
+@click.option("--dry-run", is_flag=True, help="Build, check and review; send nothing and leave the state as it was.")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for another run holding the state file.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print the summary and the skipped records only.")
+def sync_command(
+    input_path: str | None,
+    state_path: str,
+    profile_path: str | None,
+    input_format: str | None,
+    sql_url: str | None,
+    query: str | None,
+    table: str | None,
+    base_url: str,
+    credentials_path: str | None,
+    timeout: float,
+    strict: bool | None,
+    vat_codes: Sequence[str],
+    on_invalid: str | None,
+    nights_path: str | None,
+    keep_nights: int,
+    split_bytes: int | None,
+    full: bool,
+    dry_run: bool,
+    lock_wait: float,
+    quiet: bool,
+) -> None:
+    """The nightly job in one command: delta build, checks, push and confirmation, under one lock.
+
+    Builds what changed since MiniCRM last confirmed it, into a new night's folder (feed, rejects,
+    review.txt), checks it as validate does, sends it paced to MiniCRM's limit, and confirms what MiniCRM
+    accepted. A night with nothing to send sends nothing. A night that fails leaves its changes for the
+    next. Exit 0: everything was accepted, or nothing had to go; 1: something waits (see the lines above).
+
+    \b
+    Example:
+        xmlsync sync erp.csv --profile erp.toml --state minicrm-state.db
+        xmlsync sync --from-sql sqlite:///erp.db --table offers --profile erp.toml --state s.db --dry-run
+    """
+    from xmlsync.pipeline import Split
+    from xmlsync.push import Delivered, PushConfig
+    from xmlsync.sync import SyncConfig, sync
+
+    spec = _input(input_path, input_format, sql_url, table, query)
+    profile = _profile(profile_path)
+    rules = profile.config(BuildConfig(), vat_codes=vat_codes, strict=strict)
+    credentials = _credentials(credentials_path)
+    config = SyncConfig(
+        state=Path(state_path),
+        nights=Path(nights_path) if nights_path else None,
+        keep_nights=keep_nights,
+        push=PushConfig(base_url=base_url, timeout=timeout, state=Path(state_path)),
+        on_invalid="fail" if (on_invalid or profile.policy.on_invalid) == "fail" else "skip",
+        split=Split(None, split_bytes) if split_bytes else None,
+        full=full,
+        dry_run=dry_run,
+        lock_wait=lock_wait,
+    )
+
+    def accepted(delivered: Delivered) -> None:
+        if not quiet:
+            click.echo(f"{delivered.request.target}: accepted by MiniCRM", err=True)
+
+    try:
+        result = sync(
+            spec, credentials, config, rules, profile, on_event=lambda line: click.echo(line, err=True),
+            on_delivered=accepted,
+        )  # fmt: skip
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was sent") from None
+    for warning in result.build.warnings:
+        if not quiet:
+            click.echo(painted(str(warning)), err=True)
+    for issue in result.skipped:  # every night, --quiet or not: a skipped record never reaches MiniCRM
+        click.echo(painted(f"skipped: {issue}"), err=True)
+    if result.build.skipped > len(result.skipped):
+        click.echo(f"skipped: {result.build.skipped - len(result.skipped):,} more, in {result.build.rejects}", err=True)
+    click.echo(f"{result.night}: {result.summary()}")
+    if not quiet:
+        for change in result.changes:
+            click.echo(f"  {change.verdict:<8} {change.label()}")
+        for project, name in list(zip(result.build.gone, result.build.gone_names, strict=True))[:10]:
+            click.echo(f"  gone     {name or '(no name)'} (Project {project})")
+        if result.changes or result.build.gone:
+            click.echo(f"  (all of it in {result.review})")
+    if result.refused:
+        raise _fail(XmlSyncError(result.refused), f"{result.waiting:,} changed projects wait for the next sync")
 
 
 @cli.group(invoke_without_command=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import html
 import multiprocessing
 import os
 import re
@@ -95,6 +96,7 @@ class BuildResult:
     parts: tuple[str, ...] = ()
     delta: tuple[int, int, int] | None = None  # new, changed, unchanged (with a state file)
     gone: tuple[str, ...] = ()  # Ids MiniCRM has that the source no longer does
+    gone_names: tuple[str | None, ...] = ()  # the Name each of them was last built with
     state: str | None = None
 
     def summary(self) -> str:
@@ -192,21 +194,49 @@ def write_projects(
     )
 
 
+_NAME = re.compile(rb"<Name>([^<]*)</Name>")  # a built project's first <Name> is its own: the builder writes it first
+
+
+class Change(NamedTuple):
+    """A project a delta build sends: new or changed since MiniCRM confirmed it, named as the user knows it."""
+
+    verdict: Verdict
+    project: str  # the Project Id
+    name: str | None  # its Name
+    key: str | None  # the ERP key the Id was made from, if it was
+
+    def label(self) -> str:
+        """Return ``Kovács Kft. (P-01001, Project 2962584582889106)`` or ``Kovács Kft. (Project 10001)``."""
+        where = f"{self.key}, Project {self.project}" if self.key else f"Project {self.project}"
+        return f"{self.name or '(no name)'} ({where})"
+
+
+ChangeCallback = Callable[[Change], None]
+
+
 class Delta:
     """Which projects a delta build writes: new or changed ones since MiniCRM confirmed them (all with ``full``)."""
 
-    def __init__(self, state: State, target: Target, *, full: bool = False) -> None:
+    def __init__(
+        self, state: State, target: Target, *, full: bool = False, on_change: ChangeCallback | None = None
+    ) -> None:
         self.state = state
         self.target = target.key
         self.full = full
+        self.on_change = on_change
         self.counts: dict[Verdict, int] = {"new": 0, "changed": 0, "unchanged": 0}
 
-    def wanted(self, ids: ProjectIds, xml: bytes) -> bool:
+    def wanted(self, ids: ProjectIds, xml: bytes, keys: tuple[tuple[str, str], ...] = ()) -> bool:
         """Record a valid project as built; return whether to write it."""
         if ids.project is None:
             return True
-        verdict = self.state.classify(self.target, ids.project, digest(xml))
+        named = _NAME.search(xml)
+        name = html.unescape(named[1].decode("utf-8")) if named else None
+        verdict = self.state.classify(self.target, ids.project, digest(xml), name)
         self.counts[verdict] += 1
+        if self.on_change is not None and verdict != "unchanged":
+            key = next((erp for label, erp in keys if label == f"Project {ids.project}"), None)
+            self.on_change(Change(verdict, ids.project, name, key))
         return self.full or verdict != "unchanged"
 
     def set_aside(self, project_id: str | None) -> None:
@@ -423,7 +453,11 @@ class _FeedRun:
                 continue
             if self.issues or result.xml is None:
                 continue
-            if self.delta is not None and result.ids is not None and not self.delta.wanted(result.ids, result.xml):
+            if (
+                self.delta is not None
+                and result.ids is not None
+                and not self.delta.wanted(result.ids, result.xml, raw.keys)
+            ):
                 continue
             try:
                 self.sink.write_serialised(result.xml, f"Project {result.ids.project}" if result.ids else None)
@@ -466,9 +500,11 @@ def build_file(
     split: Split | None = None,
     progress: ProgressCallback | None = None,
     jobs: int = 1,
-    state: str | Path | None = None,
+    state: str | Path | State | None = None,
     target: Target | None = None,
     full: bool = False,
+    on_change: ChangeCallback | None = None,
+    record: bool = True,
 ) -> BuildResult:
     """Build the feed for an input into ``output``.
 
@@ -489,6 +525,8 @@ def build_file(
         target: With ``state``, the MiniCRM system the delta is for (its confirmations are kept apart from
             those of any other system or base URL).
         full: With ``state``, write every project all the same (they are recorded as built).
+        on_change: With ``state``, called with each project the delta sends (new or changed), as it is built.
+        record: With ``state``, whether the build is recorded in it; ``False`` (a dry run) leaves it as it was.
 
     Raises:
         OptionsError: An output is an input (the ERP export, the profile) or another output; nothing was done.
@@ -513,9 +551,11 @@ def build_file(
             " if it is not MiniCRM's own, as for push"
         )
         raise OptionsError([Issue("state-target", message, source=str(state))])
-    _refuse_overlaps(spec, profile, output, rejects, split, state)
+    _refuse_overlaps(spec, profile, output, rejects, split, state.path if isinstance(state, State) else state)
     meter = InputMeter()
-    delta_state = State(state) if state is not None else None  # a foreign file is refused before any work
+    own_state = state is not None and not isinstance(state, State)
+    # a foreign state file is refused before any work
+    delta_state = state if isinstance(state, State) else State(state) if state is not None else None
     records = _raw_records(cast(Iterable[Any], source)) if given else read_records(spec, profile, on_open=meter.opened)
     if progress is not None:
         progress = _with_fraction(progress, meter)
@@ -524,7 +564,7 @@ def build_file(
         if delta_state is not None:
             delta_state.begin_build()
             assert target is not None
-            delta = Delta(delta_state, target, full=full)
+            delta = Delta(delta_state, target, full=full, on_change=on_change)
         with _reporting_os_errors(output if isinstance(output, str | Path) else None), contextlib.ExitStack() as stack:
             rejects_out = stack.enter_context(atomic_output(rejects)) if rejects is not None else None
             result = _build_into(records, output, config, split, rejects_out, progress, jobs, delta)
@@ -532,8 +572,14 @@ def build_file(
             result = replace(result, rejects=str(rejects))
         if delta_state is not None:
             assert delta is not None
-            result = replace(result, gone=tuple(delta_state.gone(delta.target)), state=str(state))
-            delta_state.end_build(keep=True)  # the output is written: what it holds counts as built
+            gone = delta_state.gone(delta.target)
+            result = replace(
+                result,
+                gone=tuple(project for project, _ in gone),
+                gone_names=tuple(name for _, name in gone),
+                state=str(delta_state.path),
+            )
+            delta_state.end_build(keep=record)  # the output is written: what it holds counts as built
         return result
     except BaseException:
         if delta_state is not None and delta_state.run:
@@ -541,7 +587,7 @@ def build_file(
         raise
     finally:
         records.close()
-        if delta_state is not None:
+        if delta_state is not None and own_state:
             delta_state.close()
 
 

@@ -360,12 +360,14 @@ def push(
     sleep: Callable[[float], None] = time.sleep,
     on_event: Event | None = None,
     on_delivered: Callable[[Delivered], None] | None = None,
+    state: State | None = None,
 ) -> list[Delivered]:
     """Send each request in order, pacing and retrying; stop at the first one MiniCRM refuses.
 
     ``client`` is an ``httpx.Client`` (made here when ``None``, with TLS verification on). ``on_event`` gets a
     line for each wait and retry; ``on_delivered`` each request as soon as MiniCRM accepted it. Validation of
-    the files is the caller's (see :func:`check_uploads`).
+    the files is the caller's (see :func:`check_uploads`). ``state`` is a state file the caller holds open
+    (for ``sync``, whose build and push share one lock); else ``config.state`` is opened here.
 
     A request counts as accepted only for an HTTP 200 whose body is JSON, as MiniCRM answers: a proxy's or a
     sign-in page's 200 is not. With a state file, the projects of an accepted upload are confirmed for this
@@ -381,7 +383,9 @@ def push(
     config = config or PushConfig()
     base_url = check_base_url(config.base_url)
     say = on_event or (lambda line: None)
-    state = State(config.state) if config.state is not None else None
+    own_state = state is None
+    if state is None and config.state is not None:
+        state = State(config.state)
     target = Target(credentials.system_id, base_url)
     limit = RateLimit(state, credentials.system_id, config.limit, clock)
     base = f"{base_url}/Api/SyncFeed/{credentials.system_id}"
@@ -435,7 +439,7 @@ def push(
     finally:
         if client is None and http is not None:
             http.close()
-        if state is not None:
+        if state is not None and own_state:
             state.close()
     return delivered
 

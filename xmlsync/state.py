@@ -50,7 +50,7 @@ _BLANKS = re.compile(rb">\s+<")
 _SQLITE = b"SQLite format 3\x00"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
-    "CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, confirmed TEXT, pending TEXT, run INTEGER);"
+    "CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, confirmed TEXT, pending TEXT, run INTEGER, name TEXT);"
     "CREATE TABLE IF NOT EXISTS confirmed (target TEXT, id TEXT, digest TEXT, PRIMARY KEY (target, id));"
     "CREATE TABLE IF NOT EXISTS requests (system TEXT, at REAL);"
 )
@@ -156,7 +156,8 @@ class State:
                 raise self._foreign()
             if row[0] == _EARLIER:  # its confirmations name no system: drop them, so each project goes once more
                 self._db.executescript(
-                    "BEGIN IMMEDIATE;" + _SCHEMA + "UPDATE projects SET confirmed = NULL;"
+                    "BEGIN IMMEDIATE;" + _SCHEMA + "ALTER TABLE projects ADD COLUMN name TEXT;"
+                    "UPDATE projects SET confirmed = NULL;"
                     f"UPDATE meta SET value = '{KIND}' WHERE key = 'kind'; COMMIT;"
                 )
 
@@ -226,7 +227,7 @@ class State:
             self.run = int(self._sql.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()[0]) + 1
             self._sql.execute("UPDATE meta SET value = ? WHERE key = 'run'", (str(self.run),))
 
-    def classify(self, target: str, project_id: str, project_digest: str) -> Verdict:
+    def classify(self, target: str, project_id: str, project_digest: str, name: str | None = None) -> Verdict:
         """Return whether a project is new, changed or unchanged since ``target`` confirmed it; record it as built.
 
         A project that the last build did not see (it was gone, or set aside) is new again: its card may have
@@ -238,8 +239,9 @@ class State:
                 "SELECT digest FROM confirmed WHERE target = ? AND id = ?", (target, project_id)
             ).fetchone()
             self._sql.execute(
-                "INSERT INTO projects VALUES (?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET pending = ?, run = ?",
-                (project_id, project_digest, self.run, project_digest, self.run),
+                "INSERT INTO projects VALUES (?, NULL, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET pending = ?, run = ?, name = ?",
+                (project_id, project_digest, self.run, name, project_digest, self.run, name),
             )
         if row is None or seen is None or int(seen[0]) < self.run - 1:
             return "new"
@@ -249,19 +251,20 @@ class State:
         """Count a project this build set aside as invalid as seen (it is skipped, not gone)."""
         with self._guard():
             self._sql.execute(
-                "INSERT INTO projects VALUES (?, NULL, NULL, ?) ON CONFLICT (id) DO UPDATE SET run = ?",
+                "INSERT INTO projects VALUES (?, NULL, NULL, ?, NULL) ON CONFLICT (id) DO UPDATE SET run = ?",
                 (project_id, self.run, self.run),
             )
 
-    def gone(self, target: str) -> list[str]:
-        """Return the Ids ``target`` confirmed that this build did not see (XML Sync cannot delete them)."""
+    def gone(self, target: str) -> list[tuple[str, str | None]]:
+        """Return the Ids ``target`` confirmed that this build did not see (XML Sync cannot delete them), each
+        with the Name it was last built with."""
         with self._guard():
             rows = self._sql.execute(
-                "SELECT c.id FROM confirmed c LEFT JOIN projects p ON p.id = c.id"
+                "SELECT c.id, p.name FROM confirmed c LEFT JOIN projects p ON p.id = c.id"
                 " WHERE c.target = ? AND (p.run IS NULL OR p.run < ?) ORDER BY c.id",
                 (target, self.run),
             ).fetchall()
-        return [row[0] for row in rows]
+        return [(row[0], row[1] if isinstance(row[1], str) else None) for row in rows]
 
     def end_build(self, *, keep: bool) -> None:
         """Keep what the build recorded (it wrote its output), or forget it (it failed)."""
