@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,49 @@ def test_a_sync_while_another_holds_the_state_is_busy(
         f"{tmp_path / 'minicrm.db'}: is in use by another xmlsync run (waited 0.1 s); let it finish and run again, or"
         " give another --state path [state-busy]\nError: 1 problem found; nothing was sent\n"
     )
+
+
+def test_a_night_whose_erp_driver_changes_sends_nothing_new(
+    runner: CliRunner, minicrm: MiniCRM, env: None, tmp_path: Path
+) -> None:
+    """A PostgreSQL numeric column gives 27.00 and 3.000 where SQLite or a CSV give 27 and 3: one text for both."""
+    night(runner, minicrm, tmp_path, "--quiet")
+    path = erp(tmp_path)
+    records = json.loads(path.read_text(encoding="utf-8"))
+    for record in records:
+        for offer in record["Offers"]:
+            for product in offer["Products"]:  # as a numeric(12,3) column comes: 3 -> 3.000, 27% -> 27.000%
+                product["Quantity"] = str(Decimal(str(product["Quantity"])).quantize(Decimal("0.001")))
+                product["PriceNet"] = str(Decimal(str(product["PriceNet"])).quantize(Decimal("0.001")))
+                product["VAT"] = f"{Decimal(str(product['VAT']).rstrip('%')).quantize(Decimal('0.01'))}%"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    assert '"Quantity": "3.000"' in path.read_text(encoding="utf-8")
+    result = runner.invoke(cli, ["sync", str(path), "--state", str(tmp_path / "minicrm.db"), "--base-url", minicrm.url])
+    assert (result.exit_code, result.stdout.split(": ", 1)[1]) == (
+        0,
+        "0 new, 0 changed, 3 unchanged, 0 gone, 0 skipped; nothing to send\n",
+    )
+    assert len(minicrm.received) == 1
+
+
+def test_numbers_have_one_text_whatever_the_source_gave() -> None:
+    import io
+    from decimal import Decimal
+
+    from xmlsync import build_records
+
+    def feed(price: object, quantity: object, vat: object) -> bytes:
+        record = json.loads((FIXTURES / "offers.json").read_text(encoding="utf-8"))[0]
+        record["Offers"] = record["Offers"][:1]
+        record["Offers"][0]["Products"] = [
+            dict(record["Offers"][0]["Products"][0], PriceNet=price, Quantity=quantity, VAT=vat)
+        ]
+        out = io.BytesIO()
+        build_records([record], out)
+        return out.getvalue()
+
+    plain = feed("1250.5", 3, "27%")
+    assert b"<PriceNet>1250.5</PriceNet>" in plain and b"<Quantity>3</Quantity>" in plain and b"<VAT>27%</VAT>" in plain
+    assert feed(Decimal("1250.50"), Decimal("3.000"), Decimal("27.00")) == plain  # a PostgreSQL numeric
+    assert feed("1250.500", "3.0", "27.00%") == plain  # a CSV of fixed decimals
+    assert feed(Decimal("1.2505E+3"), 3, 27) == plain

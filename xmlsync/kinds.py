@@ -46,11 +46,16 @@ ISO_4217 = frozenset(
 )
 _DIGITS = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-CANONICAL_DECIMAL = re.compile(rf"-?(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})(\.[0-9]{{1,{MAX_DIGITS}}})?")
+# The one text of a number that build writes, whatever the source gave (3, 3.000, Decimal('3.000') from a
+# PostgreSQL numeric): no trailing zeros after the point, no point without digits after it, no -0.
+CANONICAL_DECIMAL = re.compile(
+    rf"(0|-?[1-9][0-9]{{0,{MAX_DIGITS - 1}}})(\.[0-9]{{0,{MAX_DIGITS - 1}}}[1-9])?|-0\.[0-9]{{0,{MAX_DIGITS - 1}}}[1-9]"
+)
 LIMIT = 10**MAX_DIGITS
 _NUMERIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # a number, if not a whole one
 _PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,2})?)%?")
-RATE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")
+RATE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%")  # a rate a feed may hold (27.00% is one)
+CANONICAL_RATE = re.compile(r"(0|[1-9][0-9]{0,2})(\.[0-9]?[1-9])?%")  # the one build writes (27%, 5.5%)
 _FRACTION = re.compile(r"0?\.[0-9]*[1-9][0-9]*")  # strictly between 0 and 1, without a % sign
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -95,6 +100,15 @@ class Verdict(NamedTuple):
     code: str
     severity: str
     message: str
+
+
+def decimal_text(value: Decimal) -> str:
+    """Return the canonical text of a finite number that :func:`fits`: ``Decimal('27.00')`` -> ``27``,
+    ``Decimal('-0.50')`` -> ``-0.5``, ``Decimal('1.25E+5')`` -> ``125000``, ``Decimal('-0')`` -> ``0``."""
+    text = format(value, "f")  # exact: normalize() would round past 28 digits
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def fits(value: Decimal) -> bool:
@@ -424,7 +438,7 @@ class Number(Kind):
     def read(self, value: Any, config: BuildConfig) -> str | None:
         if type(value) is str and CANONICAL_DECIMAL.fullmatch(value):
             return value  # the usual case: written as it is
-        return format(self.number(value), "f")
+        return decimal_text(self.number(value))
 
     @staticmethod
     def number(value: Any) -> Decimal:
@@ -457,7 +471,7 @@ class Number(Kind):
         return (
             "if type(v) is str and CANONICAL_DECIMAL(v):\n    pass\n"
             "elif type(v) is int and -LIMIT < v < LIMIT:\n    v = str(v)\n"
-            "elif type(v) is Decimal and v.is_finite() and fits(v):\n    v = format(v, 'f')\n"
+            "elif type(v) is Decimal and v.is_finite() and fits(v):\n    v = decimal_text(v)\n"
             "else:\n    raise Odd"
         )
 
@@ -594,10 +608,10 @@ class Vat(Kind):
     facet = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%|[A-Z][A-Z0-9_]{0,31}").fullmatch
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
-        if type(value) is str and value[-1:] == "%" and RATE.fullmatch(value):
+        if type(value) is str and value[-1:] == "%" and CANONICAL_RATE.fullmatch(value):
             return value  # the usual case
         if isinstance(value, int | Decimal) and not isinstance(value, bool) and fits(Decimal(value)):
-            value = format(value, "f") if isinstance(value, Decimal) else str(value)
+            value = decimal_text(Decimal(value))
         if isinstance(value, str):
             text: str = value
             if _FRACTION.fullmatch(text.strip()):  # 0.27 with no % sign: a fraction of one, or a rate below 1%?
@@ -608,10 +622,10 @@ class Vat(Kind):
                         " or set [locale] vat_fractions = true in the profile if the column holds fractions"
                         " (0.27 for 27%)",
                     )
-                text = format(Decimal(text.strip()).scaleb(2).normalize(), "f")
+                text = decimal_text(Decimal(text.strip()).scaleb(2))
             match = _PERCENT.fullmatch(text.strip())
             if match:
-                return f"{match.group(1)}%"
+                return f"{decimal_text(Decimal(match.group(1)))}%"
             if text in config.vat_codes:
                 return text
         raise Problem(
@@ -637,10 +651,10 @@ class Vat(Kind):
 
     @property
     def fast(self) -> str:
-        return 'if type(v) is not str or v[-1:] != "%" or not RATE(v):\n    raise Odd'
+        return 'if type(v) is not str or v[-1:] != "%" or not CANONICAL_RATE(v):\n    raise Odd'
 
     def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
-        rate = RATE.fullmatch
+        rate = CANONICAL_RATE.fullmatch
         return lambda text: text if rate(text) else None
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
