@@ -161,3 +161,52 @@ def test_flatten_names_repeated_elements_by_id_or_place() -> None:
         "Field[1]": "a",
         "Field[2]": "b",
     }
+
+
+def test_siblings_that_share_an_id_are_compared_in_linear_time(tmp_path: Path) -> None:
+    import time
+
+    def feed(count: int, price: str) -> bytes:
+        products = "".join(f'<Product Id="5"><PriceNet>{price}</PriceNet></Product>' for _ in range(count))
+        return f'<Projects><Project Id="1"><Offers><Offer Id="1"><Products>{products}</Products></Offer></Offers></Project></Projects>'.encode()
+
+    started = time.monotonic()
+    [entry] = list(diff_feeds(feed(8000, "1"), feed(8000, "2")))
+    assert time.monotonic() - started < 5  # 64 s before, cubic in the siblings
+    assert (len(entry.changes), entry.changes[0].path, entry.changes[2].path) == (
+        8000,
+        "Offers/Offer[Id=1]/Products/Product[Id=5]/PriceNet",
+        "Offers/Offer[Id=1]/Products/Product[Id=5]+2/PriceNet",
+    )
+
+
+def test_a_full_temporary_disk_is_trouble_exit_2_not_a_difference(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+    import tempfile
+
+    import xmlsync.diff
+
+    connect = sqlite3.connect
+
+    class Full:
+        def __init__(self) -> None:
+            self.real = connect(":memory:", isolation_level=None)
+
+        def execute(self, sql: str, *args: object) -> object:
+            if sql.startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.real.execute(sql, *args)
+
+        def close(self) -> None:
+            self.real.close()
+
+    monkeypatch.setattr(xmlsync.diff.sqlite3, "connect", lambda *args, **kwargs: Full())
+    result = runner.invoke(cli, ["diff", str(SAMPLE_XML), str(SAMPLE_XML)])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2,
+        "",
+        f"{SAMPLE_XML}: cannot keep the old feed's projects in a temporary file in {tempfile.gettempdir()} (database"
+        " or disk is full); free some space there, or point TMPDIR at a folder with room [diff-store]\n",
+    )

@@ -8,14 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FIXTURES, SAMPLE_XML
+from tests.conftest import FIXTURES, ROOT, SAMPLE_XML
 from tests.test_properties import projects
 from tests.test_sample import canonical
-from xmlsync import BuildConfig, InputError, write_feed
+from xmlsync import BuildConfig, InputError, build_records, write_feed
 from xmlsync.cli import cli
 from xmlsync.export import export_feed, iter_records
 from xmlsync.readers import RawRecord, read_jsonl
@@ -108,3 +109,32 @@ def test_a_broken_feed_and_an_output_that_is_the_feed(runner: CliRunner, tmp_pat
         " choose another output",
     )
     assert sorted(os.listdir(tmp_path)) == ["f.xml"]
+
+
+@pytest.mark.parametrize(
+    "feed",
+    sorted((ROOT / "tests" / "fixtures" / "validate").glob("*-0_errors*.xml")),
+    ids=lambda path: path.stem,
+)
+def test_every_valid_real_feed_exports_to_records_that_build_takes(feed: Path) -> None:
+    """MiniCRM's own plugin's feed, a production integration's (a flat contact), cards alone...: export writes
+    only what build reads (a flat <Email> becomes Emails, a <Type>Person</Type> is left out)."""
+    out = io.BytesIO()
+    records = list(iter_records(feed))
+    result = build_records(records, out)
+    assert result.projects == len(records) > 0
+
+
+def test_a_flat_contact_type_other_than_person_cannot_be_exported(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        SAMPLE_XML.read_text(encoding="utf-8").replace(
+            "<FirstName>Test</FirstName>", "<Type>Company</Type><FirstName>Test</FirstName>"
+        )
+    )
+    with pytest.raises(InputError) as caught:
+        list(iter_records(feed))
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{feed}:26: /Projects/Project[1]/Contacts/Contact[1]/Type (Project 99999): <Type> 'Company' is not Person"
+        " [cannot-export]"
+    ]

@@ -6,6 +6,7 @@ Both directions assert the same two things: no exception but xmlsync's own, and 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from decimal import Decimal
@@ -14,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SAMPLE_XML
+from tests.conftest import ROOT, SAMPLE_XML
 from tests.test_properties import projects
 from xmlsync import BuildConfig, InputError, check_file, write_feed
 from xmlsync.readers import RawRecord, read_jsonl
@@ -143,3 +144,89 @@ def test_hostile_feeds_get_a_report_and_a_doctype_is_refused_first(
         assert [issue.code for issue in report.issues] == ["encoding"]
     elif doctype is not None:
         assert [issue.code for issue in report.issues] == ["dtd-forbidden"]
+
+
+# -- profiles of every shape, push answers, diff and export -----------------------------------------------------
+
+PROFILE_VALUES = st.sampled_from(
+    [1, -1, 2**70, 1.5, True, "", "x", "\x00", [], [1], ["a"], {}, {"a": 1}, {"a": {"b": []}}, "utf-8", ",", '"',
+     "%d.%m.%Y", "53-bit", "Project.Name"]
+)  # fmt: skip
+PROFILE_KEYS = st.sampled_from(
+    ["columns", "constants", "values", "ids", "locale", "policy", "input", "countries", "x"]
+)  # fmt: skip
+
+
+def _toml(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return "{" + ", ".join(f"{json.dumps(key)} = {_toml(item)}" for key, item in value.items()) + "}"
+
+
+@FUZZ
+@given(st.lists(st.tuples(PROFILE_KEYS, st.text(max_size=20) | PROFILE_KEYS, PROFILE_VALUES), max_size=8))
+def test_profiles_of_any_shape_are_one_clear_error(tmp_path_factory: Any, entries: list[tuple[str, str, Any]]) -> None:
+    import tomllib
+
+    from xmlsync import XmlSyncError, load_profile
+
+    path = tmp_path_factory.mktemp("p") / "p.toml"
+    base = (ROOT / "fixtures" / "erp" / "erp.toml").read_text(encoding="utf-8")
+    extra = "\n".join(f"[{section}.{_toml(key)}]\nv = {_toml(value)}" if section == "x" else
+                      f"{_toml(key)} = {_toml(value)}" for section, key, value in entries)  # fmt: skip
+    for text in (base + "\n[zz]\n" + extra, extra):
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_profile(path)
+        except XmlSyncError as exc:
+            assert all(issue.code for issue in exc.issues)
+
+
+@FUZZ
+@given(st.binary(max_size=300), st.sampled_from(["application/json", "text/html", ""]))
+def test_push_takes_only_a_json_200_as_minicrms_answer(body: bytes, kind: str) -> None:
+    import json
+
+    import httpx
+
+    from tests.conftest import KEY, SYSTEM
+    from xmlsync.push import Credentials, PushConfig, PushError, Request, push
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body, headers={"Content-Type": kind}))
+    try:
+        minicrm = isinstance(json.loads(body.decode("utf-8", errors="replace")), dict)
+    except ValueError:
+        minicrm = False
+    with httpx.Client(transport=transport) as client:
+        try:
+            [done] = push([Request("upload", str(SAMPLE_XML))], Credentials(SYSTEM, KEY), PushConfig(), client=client)
+            assert minicrm, done
+        except PushError as exc:
+            assert not minicrm and [issue.code for issue in exc.issues] == ["not-minicrm"]
+
+
+@FUZZ
+@given(st.binary(max_size=2000))
+def test_diff_and_export_of_hostile_bytes_are_one_clear_error(data: bytes) -> None:
+    from xmlsync import XmlSyncError, diff_feeds
+    from xmlsync.export import export_feed
+
+    sample = SAMPLE_XML.read_bytes()
+    mutated = sample[: len(data) % len(sample)] + data + sample[len(data) % len(sample) :]
+    for feed in (data, mutated):
+        with contextlib.suppress(XmlSyncError):
+            list(diff_feeds(sample, feed))
+        with contextlib.suppress(XmlSyncError):
+            export_feed(feed, io.BytesIO())

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 from lxml import etree
 
+from xmlsync.errors import Issue, OutputError
 from xmlsync.paths import CONTAINERS
 from xmlsync.safe import Source, iter_compact_projects, safe_parser, source_name
 
@@ -81,6 +83,13 @@ class FeedDiff:
             )
             yield from self._load(store)
             yield from self._compare(store)
+        except sqlite3.Error as exc:  # the temporary file: a full disk, most likely
+            folder = tempfile.gettempdir()
+            message = (
+                f"cannot keep the old feed's projects in a temporary file in {folder} ({exc}); free some space"
+                " there, or point TMPDIR at a folder with room"
+            )
+            raise OutputError([Issue("diff-store", message, source=self.old_name)]) from None
         finally:
             store.close()
 
@@ -153,6 +162,7 @@ def flatten(project: etree._Element) -> dict[str, str]:
         for child in children:
             totals[str(child.tag)] = totals.get(str(child.tag), 0) + 1
         places: dict[str, int] = {}
+        repeats: dict[str, int] = {}
         taken: set[str] = set()
         for child in children:
             tag = str(child.tag)
@@ -163,7 +173,11 @@ def flatten(project: etree._Element) -> dict[str, str]:
                 step = f"{tag}[Id={ident}]"
             elif totals[tag] > 1 or element.tag in CONTAINERS:  # Email[1] even alone: the second is Email[2]
                 step = f"{tag}[{places[tag]}]"
-            while step in taken:  # the same Id twice among siblings: keep both
+            again = repeats.get(step, 0)  # the same Id among siblings: Offer[Id=7]+, Offer[Id=7]+2... (linear)
+            repeats[step] = again + 1
+            if again:
+                step = f"{step}+" if again == 1 else f"{step}+{again}"
+            while step in taken:  # only an Id that itself ends like one of those names
                 step += "+"
             taken.add(step)
             walk(child, f"{path}/{step}" if path else step)

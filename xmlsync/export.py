@@ -46,6 +46,26 @@ class _Unexportable(Exception):
         self.message = message
 
 
+# Flat contact fields (MiniCRM's REST names, written straight into <Contact> by third parties; validate warns of
+# them): the record form build takes. <Type> is always Person (a <Contact> is a person) and carries nothing.
+_FLAT_CONTACT = {"Email": "Emails", "Phone": "Phones", "Type": None}
+
+
+def _unflatten(contact: dict[str, Any], element: etree._Element) -> dict[str, Any]:
+    """Return a contact record with its flat fields in the form build takes."""
+    for tag, target in _FLAT_CONTACT.items():
+        if tag not in contact:
+            continue
+        value = contact.pop(tag)
+        if target is None:
+            if str(value).strip().lower() not in ("person", ""):
+                where = element.find(tag)
+                raise _Unexportable(where if where is not None else element, f"<{tag}> {value!r} is not Person")
+            continue
+        contact[target] = [*contact.get(target, []), value]
+    return contact
+
+
 def _record(element: etree._Element, *, project: bool = False) -> dict[str, Any]:
     record: dict[str, Any] = {}
     fields: dict[str, Any] = {}
@@ -66,6 +86,8 @@ def _record(element: etree._Element, *, project: bool = False) -> dict[str, Any]
             raise _Unexportable(child, f"<{tag}> appears twice in <{element.tag}>, which records cannot hold")
         if tag in VALUE_LISTS:
             target[tag] = [item.findtext("Value") or "" for item in child.iterchildren(etree.Element)]
+        elif tag == "Contacts":
+            target[tag] = [_unflatten(_record(item), item) for item in child.iterchildren(etree.Element)]
         elif tag in CONTAINERS:
             target[tag] = [_record(item) for item in child.iterchildren(etree.Element)]
         elif len(child) or child.attrib:

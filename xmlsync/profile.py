@@ -301,7 +301,11 @@ def load_profile(path: str | Path) -> Profile:
     columns = _field_table(data.get("columns", {}), "columns", str, problem)
     constants = _field_table(data.get("constants", {}), "constants", (str, int, float), problem)
     values: dict[str, dict[str, str]] = {}
-    for key, table in (data.get("values") or {}).items():
+    value_tables = data.get("values", {})
+    if not isinstance(value_tables, dict):
+        problem("values", 'must be a table of fields, e.g. [values."Offer.Status"] with "E" = "Accepted"')
+        value_tables = {}
+    for key, table in value_tables.items():
         if spec_of(key) is None:
             problem(f"values.{key}", f"unknown field{_suggest(key, list(FLAT_FIELDS))}", "unknown-field")
         elif not isinstance(table, dict) or not all(isinstance(v, str | int) for v in table.values()):
@@ -309,7 +313,9 @@ def load_profile(path: str | Path) -> Profile:
         else:
             values[key] = {str(k): str(v) for k, v in table.items()}
     country_fields = countries.get("fields", [])
-    if not isinstance(country_fields, list) or any(spec_of(f) is None for f in country_fields):
+    if not isinstance(country_fields, list) or any(
+        not isinstance(f, str) or spec_of(f) is None for f in country_fields
+    ):
         problem("countries.fields", 'must list fields such as "Customer.CountryId"')
         country_fields = []
     language = text(countries, "countries", "language", "en") or "en"
@@ -421,6 +427,7 @@ def load_profile(path: str | Path) -> Profile:
 def _field_table(table: Any, section: str, types: type | tuple[type, ...], problem: Any) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if not isinstance(table, dict):
+        problem(section, f'must be a table of fields, e.g. [{section}] with "Project.Name" = ...')
         return result
     for key, value in table.items():
         if spec_of(key) is None:

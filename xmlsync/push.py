@@ -11,6 +11,7 @@ counted in a small state file shared by consecutive runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -301,7 +302,7 @@ class _Answer:
 
 
 def _exchange(
-    http: Any, request: Request, sent: _Sent | None, base: str, auth: tuple[str, str], timeout: float
+    http: Any, request: Request, sent: _Sent | None, base: str, auth: tuple[str, str], timeout: float, own: bool
 ) -> _Answer:
     """Send one request and read its answer, all within ``timeout`` seconds (a deadline, not a per-read
     limit: a server that trickles its answer is cut off), reading at most 1 MiB of the answer."""
@@ -318,17 +319,16 @@ def _exchange(
             opened = http.stream("GET", base, params={"Source": request.target}, auth=auth)
         with opened as response:
             body = bytearray()
-            for chunk in response.iter_raw():
+            for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > _ANSWER_BYTES:
                     return _Answer(response.status_code, f"an answer of over {_ANSWER_BYTES:,} bytes, not MiniCRM's")
             text = body.decode("utf-8", errors="replace")
             minicrm = False
             if response.status_code == 200:
-                try:
-                    json.loads(text)
-                    minicrm = True
-                except ValueError:
+                with contextlib.suppress(ValueError):
+                    minicrm = isinstance(json.loads(text), dict)  # MiniCRM answers a JSON object
+                if not minicrm:
                     kind = response.headers.get("Content-Type", "no Content-Type")
                     text = f"{kind}: {text}"
             return _Answer(
@@ -340,7 +340,8 @@ def _exchange(
     try:
         return future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
-        http.close()  # cuts the connection the request is stuck on
+        if own:
+            http.close()  # cuts the connection the request is stuck on
         return _Answer(None, f"no answer within {timeout:g} s")
     except httpx.TimeoutException:
         return _Answer(None, f"no answer within {timeout:g} s")
@@ -369,8 +370,8 @@ def push(
     the files is the caller's (see :func:`check_uploads`). ``state`` is a state file the caller holds open
     (for ``sync``, whose build and push share one lock); else ``config.state`` is opened here.
 
-    A request counts as accepted only for an HTTP 200 whose body is JSON, as MiniCRM answers: a proxy's or a
-    sign-in page's 200 is not. With a state file, the projects of an accepted upload are confirmed for this
+    A request counts as accepted only for an HTTP 200 whose body is a JSON object, as MiniCRM answers: a
+    proxy's or a sign-in page's 200 is not. With a state file, the projects of an accepted upload are confirmed for this
     system and base URL, from the very bytes that were sent (a part whose SHA-256 is not the one its part
     list names is not sent at all).
 
@@ -412,7 +413,7 @@ def push(
                     limit.record()
                     if http is None:
                         http = _client(config.timeout)
-                    answer = _exchange(http, request, sent, base, auth, config.timeout)
+                    answer = _exchange(http, request, sent, base, auth, config.timeout, own=client is None)
                     if answer.status is None and client is None:
                         http.close()
                         http = None  # a connection cut at the deadline is not used again
