@@ -274,3 +274,51 @@ def test_mutated_state_files_give_one_line_never_a_traceback(
             [line] = [line for line in result.stderr.splitlines() if not line.startswith("Error:")]
             codes.add(line.rsplit("[", 1)[1])
     assert codes <= {"state-damaged]", "state-file]"}
+
+
+def test_a_push_killed_after_the_upload_costs_a_resend_never_a_lost_change(
+    runner: CliRunner, tmp_path: Path, minicrm: MiniCRM, env: None
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    state = str(tmp_path / "state.db")
+    _, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    running: list[subprocess.Popen[bytes]] = []
+    minicrm.before_answer = lambda: os.kill(running[0].pid, signal.SIGKILL)  # MiniCRM has the feed; the answer is lost
+    command = [sys.executable, "-m", "xmlsync", "push", "--base-url", minicrm.url, "--state", state, str(out)]
+    running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert running[0].wait(timeout=60) == -signal.SIGKILL
+    minicrm.before_answer = None
+    again, out = build(runner, tmp_path, "--state", state, "--base-url", minicrm.url)
+    assert again.stderr.endswith(f"against {state}: 3 new, 0 changed, 0 unchanged, 0 gone\n")
+    assert len(minicrm.received) == 1 and ids(out) == ["10001", "10002", "10003"]
+
+
+def test_a_full_disk_under_the_state_file_is_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    import pytest
+
+    from xmlsync.state import State, StateError
+
+    class Full:
+        in_transaction = False
+
+        def execute(self, *args: object) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        def close(self) -> None:
+            pass
+
+    path = tmp_path / "state.db"
+    state = State(path)
+    state._db = Full()  # type: ignore[assignment]
+    with pytest.raises(StateError) as caught:
+        state.confirm("t", [("1", "d")])
+    state.close()
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{path}: cannot be written: the disk is full; free some space and run again [state-unwritable]"
+    ]

@@ -46,6 +46,8 @@ ISO_4217 = frozenset(
 )
 _DIGITS = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# A number as a source writes it (12.50, 3.000): canonical but for trailing zeros, which trim_decimal drops.
+DECIMAL_TEXT = re.compile(rf"-?(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})(\.[0-9]{{1,{MAX_DIGITS}}})?")
 # The one text of a number that build writes, whatever the source gave (3, 3.000, Decimal('3.000') from a
 # PostgreSQL numeric): no trailing zeros after the point, no point without digits after it, no -0.
 CANONICAL_DECIMAL = re.compile(
@@ -102,13 +104,24 @@ class Verdict(NamedTuple):
     message: str
 
 
+def trim_decimal(text: str) -> str:
+    """Return a number's text (:data:`DECIMAL_TEXT`) without trailing zeros: ``12.50`` -> ``12.5``, ``-0.0``
+    -> ``0``."""
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def trim_rate(text: str) -> str:
+    """Return a rate (:data:`RATE`) as build writes it: ``27.00%`` -> ``27%``, ``05.50%`` -> ``5.5%``."""
+    whole, _, fraction = text[:-1].partition(".")
+    return f"{trim_decimal(f'{int(whole)}.{fraction}' if fraction else str(int(whole)))}%"
+
+
 def decimal_text(value: Decimal) -> str:
     """Return the canonical text of a finite number that :func:`fits`: ``Decimal('27.00')`` -> ``27``,
     ``Decimal('-0.50')`` -> ``-0.5``, ``Decimal('1.25E+5')`` -> ``125000``, ``Decimal('-0')`` -> ``0``."""
-    text = format(value, "f")  # exact: normalize() would round past 28 digits
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return trim_decimal(format(value, "f"))  # exact: normalize() would round past 28 digits
 
 
 def fits(value: Decimal) -> bool:
@@ -438,6 +451,8 @@ class Number(Kind):
     def read(self, value: Any, config: BuildConfig) -> str | None:
         if type(value) is str and CANONICAL_DECIMAL.fullmatch(value):
             return value  # the usual case: written as it is
+        if type(value) is str and DECIMAL_TEXT.fullmatch(value):
+            return trim_decimal(value)
         return decimal_text(self.number(value))
 
     @staticmethod
@@ -470,6 +485,7 @@ class Number(Kind):
     def fast(self) -> str:
         return (
             "if type(v) is str and CANONICAL_DECIMAL(v):\n    pass\n"
+            "elif type(v) is str and DECIMAL_TEXT(v):\n    v = trim_decimal(v)\n"
             "elif type(v) is int and -LIMIT < v < LIMIT:\n    v = str(v)\n"
             "elif type(v) is Decimal and v.is_finite() and fits(v):\n    v = decimal_text(v)\n"
             "else:\n    raise Odd"
@@ -478,8 +494,8 @@ class Number(Kind):
     def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
         if profile.decimal_separator != ".":
             return None
-        canonical = CANONICAL_DECIMAL.fullmatch
-        return lambda text: text if canonical(text) else None
+        canonical, loose = CANONICAL_DECIMAL.fullmatch, DECIMAL_TEXT.fullmatch
+        return lambda text: text if canonical(text) else trim_decimal(text) if loose(text) else None
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, bool):
@@ -610,6 +626,8 @@ class Vat(Kind):
     def read(self, value: Any, config: BuildConfig) -> str | None:
         if type(value) is str and value[-1:] == "%" and CANONICAL_RATE.fullmatch(value):
             return value  # the usual case
+        if type(value) is str and value[-1:] == "%" and RATE.fullmatch(value):
+            return trim_rate(value)
         if isinstance(value, int | Decimal) and not isinstance(value, bool) and fits(Decimal(value)):
             value = decimal_text(Decimal(value))
         if isinstance(value, str):
@@ -651,11 +669,14 @@ class Vat(Kind):
 
     @property
     def fast(self) -> str:
-        return 'if type(v) is not str or v[-1:] != "%" or not CANONICAL_RATE(v):\n    raise Odd'
+        return (
+            'if type(v) is not str or v[-1:] != "%" or not RATE(v):\n    raise Odd\n'
+            "if not CANONICAL_RATE(v):\n    v = trim_rate(v)"
+        )
 
     def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
-        rate = CANONICAL_RATE.fullmatch
-        return lambda text: text if rate(text) else None
+        canonical, rate = CANONICAL_RATE.fullmatch, RATE.fullmatch
+        return lambda text: text if canonical(text) else trim_rate(text) if rate(text) else None
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, str):

@@ -24,9 +24,11 @@ from xmlsync.fields import BUSINESS, CONTACT, OFFER, ORDER, PRODUCT, PROJECT, Cu
 from xmlsync.kinds import (
     CANONICAL_DECIMAL,
     CANONICAL_RATE,
+    DECIMAL_TEXT,
     INVALID_XML_CHAR,
     LIMIT,
     MAX_ID,
+    RATE,
     TEXT,
     Odd,
     Problem,
@@ -36,6 +38,8 @@ from xmlsync.kinds import (
     fits,
     format_date,
     parse_date,
+    trim_decimal,
+    trim_rate,
 )
 from xmlsync.records import Project
 from xmlsync.rules import issued_after_prompt
@@ -266,6 +270,10 @@ def _first_try() -> Any:
         "CANONICAL_DECIMAL": CANONICAL_DECIMAL.fullmatch,
         "CANONICAL_RATE": CANONICAL_RATE.fullmatch,
         "decimal_text": decimal_text,
+        "DECIMAL_TEXT": DECIMAL_TEXT.fullmatch,
+        "trim_decimal": trim_decimal,
+        "RATE": RATE.fullmatch,
+        "trim_rate": trim_rate,
         "parse_date": parse_date,
         "Decimal": Decimal,
         "date": date,
