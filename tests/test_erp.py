@@ -115,7 +115,7 @@ def test_a_title_where_the_header_should_be_names_the_header_row(runner: CliRunn
         "header_row = 3   # the row of the column names",
         'footer = "Összesen|Total"   # the data ends before a row starting with this',
     ]
-    assert '"Offer.Number" = "Ajánlatszám"' not in laid.stdout  # Hungarian names: each one is a choice
+    assert '"Offer.Number" = "Ajánlatszám"   # required' in laid.stdout  # the usual Hungarian names are known
 
 
 def test_cells_are_read_as_excel_shows_them(tmp_path: Path) -> None:
@@ -305,3 +305,49 @@ def test_errors_name_the_erp_keys_the_exact_row_and_1_based_paths(runner: CliRun
         f"{source}:5: Kelt -> Offer.Issued (Project P-01002 > Offer OF-2024/0021): '2024.04.33' is not a date in a"
         " known format; the profile's formats are %Y.%m.%d., %Y.%m.%d [invalid-date]",
     )
+
+
+MAPPING = Path(__file__).resolve().parent / "fixtures" / "mapping"
+
+
+@pytest.mark.parametrize(
+    ("export", "args"),
+    [("hu-export.csv", ["--encoding", "cp1250"]), ("ro-export.csv", [])],
+    ids=["hungarian", "romanian"],
+)
+def test_mapping_init_names_the_usual_hungarian_and_romanian_columns(
+    runner: CliRunner, golden, export: str, args: list[str]
+) -> None:
+    """Every column whose name says its field with certainty is filled; the others stay a TODO or unmapped."""
+    result = runner.invoke(cli, ["mapping", "init", str(MAPPING / export), *args], catch_exceptions=False)
+    assert result.exit_code == 0
+    golden(result.stdout_bytes, GOLDEN / "mapping" / export.replace(".csv", ".toml"))
+
+
+def test_a_profiles_names_extend_the_usual_column_names(runner: CliRunner, tmp_path: Path) -> None:
+    profile = tmp_path / "names.toml"
+    profile.write_text('[input]\ndelimiter = ";"\n\n[names]\n"Product.FolderName" = ["Raktár"]\n', encoding="utf-8")
+    hu = runner.invoke(
+        cli, ["mapping", "init", str(MAPPING / "hu-export.csv"), "--encoding", "cp1250", "--profile", str(profile)]
+    )
+    assert '"Product.FolderName" = "Raktár"   # required' in hu.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[names]\n"Product.Nam" = ["x"]\n"Offer.Id" = "x"\n', encoding="utf-8")
+    refused = runner.invoke(cli, ["mapping", "init", str(MAPPING / "ro-export.csv"), "--profile", str(bad)])
+    assert (refused.exit_code, refused.stderr.splitlines()[:2]) == (
+        1,
+        [
+            f'{bad}: names.Product.Nam: unknown field; did you mean "Product.Name"? [unknown-field]',
+            f'{bad}: names.Offer.Id: must list column names, e.g. ["Cikk neve", "Termék"] [invalid-profile]',
+        ],
+    )
+
+
+def test_no_usual_column_name_is_given_to_two_fields() -> None:
+    from xmlsync.template import COLUMN_NAMES, _key
+
+    owners: dict[str, set[str]] = {}
+    for name, columns in COLUMN_NAMES.items():
+        for column in columns:
+            owners.setdefault(_key(column), set()).add(name)
+    assert {key: fields for key, fields in owners.items() if len(fields) > 1} == {}

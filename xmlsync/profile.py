@@ -85,6 +85,7 @@ _SECTIONS = {
     "constants": (),
     "values": (),
     "countries": ("fields", "language"),
+    "names": (),
 }
 
 
@@ -136,6 +137,7 @@ class Profile:
         country_fields: Fields whose ISO country codes become MiniCRM country names.
         country_language: ``en``, ``hu`` or ``ro``.
         numbers_as_text: Which numbers of JSON records a text field takes (see :class:`~xmlsync.BuildConfig`).
+        names: Field -> more column names that ``mapping init`` takes for it, besides its built-in table.
     """
 
     source: str | None = None
@@ -165,6 +167,7 @@ class Profile:
     vat_fractions: bool = False
     timezone: str | None = None
     policy: Policy = field(default_factory=lambda: Policy())
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def config(
         self,
@@ -312,6 +315,18 @@ def load_profile(path: str | Path) -> Profile:
             problem(f"values.{key}", 'must map input values to MiniCRM values, e.g. "E" = "Accepted"')
         else:
             values[key] = {str(k): str(v) for k, v in table.items()}
+    names: dict[str, tuple[str, ...]] = {}
+    name_tables = data.get("names", {})
+    if not isinstance(name_tables, dict):
+        problem("names", 'must be a table of fields, e.g. [names] with "Product.Name" = ["Cikk neve"]')
+        name_tables = {}
+    for key, listed in name_tables.items():
+        if spec_of(key) is None:
+            problem(f"names.{key}", f"unknown field{_suggest(key, list(FLAT_FIELDS))}", "unknown-field")
+        elif not isinstance(listed, list) or not all(isinstance(item, str) and item.strip() for item in listed):
+            problem(f"names.{key}", 'must list column names, e.g. ["Cikk neve", "Termék"]')
+        else:
+            names[key] = tuple(listed)
     country_fields = countries.get("fields", [])
     if not isinstance(country_fields, list) or any(
         not isinstance(f, str) or spec_of(f) is None for f in country_fields
@@ -421,6 +436,7 @@ def load_profile(path: str | Path) -> Profile:
         values=values,
         country_fields=tuple(country_fields),
         country_language=language,
+        names=names,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,18 +14,78 @@ from xmlsync.profile import Profile
 
 _WORD = re.compile(r"[^0-9a-z]+")
 
+# The column names ERPs in MiniCRM's markets write (Hungarian, Romanian, English), compared without case,
+# accents, spaces and punctuation. Each name is given to one field only: a name that could mean two fields
+# ("Név", "Nume", "Dátum") is not here, and stays a TODO. A profile's [names] adds names of its own.
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "Project.Id": ("Partnerkód", "Partner kód", "Partnerazonosító", "Ügyfélkód", "Vevőkód", "Cod client",
+                   "Cod partener", "ID client", "Customer ID", "Customer code", "Client ID", "Partner ID"),
+    "Project.Name": ("Partner neve", "Partnernév", "Ügyfél neve", "Ügyfélnév", "Vevő neve", "Vevőnév",
+                     "Denumire client", "Nume client", "Denumire partener", "Customer name", "Client name",
+                     "Partner name"),
+    "Business.VatNumber": ("Adószám", "Adószáma", "CUI", "Cod fiscal", "CIF", "VAT number", "Tax number", "VAT ID"),
+    "Business.EUVatNumber": ("Közösségi adószám", "EU adószám", "Cod TVA intracomunitar", "EU VAT number"),
+    "Business.RegistrationNumber": ("Cégjegyzékszám", "Nr. Reg. Com.", "Nr. registrul comerțului",
+                                    "Registration number", "Company number"),
+    "Business.Email": ("Partner e-mail", "Cég e-mail", "E-mail firmă", "Company e-mail"),
+    "Contact.FirstName": ("Keresztnév", "Utónév", "Prenume", "First name", "Given name"),
+    "Contact.LastName": ("Vezetéknév", "Családnév", "Nume de familie", "Last name", "Surname", "Family name"),
+    "Contact.Email": ("Kapcsolat e-mail", "Kapcsolattartó e-mail", "E-mail contact", "Contact e-mail"),
+    "Contact.Phone": ("Kapcsolat telefon", "Kapcsolattartó telefon", "Telefon contact", "Contact phone"),
+    "Offer.Id": ("Ajánlat azonosító", "Ajánlat ID", "ID ofertă", "Offer ID", "Quote ID"),
+    "Offer.Number": ("Ajánlatszám", "Ajánlat száma", "Ajánlat sorszáma", "Nr. ofertă", "Număr ofertă",
+                     "Offer number", "Quote number"),
+    "Offer.CurrencyCode": ("Pénznem", "Deviza", "Valuta", "Moneda", "Monedă", "Currency", "Currency code"),
+    "Offer.Issued": ("Kelt", "Kelte", "Keltezés", "Kiállítás dátuma", "Kiállítás kelte", "Data emiterii",
+                     "Data ofertei", "Issued", "Issue date", "Date issued", "Offer date"),
+    "Offer.Performance": ("Teljesítés", "Teljesítés dátuma", "Teljesítés kelte", "Data livrării",
+                          "Data prestării", "Performance date", "Delivery date"),
+    "Offer.Prompt": ("Érvényes", "Érvényesség", "Érvényes eddig", "Fizetési határidő", "Határidő",
+                     "Valabilitate", "Valabil până la", "Data scadenței", "Scadență", "Valid until", "Due date"),
+    "Offer.Subject": ("Megjegyzés", "Tárgy", "Subiect", "Observații", "Mențiuni", "Subject", "Note", "Notes"),
+    "Offer.Status": ("Állapot", "Státusz", "Stadiu", "Stare", "Status"),
+    "Offer.PaymentMethod": ("Fizetési mód", "Modalitate de plată", "Mod de plată", "Payment method"),
+    "Offer.Language": ("Nyelv", "Limba", "Limbă", "Language"),
+    "Customer.CountryId": ("Ország", "Țara", "Țară", "Country"),
+    "Customer.County": ("Megye", "Județ", "Judet", "County"),
+    "Customer.PostalCode": ("Irsz", "Irányítószám", "Cod poștal", "Cod postal", "Postal code", "ZIP", "Postcode"),
+    "Customer.City": ("Város", "Település", "Helység", "Localitate", "Oraș", "City", "Town"),
+    "Customer.Address": ("Cím", "Utca, házszám", "Adresa", "Adresă", "Strada", "Address", "Street"),
+    "Product.Id": ("Termékkód", "Termékazonosító", "Cod produs", "ID produs", "Product ID", "Item ID"),
+    "Product.Name": ("Megnevezés", "Termék neve", "Terméknév", "Termék megnevezése", "Denumire produs",
+                     "Denumire articol", "Product name", "Item name"),
+    "Product.SKU": ("Cikkszám", "SKU", "Cod articol"),
+    "Product.EAN": ("EAN", "EAN13", "Vonalkód", "Cod de bare", "Barcode", "GTIN"),
+    "Product.Description": ("Termékleírás", "Leírás", "Descriere", "Descriere produs", "Description"),
+    "Product.PriceNet": ("Nettó egységár", "Egységár", "Nettó ár", "Preț unitar", "Preț unitar fără TVA",
+                         "Preț fără TVA", "Unit price", "Net price", "Net unit price"),
+    "Product.Quantity": ("Mennyiség", "Menny.", "Cantitate", "Cant.", "Quantity", "Qty"),
+    "Product.Unit": ("Egység", "Mennyiségi egység", "M.e.", "ME", "UM", "U.M.", "Unitate de măsură", "Unit", "UoM"),
+    "Product.VAT": ("ÁFA", "ÁFA kulcs", "ÁFA %", "ÁFA-kulcs", "Cota TVA", "TVA", "Cota TVA %", "VAT", "VAT rate",
+                    "Tax rate"),
+    "Product.FolderName": ("Termékcsoport", "Grupă produs", "Grupa produse", "Product group"),
+}  # fmt: skip
+
 
 def _key(text: str) -> str:
-    return _WORD.sub("", text.lower())
+    """Return a column name as compared: lower case, no accents, no spaces or punctuation (``Preț unitar``
+    -> ``pretunitar``)."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    return _WORD.sub("", "".join(char for char in folded if not unicodedata.combining(char)))
 
 
-def _guess(field: str, header: tuple[str, ...]) -> str | None:
-    """Return the column whose name matches the field (``Offer.Id``, ``offer_id``, ``OfferId``...)."""
+def _guess(field: str, header: tuple[str, ...], names: tuple[str, ...] = ()) -> str | None:
+    """Return the column whose name matches the field (``Offer.Id``, ``offer_id``, ``OfferId``...), or one of
+    the usual names of the field (:data:`COLUMN_NAMES` and the profile's ``names``)."""
     full, short = _key(field), _key(field.split(".")[1])
     for column in header:
         if _key(column) == full:
             return column
     matches = [column for column in header if _key(column) == short]
+    if len(matches) == 1:
+        return matches[0]
+    usual = {_key(name) for name in names}
+    matches = [column for column in header if _key(column) in usual]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -140,7 +201,7 @@ def profile_template(
     ]
     used: set[str] = set()
     for name, spec in FLAT_FIELDS.items():
-        column = _guess(name, header)
+        column = _guess(name, header, COLUMN_NAMES.get(name, ()) + profile.names.get(name, ()))
         need = "required" if spec.required else "optional"
         if column is not None and column not in used:
             used.add(column)
