@@ -351,3 +351,36 @@ def test_no_usual_column_name_is_given_to_two_fields() -> None:
         for column in columns:
             owners.setdefault(_key(column), set()).add(name)
     assert {key: fields for key, fields in owners.items() if len(fields) > 1} == {}
+
+
+def test_a_flat_export_without_a_profile_says_to_start_one(runner: CliRunner, tmp_path: Path) -> None:
+    source = MAPPING / "ro-export.csv"
+    result = runner.invoke(cli, ["build", str(source), "-o", str(tmp_path / "offers.xml")])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{source}: its columns are not named like the fields, and no --profile says which is which: start one with"
+        f" `xmlsync mapping init {source} -o erp.toml`, fill in its TODO fields, then build with --profile erp.toml"
+        f" [no-profile]\nError: 1 problem found; {tmp_path / 'offers.xml'} was not written\n",
+    )
+    assert not (tmp_path / "offers.xml").exists()
+
+
+def test_a_totals_row_below_the_data_names_the_footer_setting(runner: CliRunner, tmp_path: Path) -> None:
+    source = ERP / "offers-layout.xlsx"
+    profile = tmp_path / "layout.toml"
+    text = (ERP / "offers-layout.toml").read_text(encoding="utf-8")
+    profile.write_text("\n".join(line for line in text.splitlines() if not line.startswith("footer")), encoding="utf-8")
+    code, stderr, data = build(runner, tmp_path, str(source), "--profile", str(profile))
+    assert (code, stderr, data) == (
+        1,
+        f"{source}:11: row 11 looks like a totals row ('Összesen'), not an offer line: set [input] footer ="
+        ' "Összesen" in the profile (or --footer with mapping init), so that the data ends before it [totals-row]\n'
+        f"Error: 1 problem found; {tmp_path / 'offers.xml'} was not written\n",
+        b"",
+    )
+    init = runner.invoke(cli, ["mapping", "init", str(source), "--header-row", "3"])
+    assert (init.exit_code, init.stderr.splitlines()[0]) == (
+        1,
+        f"{source}:11: row 11 looks like a totals row ('Összesen'), not an offer line: set [input] footer ="
+        ' "Összesen" in the profile (or --footer with mapping init), so that the data ends before it [totals-row]',
+    )

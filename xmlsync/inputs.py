@@ -158,6 +158,13 @@ def check_columns(profile: Profile, header: tuple[str, ...], input_name: str) ->
     issues: list[Issue] = []
     where = profile.source
     listed = ", ".join(header)
+    if where is None and any(spec.required and name not in header for name, spec in FLAT_FIELDS.items()):
+        message = (
+            "its columns are not named like the fields, and no --profile says which is which: start one with"
+            f" `xmlsync mapping init {input_name} -o erp.toml`, fill in its TODO fields, then build with"
+            " --profile erp.toml"
+        )
+        return [Issue("no-profile", message, source=input_name)]
     for name, column in profile.columns.items():
         if column not in header:
             issues.append(

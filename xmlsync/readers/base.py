@@ -170,7 +170,7 @@ def header_and_rows(
     data = _chain(iter(ahead[1:]), rows)
     for _ in range(profile.skip_rows):
         next(data, None)
-    return number, cells, _until_end(data, profile)
+    return number, cells, _until_end(data, profile, name)
 
 
 def _take(rows: Numbered, count: int) -> list[tuple[int, Sequence[Any]]]:
@@ -187,15 +187,27 @@ def _chain(first: Iterator[tuple[int, Sequence[Any]]], rest: Numbered) -> Number
     yield from rest
 
 
-def _until_end(rows: Numbered, profile: Profile) -> Numbered:
+# The label of a totals row below the data, in the languages of MiniCRM's markets (the whole first cell).
+_TOTALS = re.compile(
+    r"(összesen|mindösszesen|végösszeg|total|totals|total general|totaluri|sum|summa|grand total)\s*:?", re.IGNORECASE
+)
+
+
+def _until_end(rows: Numbered, profile: Profile, name: str) -> Numbered:
     footer = re.compile(profile.footer) if profile.footer else None
     for number, cells in rows:
         if blank(cells):
             if profile.data_ends == "empty-row":
                 return
             continue
-        if footer is not None:
-            first = next((str(cell).strip() for cell in cells if cell is not None and str(cell).strip()), "")
-            if footer.match(first):
-                return
+        first = next((str(cell).strip() for cell in cells if cell is not None and str(cell).strip()), "")
+        if footer is not None and footer.match(first):
+            return
+        if footer is None and _TOTALS.fullmatch(first) and 2 * _named(cells) <= len(cells):
+            label = first.rstrip(": ")
+            message = (
+                f"row {number} looks like a totals row ({first!r}), not an offer line: set [input] footer ="
+                f' "{label}" in the profile (or --footer with mapping init), so that the data ends before it'
+            )
+            raise InputError([Issue("totals-row", message, source=f"{name}:{number}")])
         yield number, cells
