@@ -256,7 +256,7 @@ def test_validate_usage_errors_exit_2(runner: CliRunner, tmp_path: Path) -> None
     assert missing.exit_code == 2
     assert (
         missing.stderr.splitlines()[-1]
-        == f"Error: Invalid value for 'FILE...': File '{tmp_path / 'none.xml'}' does not exist."
+        == f"Error: Invalid value for 'FILE...': Path '{tmp_path / 'none.xml'}' does not exist."
     )
     nothing = runner.invoke(cli, ["validate"])
     assert (nothing.exit_code, nothing.stderr.splitlines()[-1]) == (2, "Error: Missing argument 'FILE...'.")
@@ -369,3 +369,54 @@ def test_duplicate_keys_in_json_lines(runner: CliRunner, tmp_path: Path) -> None
     assert [error["message"] for error in reject["errors"]] == [
         'not valid JSON: the key "StatusId" appears twice in one object; give each key once'
     ]
+
+
+def test_validate_searches_a_folder_and_reads_gzip(runner: CliRunner, tmp_path: Path) -> None:
+    import gzip
+
+    feeds = tmp_path / "feeds"
+    (feeds / "b").mkdir(parents=True)
+    (feeds / ".git").mkdir()
+    (feeds / "b" / "two.xml").write_bytes(SAMPLE_XML.read_bytes())
+    (feeds / "one.xml.gz").write_bytes(gzip.compress(SAMPLE_XML.read_bytes()))
+    (feeds / ".git" / "config.xml").write_text("<not-a-feed/>")
+    (feeds / "readme.txt").write_text("not a feed")
+    result = runner.invoke(cli, ["validate", str(feeds)], catch_exceptions=False)
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"{feeds / 'b' / 'two.xml'}: valid\n{feeds / 'one.xml.gz'}: valid\n2 files: 2 valid, 0 not valid\n",
+    )
+    broken = tmp_path / "broken.xml.gz"
+    broken.write_bytes(b"\x1f\x8b not gzip at all")
+    bad = runner.invoke(cli, ["validate", str(broken)])
+    assert (bad.exit_code, bad.stderr) == (
+        1,
+        f"Error: {broken}: cannot read the file: Unknown compression method [unreadable-input]\n",
+    )
+    cut = tmp_path / "cut.xml.gz"
+    cut.write_bytes(gzip.compress(SAMPLE_XML.read_bytes())[:100])
+    short = runner.invoke(cli, ["validate", str(cut)])
+    assert (short.exit_code, short.stderr) == (
+        1,
+        f"Error: {cut}: cannot unpack the file: Compressed file ended before the end-of-stream marker was reached"
+        " (not a whole gzip file) [unreadable-input]\n",
+    )
+
+
+def test_color_auto_always_never_and_the_github_format_in_actions(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text(SAMPLE_XML.read_text(encoding="utf-8").replace("<Unit>piece</Unit>", ""))
+    plain = runner.invoke(cli, ["validate", str(bad)])
+    always = runner.invoke(cli, ["--color", "always", "validate", str(bad)])
+    never = runner.invoke(cli, ["--color", "never", "validate", str(bad)])
+    assert "\x1b[" not in plain.stdout and "\x1b[31m\x1b[1m[missing-element]\x1b[0m" in always.stdout
+    assert never.stdout == plain.stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" in runner.invoke(cli, ["--color", "always", "validate", str(bad)]).stdout
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    actions = runner.invoke(cli, ["validate", str(bad)])
+    assert actions.stdout.startswith(f"::error file={bad},line=")
+    text = runner.invoke(cli, ["validate", "--format", "text", str(bad)])
+    assert text.stdout == plain.stdout

@@ -101,10 +101,13 @@ def test_warnings_alone_keep_a_file_valid_unless_strict(runner: CliRunner, tmp_p
     assert (allowed.exit_code, allowed.stdout.splitlines()[-1]) == (1, f"{feed}: not valid (3 errors)")
 
 
-def test_an_unreadable_file_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+def test_a_folder_without_feeds_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
     result = runner.invoke(cli, ["validate", str(tmp_path)])
-    assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for 'FILE...': File '{tmp_path}' is a directory."
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: {tmp_path}: holds no .xml or .xml.gz file (folders are searched for feeds below them) [no-feeds]\n",
+    )
     with pytest.raises(UnreadableError) as info:
         check_file(tmp_path)
     assert str(info.value) == f"{tmp_path}: cannot read the file: Is a directory [unreadable-input]"

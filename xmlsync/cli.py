@@ -22,8 +22,9 @@ from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import InputError, OptionsError, UnreadableError, XmlSyncError
 from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
 from xmlsync.report import FORMATS as REPORT_FORMATS
+from xmlsync.report import resolve_format
 from xmlsync.schema import schema_text
-from xmlsync.validate import check_files
+from xmlsync.validate import check_files, feed_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,9 +36,12 @@ _VERDICT = re.compile(r"(?P<head>.*: )(?P<verdict>not valid|valid)(?P<tail>.*)$"
 def painted(line: str) -> str:
     """Return a report line with its labels in colour: errors red, warnings yellow, verdicts red or green.
 
-    click leaves the colours out when the output is not a terminal; ``NO_COLOR`` turns them off everywhere.
+    click leaves the colours out when the output is not a terminal, unless ``--color always``; ``NO_COLOR``
+    and ``--color never`` turn them off.
     """
-    if os.environ.get("NO_COLOR"):
+    context = click.get_current_context(silent=True)
+    forced = context.find_root().color if context is not None else None
+    if forced is False or (forced is None and os.environ.get("NO_COLOR")):
         return line
     if (coded := _CODED.fullmatch(line)) is not None:
         head, warning, body = coded["body"].partition(": warning: ")
@@ -251,8 +255,17 @@ class Cli(click.Group):
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(None, "--version", package_name="xmlsync", prog_name="xmlsync")
-def cli() -> None:
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour error codes red and warnings yellow: on a terminal without NO_COLOR (auto), always, or never.",
+)
+@click.pass_context
+def cli(ctx: click.Context, color: str) -> None:
     """Turn ERP offer records into MiniCRM XML Sync feeds, and validate such feeds."""
+    ctx.color = {"always": True, "never": False}.get(color)
 
 
 def input_options(func: F) -> F:
@@ -484,15 +497,16 @@ def _not_written(output: str, split: bool) -> str:
     metavar="FILE...",
     nargs=-1,
     required=True,
-    type=click.Path(dir_okay=False, exists=True, allow_dash=True),
+    type=click.Path(exists=True, allow_dash=True),
 )
 @click.option(
     "--format",
     "report_format",
-    type=click.Choice(list(REPORT_FORMATS)),
-    default="text",
+    type=click.Choice(["auto", *REPORT_FORMATS]),
+    default="auto",
     show_default=True,
-    help="text: a line per issue; json: one object; junit: a test case per Project; github: annotations.",
+    help="text: a line per issue; json: one object; junit: a test case per Project; github: annotations; auto:"
+    " github in GitHub Actions (GITHUB_ACTIONS=true), else text.",
 )
 @click.option("--max-errors", type=click.IntRange(min=1), metavar="N", help="Stop after N errors in all.")
 @rule_options
@@ -520,11 +534,14 @@ def validate(
     \b
     Example:
         xmlsync validate offers.xml
-        xmlsync validate --format github feeds/*.xml
+        xmlsync validate --format github feeds/
+        xmlsync validate yesterday.xml.gz
     """
     rules = _profile(profile_path).config(BuildConfig(), vat_codes=vat_codes, strict=strict)
+    report_format = resolve_format(report_format, os.environ)
     try:
-        reports = check_files(files, rules=rules, max_errors=max_errors, keep_projects=report_format == "junit")
+        found = feed_files(files)
+        reports = check_files(found, rules=rules, max_errors=max_errors, keep_projects=report_format == "junit")
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from lxml import etree
 
@@ -152,3 +152,11 @@ FORMATS: dict[str, Callable[[Sequence[FileReport]], str]] = {
     "junit": format_junit,
     "github": format_github,
 }
+
+
+def resolve_format(name: str, environ: Mapping[str, str]) -> str:
+    """Return the report format ``auto`` stands for: ``github`` in GitHub Actions (``GITHUB_ACTIONS=true``,
+    as yamllint's ``auto``), else ``text``; any other name as it is."""
+    if name != "auto":
+        return name
+    return "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"

@@ -13,6 +13,7 @@ Three entry points share one signature, after xmlschema: :func:`iter_errors`, :f
 
 from __future__ import annotations
 
+import gzip
 import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from lxml import etree
 
 from xmlsync.config import BuildConfig
-from xmlsync.errors import Issue, UnreadableError, ValidationError
+from xmlsync.errors import Issue, UnreadableError, ValidationError, XmlSyncError
 from xmlsync.paths import ROOT_TAG, element_line
 from xmlsync.rules import Checker, batch_ids, project_ids
 from xmlsync.safe import (
@@ -447,13 +448,52 @@ def check_files(
     for path in paths:
         source: Source = sys.stdin.buffer if str(path) == "-" else path
         name = "<stdin>" if str(path) == "-" else str(path)
-        report = check_file(source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects)
+        opened = None
+        if name.lower().endswith(".gz"):  # read as it unpacks; the parser's size bounds apply to what comes out
+            opened = gzip.open(path, "rb")  # noqa: SIM115 - closed below, after its errors are named
+            source = cast(IO[bytes], opened)
+        try:
+            report = check_file(source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects)
+        except (OSError, EOFError) as exc:
+            if opened is None or isinstance(exc, XmlSyncError):
+                raise
+            message = f"cannot unpack the file: {exc} (not a whole gzip file)"
+            raise UnreadableError([Issue("unreadable-input", message, source=name)]) from None
+        finally:
+            if opened is not None:
+                opened.close()
         reports.append(report)
         if remaining is not None:
             remaining -= report.errors
             if remaining <= 0:
                 break
     return reports
+
+
+def feed_files(paths: Sequence[str | Path]) -> list[str]:
+    """Return the files to validate: each path as given, a folder as the ``.xml`` and ``.xml.gz`` files below
+    it (sorted, hidden folders passed over), ``-`` as stdin.
+
+    Raises:
+        UnreadableError: ``no-feeds`` for a folder that holds no such file.
+    """
+    found: list[str] = []
+    for path in paths:
+        if str(path) != "-" and Path(path).is_dir():
+            inside = sorted(
+                str(file)
+                for file in Path(path).rglob("*")
+                if file.name.lower().endswith((".xml", ".xml.gz"))
+                and file.is_file()
+                and not any(part.startswith(".") for part in file.relative_to(path).parts[:-1])
+            )
+            if not inside:
+                message = "holds no .xml or .xml.gz file (folders are searched for feeds below them)"
+                raise UnreadableError([Issue("no-feeds", message, source=str(path))])
+            found.extend(inside)
+        else:
+            found.append(str(path))
+    return found
 
 
 def validate_file(source: Source, *, name: str | None = None, rules: BuildConfig | None = None) -> list[Issue]:
