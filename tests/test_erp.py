@@ -384,3 +384,19 @@ def test_a_totals_row_below_the_data_names_the_footer_setting(runner: CliRunner,
         f"{source}:11: row 11 looks like a totals row ('Összesen'), not an offer line: set [input] footer ="
         ' "Összesen" in the profile (or --footer with mapping init), so that the data ends before it [totals-row]',
     )
+
+
+def test_mapping_init_and_check_read_a_database(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{ERP / 'offers.sqlite'}"
+    init = runner.invoke(cli, ["mapping", "init", "--from-sql", url, "--table", "offers"], catch_exceptions=False)
+    assert init.exit_code == 0
+    assert init.stdout.splitlines()[3:6] == ["[input]", 'format = "sql"', 'table = "offers"']
+    assert '"Project.Id" = "Partnerkód"   # required' in init.stdout
+    query = tmp_path / "query.toml"
+    query.write_text('[input]\nquery = "SELECT * FROM offers ORDER BY 1"\n', encoding="utf-8")
+    kept = runner.invoke(cli, ["mapping", "init", "--from-sql", url, "--profile", str(query)], catch_exceptions=False)
+    assert kept.stdout.splitlines()[3:6] == ["[input]", 'format = "sql"', 'query = "SELECT * FROM offers ORDER BY 1"']
+    checked = runner.invoke(cli, ["mapping", "check", str(ERP / "erp.toml"), "--from-sql", url], catch_exceptions=False)
+    assert (checked.exit_code, checked.stdout.splitlines()[-1]) == (0, f"{ERP / 'erp.toml'}: fits ({url})")
+    neither = runner.invoke(cli, ["mapping", "init"])
+    assert (neither.exit_code, neither.stderr.splitlines()[-1]) == (2, "Error: give either INPUT or --from-sql URL")

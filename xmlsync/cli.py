@@ -909,8 +909,9 @@ def mapping() -> None:
 
 
 @mapping.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, exists=True))
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True))
 @input_options
+@sql_options
 @click.option("--encoding", help="Encoding of a CSV input (utf-8, cp1250, iso-8859-2).")
 @click.option("--delimiter", help="Delimiter of a CSV input; by default found from its first lines.")
 @click.option("--header-row", type=click.IntRange(min=1), metavar="N", help="The row (CSV: line) of the column names.")
@@ -918,9 +919,12 @@ def mapping() -> None:
 @click.option("--footer", metavar="REGEX", help="The data ends before a row starting with this, e.g. 'Total'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the profile here.")
 def init(
-    input_path: str,
+    input_path: str | None,
     profile_path: str | None,
     input_format: str | None,
+    sql_url: str | None,
+    query: str | None,
+    table: str | None,
     encoding: str | None,
     delimiter: str | None,
     header_row: int | None,
@@ -936,9 +940,12 @@ def init(
     Example:
         xmlsync mapping init erp.csv --encoding cp1250 -o erp.toml
         xmlsync mapping init report.xlsx --header-row 3 --footer 'Összesen|Total' -o erp.toml
+        xmlsync mapping init --from-sql sqlite:///erp.db --table offers -o erp.toml
     """
-    from xmlsync.inputs import InputSpec, mapping_template
+    from xmlsync.inputs import mapping_template
     from xmlsync.writer import atomic_output, refuse_overlaps
+
+    spec = _input(input_path, input_format, sql_url, table, query)
 
     if encoding is not None and encoding.lower() not in ENCODINGS:
         raise click.BadParameter(
@@ -962,13 +969,14 @@ def init(
     )
     sniff = delimiter is None and profile_path is None  # a profile says its delimiter (or takes ",")
     if output is not None:
-        inputs = [("input", Path(input_path))] + ([("profile", Path(profile_path))] if profile_path else [])
+        inputs = [("input", Path(input_path))] if input_path else []
+        inputs += [("profile", Path(profile_path))] if profile_path else []
         try:
             refuse_overlaps(inputs, [("output", Path(output))])
         except OptionsError as exc:
             raise _usage(exc) from None
     try:
-        text = mapping_template(InputSpec(path=input_path, format=input_format), profile, sniff=sniff)
+        text = mapping_template(spec, profile, sniff=sniff)
     except XmlSyncError as exc:
         raise _fail(exc, "no profile was written") from None
     if output is None:
@@ -984,10 +992,19 @@ def init(
 
 @mapping.command()
 @click.argument("profile_path", metavar="PROFILE", type=click.Path(dir_okay=False, exists=True))
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, exists=True))
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True))
 @click.option("--format", "input_format", type=click.Choice(FORMATS), help="Input format.")
+@sql_options
 @click.pass_context
-def check(ctx: click.Context, profile_path: str, input_path: str, input_format: str | None) -> None:
+def check(
+    ctx: click.Context,
+    profile_path: str,
+    input_path: str | None,
+    input_format: str | None,
+    sql_url: str | None,
+    query: str | None,
+    table: str | None,
+) -> None:
     """Check a profile against an input before a run.
 
     Reports required fields that are not mapped and mapped columns the input lacks (errors), and input
@@ -997,12 +1014,14 @@ def check(ctx: click.Context, profile_path: str, input_path: str, input_format: 
     \b
     Example:
         xmlsync mapping check erp.toml erp.csv
+        xmlsync mapping check erp.toml --from-sql sqlite:///erp.db
     """
-    from xmlsync.inputs import InputSpec, mapping_issues
+    from xmlsync.inputs import mapping_issues
 
+    spec = _input(input_path, input_format, sql_url, table, query)
     try:
         profile = load_profile(profile_path)
-        issues = mapping_issues(InputSpec(path=input_path, format=input_format), profile)
+        issues = mapping_issues(spec, profile)
     except XmlSyncError as exc:
         raise _fail(exc, "the profile could not be checked") from None
     for issue in issues:
@@ -1011,5 +1030,5 @@ def check(ctx: click.Context, profile_path: str, input_path: str, input_format: 
         click.echo(f"{profile_path}: {line}")
     errors = sum(1 for issue in issues if issue.severity == "error")
     verdict = f"{errors} error{'' if errors == 1 else 's'}" if errors else "fits"
-    click.echo(f"{profile_path}: {verdict} ({input_path})")
+    click.echo(f"{profile_path}: {verdict} ({spec.name})")
     ctx.exit(int(errors > 0))

@@ -277,6 +277,8 @@ def mapping_template(spec: InputSpec, profile: Profile, *, sniff: bool = False) 
         sample = [row.values for row, _ in zip(table.rows, range(_SAMPLE_ROWS), strict=False) if not row.issues]
     finally:
         table.close()
+    if fmt == "sql" and (spec.table is not None or spec.query is not None):  # the command line's choice, whole
+        profile = replace(profile, table=spec.table, query=spec.query)
     return profile_template(table.header, fmt, profile, sample)
 
 

@@ -174,6 +174,10 @@ def profile_template(
         ]
     if profile.sheet is not None:
         lines.append(f"sheet = {_toml(profile.sheet)}")
+    if fmt == "sql" and profile.query is not None:
+        lines.append(f"query = {_toml(profile.query)}")
+    elif fmt == "sql" and profile.table is not None:
+        lines.append(f"table = {_toml(profile.table)}")
     if profile.header_row != 1:
         lines.append(f"header_row = {profile.header_row}   # the row of the column names")
     if profile.skip_rows:
