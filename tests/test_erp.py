@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import FIXTURES, GOLDEN
+from xmlsync import InputError
 from xmlsync.cli import cli
 from xmlsync.inputs import InputSpec, open_table
 from xmlsync.profile import Profile, load_profile
@@ -400,3 +401,39 @@ def test_mapping_init_and_check_read_a_database(runner: CliRunner, tmp_path: Pat
     assert (checked.exit_code, checked.stdout.splitlines()[-1]) == (0, f"{ERP / 'erp.toml'}: fits ({url})")
     neither = runner.invoke(cli, ["mapping", "init"])
     assert (neither.exit_code, neither.stderr.splitlines()[-1]) == (2, "Error: give either INPUT or --from-sql URL")
+
+
+def test_build_records_with_a_profile_makes_the_ids_the_cli_makes(tmp_path: Path) -> None:
+    import io
+
+    from lxml import etree
+
+    from xmlsync import build_records, load_profile
+
+    golden_feed = etree.parse(str(GOLDEN / "erp" / "expected-hu.xml")).getroot()
+    cli_ids = (golden_feed[0].get("Id"), golden_feed[0].find("Offers/Offer").get("Id"))
+    record = {
+        "Id": "P-01001", "Name": "Árvíztűrő Tükörfúrógép Kft.", "CategoryId": 39, "StatusId": "Regisztrált",
+        "Business": {"Name": "Árvíztűrő Tükörfúrógép Kft."},
+        "Offers": [{
+            "Id": "OF-2024/0017", "Number": "OF-2024/0017", "CurrencyCode": "HUF", "Prompt": "2024-04-15",
+            "Performance": "2024-04-05", "Issued": "2024-04-01", "Status": "E",
+            "Customer": {"Name": "Á", "CountryId": "Hungary", "PostalCode": "1042", "City": "Budapest", "Address": "Árpád út 5."},
+            "Products": [{"Id": 3001, "Name": "Ütvefúró", "PriceNet": "48990", "Quantity": 3, "Unit": "darab", "VAT": "27%",
+                          "FolderName": "ERP termékek"}],
+        }],
+    }  # fmt: skip
+    profile = load_profile(filled_profile(CliRunner(), tmp_path))
+    out = io.BytesIO()
+    build_records([record], out, profile=profile)
+    built = etree.fromstring(out.getvalue())
+    assert (built[0].get("Id"), built[0].find("Offers/Offer").get("Id")) == cli_ids
+    with pytest.raises(InputError) as caught:
+        build_records([dict(record, Id="P-01001", CategoryId="x")], io.BytesIO(), profile=profile)
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"records[0]: CategoryId (Project P-01001 (Id {cli_ids[0]})): 'x' is not a valid Id; MiniCRM needs a"
+        " non-negative whole number [invalid-id]"
+    ]
+    with pytest.raises(InputError) as refused:
+        build_records([record], io.BytesIO())  # without a profile, a key is not an Id
+    assert refused.value.issues[0].code == "invalid-id"

@@ -516,3 +516,63 @@ def _span(first: str, last: str) -> str:
 def group_rows(rows: Iterable[Row], profile: Profile, header: tuple[str, ...]) -> Iterator[RawRecord]:
     """Normalise and group ``rows`` (one product line each) into project records."""
     return RowGrouper(profile, header).group(rows)
+
+
+# Where a record keyed like the XML tree holds its Ids, by the entity their keys are hashed as.
+_RECORD_IDS = (("Contacts", "Contact", None), ("Offers", "Offer", "Products"), ("Orders", "Order", "Products"))
+
+
+def record_ids(
+    record: Any, profile: Profile, source: str
+) -> tuple[Any, tuple[tuple[str, str], ...], tuple[Issue, ...]]:
+    """Return a record (a dict keyed like the XML tree) with its Ids read as a flat input's are: a non-numeric
+    key (``P-00123``) becomes the stable Id ``build`` gives it from a CSV (:func:`stable_id`, with the profile's
+    scheme), and the profile's ``id_offset`` is added; with the keys for messages, and the problems found.
+    """
+    if not isinstance(record, dict):
+        return record, (), ()
+    keys: list[tuple[str, str]] = []
+    issues: list[Issue] = []
+    spec = spec_of("Project.Id")
+    assert spec is not None
+    kind = spec.kind
+
+    def convert(node: dict[str, Any], entity: str, path: str) -> dict[str, Any]:
+        if "Id" not in node or node["Id"] is None:
+            return node
+        raw = node["Id"]
+        try:
+            value = kind.flat_value(raw.strip() if isinstance(raw, str) else raw, profile)
+            number = stable_id(entity, value, profile.id_scheme) if isinstance(value, str) else int(value)
+        except Problem as problem:
+            issues.append(Issue(problem.code, problem.message, source, None, f"{path}Id"))
+            return node
+        if profile.id_offset and number + profile.id_offset > SAFE_ID:
+            message = f"{number} + id_offset {profile.id_offset} is past 2^53 - 1; use a smaller id_offset"
+            issues.append(Issue("invalid-id", message, source, None, f"{path}Id"))
+            return node
+        number += profile.id_offset
+        if isinstance(value, str):
+            keys.append((f"{entity} {number}", value))
+        return {**node, "Id": number}
+
+    out = convert(record, "Project", "")
+    for container, entity, inner in _RECORD_IDS:
+        items = out.get(container)
+        if not isinstance(items, list):
+            continue
+        converted = []
+        for place, item in enumerate(items, start=1):
+            if not isinstance(item, dict):
+                converted.append(item)
+                continue
+            item = convert(item, entity, f"{container}[{place}].")
+            lines = item.get(inner) if inner else None
+            if isinstance(lines, list):
+                item = {**item, inner: [
+                    convert(line, "Product", f"{container}[{place}].{inner}[{number}].") if isinstance(line, dict)
+                    else line for number, line in enumerate(lines, start=1)
+                ]}  # fmt: skip
+            converted.append(item)
+        out = {**out, container: converted}
+    return out, tuple(keys), tuple(issues)

@@ -556,7 +556,11 @@ def build_file(
     own_state = state is not None and not isinstance(state, State)
     # a foreign state file is refused before any work
     delta_state = state if isinstance(state, State) else State(state) if state is not None else None
-    records = _raw_records(cast(Iterable[Any], source)) if given else read_records(spec, profile, on_open=meter.opened)
+    records = (
+        _raw_records(cast(Iterable[Any], source), profile)
+        if given
+        else read_records(spec, profile, on_open=meter.opened)
+    )
     if progress is not None:
         progress = _with_fraction(progress, meter)
     try:
@@ -591,13 +595,21 @@ def build_file(
             delta_state.close()
 
 
-def _raw_records(records: Iterable[Mapping[str, Any] | Project]) -> Generator[RawRecord, None, None]:
-    """Yield the caller's records (dicts keyed like the XML tree, or typed projects) as read records."""
+def _raw_records(
+    records: Iterable[Mapping[str, Any] | Project], profile: Profile | None = None
+) -> Generator[RawRecord, None, None]:
+    """Yield the caller's records (dicts keyed like the XML tree, or typed projects) as read records; with a
+    profile, their Ids as the profile reads a flat input's (non-numeric keys hashed, ``id_offset`` added)."""
+    from xmlsync.flat import record_ids
+
     for index, record in enumerate(records):
-        if isinstance(record, Project):
-            yield RawRecord(as_record(record), record.source or f"records[{index}]")
-        else:
-            yield RawRecord(record, f"records[{index}]")
+        data: Any = as_record(record) if isinstance(record, Project) else record
+        source = (record.source if isinstance(record, Project) else None) or f"records[{index}]"
+        if profile is None:
+            yield RawRecord(data, source)
+            continue
+        data, keys, issues = record_ids(data, profile, source)
+        yield RawRecord(data, source, issues, keys=keys)
 
 
 def build_records(
@@ -610,11 +622,18 @@ def build_records(
     split: Split | None = None,
     progress: ProgressCallback | None = None,
     jobs: int = 1,
+    profile: Profile | None = None,
+    state: str | Path | State | None = None,
+    target: Target | None = None,
+    full: bool = False,
 ) -> BuildResult:
     """Build a feed from records made by the caller: dicts keyed like the XML tree, or typed :class:`Project` records.
 
     The same as :func:`build_file` for an input file: every record is mapped and checked, the feed-level
-    rules (Ids across the feed) apply, and ``output`` is written atomically, or not at all.
+    rules (Ids across the feed) apply, and ``output`` is written atomically, or not at all. With a
+    ``profile``, the records' Ids are read as ``build --profile`` reads a flat export's: a non-numeric ERP key
+    (``P-00123``) gets the same stable Id the CLI gives it, and ``[ids] id_offset`` is added, so a script and
+    the CLI make the same Ids. ``state``, ``target`` and ``full`` make a delta feed, as in :func:`build_file`.
 
     Raises:
         InputError: An invalid record (``on_invalid="fail"``): every problem found, naming ``records[i]``.
@@ -624,11 +643,15 @@ def build_records(
         records,
         output,
         config,
+        profile,
         on_invalid=on_invalid,
         rejects=rejects,
         split=split,
         progress=progress,
         jobs=jobs,
+        state=state,
+        target=target,
+        full=full,
     )
 
 
