@@ -505,8 +505,9 @@ def _not_written(output: str, split: bool) -> str:
     type=click.Choice(["auto", *REPORT_FORMATS]),
     default="auto",
     show_default=True,
-    help="text: a line per issue; json: one object; junit: a test case per Project; github: annotations; auto:"
-    " github in GitHub Actions (GITHUB_ACTIONS=true), else text.",
+    help="text: a line per issue; json: one object; junit: a test case per Project; github: annotations; html: a"
+    " page for people, each issue linked to its line; auto: github in GitHub Actions (GITHUB_ACTIONS=true), else"
+    " text.",
 )
 @click.option("--max-errors", type=click.IntRange(min=1), metavar="N", help="Stop after N errors in all.")
 @rule_options
@@ -558,10 +559,11 @@ def validate(
 @click.option(
     "--format",
     "report_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "html"]),
     default="text",
     show_default=True,
-    help="text: a line per project that differs and per changed field; json: one object.",
+    help="text: a line per project that differs and per changed field; json: one object; html: a page to open in"
+    " a browser (self-contained, offline), cards by Name with old and new values side by side.",
 )
 @click.pass_context
 def diff(ctx: click.Context, old: str, new: str, report_format: str) -> None:
@@ -576,6 +578,7 @@ def diff(ctx: click.Context, old: str, new: str, report_format: str) -> None:
         xmlsync diff --format json old.xml new.xml > changes.json
     """
     from xmlsync.diff import diff_feeds, iter_json, iter_text
+    from xmlsync.page import diff_page
 
     if old == "-" and new == "-":
         raise click.UsageError("only one of OLD and NEW can be - (stdin)")
@@ -586,8 +589,11 @@ def diff(ctx: click.Context, old: str, new: str, report_format: str) -> None:
         new_name="<stdin>" if new == "-" else new,
     )
     try:
-        for line in iter_json(result) if report_format == "json" else iter_text(result):
-            click.echo(line)
+        if report_format == "html":
+            click.echo(diff_page(result), nl=False)
+        else:
+            for line in iter_json(result) if report_format == "json" else iter_text(result):
+                click.echo(line)
     except XmlSyncError as exc:
         for issue in exc.issues:
             click.echo(str(issue), err=True)

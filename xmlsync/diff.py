@@ -46,6 +46,7 @@ class ProjectDiff:
     old_line: int | None = None
     new_line: int | None = None
     changes: tuple[Change, ...] = ()
+    name: str | None = None  # the project's Name (the new one, for a changed project), as people know the card
 
 
 @dataclass
@@ -114,24 +115,34 @@ class FeedDiff:
             if row is None:
                 store.execute("INSERT INTO old VALUES (?, NULL, NULL, NULL, 1)", (key,))  # so a repeat is seen
                 self.counts["added"] += 1
-                yield ProjectDiff(key, "added", None, line)
+                yield ProjectDiff(key, "added", None, line, name=_name(xml))
                 continue
             store.execute("UPDATE old SET seen = 1 WHERE id = ?", (key,))
             # Equal bytes (blank text and comments dropped) are the same project; only others are walked.
-            changes = () if row[1] == xml else _changes(_fields(row[1]), _fields(xml))
+            if row[1] == xml:
+                self.counts["same"] += 1
+                continue
+            new_fields = _fields(xml)
+            changes = _changes(_fields(row[1]), new_fields)
             if changes:
                 self.counts["changed"] += 1
-                yield ProjectDiff(key, "changed", row[0], line, changes)
+                yield ProjectDiff(key, "changed", row[0], line, changes, new_fields.get("Name"))
             else:
                 self.counts["same"] += 1
-        for key, line in store.execute("SELECT id, line FROM old WHERE seen = 0 ORDER BY position").fetchall():
+        # Iterated, not fetched whole: memory stays flat even when every project is gone.
+        for key, line, xml in store.execute("SELECT id, line, xml FROM old WHERE seen = 0 ORDER BY position"):
             self.counts["removed"] += 1
-            yield ProjectDiff(key, "removed", line, None)
+            yield ProjectDiff(key, "removed", line, None, name=_name(xml) if xml else None)
 
 
 def diff_feeds(old: Source, new: Source, *, old_name: str | None = None, new_name: str | None = None) -> FeedDiff:
     """Return the comparison of two feeds (paths, bytes or binary streams); see :class:`FeedDiff`."""
     return FeedDiff(old, new, old_name or source_name(old), new_name or source_name(new))
+
+
+def _name(xml: bytes) -> str | None:
+    """Return a project's own ``<Name>``."""
+    return etree.fromstring(xml, _PARSER).findtext("Name")
 
 
 def _fields(xml: bytes) -> dict[str, str]:

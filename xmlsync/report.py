@@ -1,4 +1,4 @@
-"""Validation reports for people and CI systems: text, JSON, JUnit XML and GitHub annotations."""
+"""Validation reports for people and CI systems: text, JSON, JUnit XML, GitHub annotations and an HTML page."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from lxml import etree
 
 from xmlsync.errors import Issue
+from xmlsync.page import validate_page
 from xmlsync.validate import FileReport
 
 _PROJECT_PATH = re.compile(r"^/Projects/Project\[(\d+)\]")
@@ -151,6 +152,7 @@ FORMATS: dict[str, Callable[[Sequence[FileReport]], str]] = {
     "json": format_json,
     "junit": format_junit,
     "github": format_github,
+    "html": validate_page,  # a page for people: see xmlsync.page
 }
 
 
