@@ -36,7 +36,7 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -301,32 +301,25 @@ def load_profile(path: str | Path) -> Profile:
             "ids.id_offset", f"must be a whole number from 0 to 2^52 (e.g. 200000000 for shop 2), not {id_offset!r}"
         )
         id_offset = 0
-    columns = _field_table(data.get("columns", {}), "columns", str, problem)
-    constants = _field_table(data.get("constants", {}), "constants", (str, int, float), problem)
-    values: dict[str, dict[str, str]] = {}
-    value_tables = data.get("values", {})
-    if not isinstance(value_tables, dict):
-        problem("values", 'must be a table of fields, e.g. [values."Offer.Status"] with "E" = "Accepted"')
-        value_tables = {}
-    for key, table in value_tables.items():
-        if spec_of(key) is None:
-            problem(f"values.{key}", f"unknown field{_suggest(key, list(FLAT_FIELDS))}", "unknown-field")
-        elif not isinstance(table, dict) or not all(isinstance(v, str | int) for v in table.values()):
-            problem(f"values.{key}", 'must map input values to MiniCRM values, e.g. "E" = "Accepted"')
-        else:
-            values[key] = {str(k): str(v) for k, v in table.items()}
-    names: dict[str, tuple[str, ...]] = {}
-    name_tables = data.get("names", {})
-    if not isinstance(name_tables, dict):
-        problem("names", 'must be a table of fields, e.g. [names] with "Product.Name" = ["Cikk neve"]')
-        name_tables = {}
-    for key, listed in name_tables.items():
-        if spec_of(key) is None:
-            problem(f"names.{key}", f"unknown field{_suggest(key, list(FLAT_FIELDS))}", "unknown-field")
-        elif not isinstance(listed, list) or not all(isinstance(item, str) and item.strip() for item in listed):
-            problem(f"names.{key}", 'must list column names, e.g. ["Cikk neve", "Termék"]')
-        else:
-            names[key] = tuple(listed)
+    columns = _field_table(data.get("columns", {}), "columns", problem, lambda v: isinstance(v, str))
+    constant = lambda v: isinstance(v, str | int | float) and not isinstance(v, bool)  # noqa: E731
+    constants = _field_table(data.get("constants", {}), "constants", problem, constant)
+    values = {
+        key: {str(k): str(v) for k, v in table.items()}
+        for key, table in _field_table(
+            data.get("values", {}), "values", problem,
+            lambda t: isinstance(t, dict) and all(isinstance(v, str | int) for v in t.values()),
+            'must map input values to MiniCRM values, e.g. "E" = "Accepted"',
+        ).items()
+    }  # fmt: skip
+    names = {
+        key: tuple(listed)
+        for key, listed in _field_table(
+            data.get("names", {}), "names", problem,
+            lambda items: isinstance(items, list) and all(isinstance(i, str) and i.strip() for i in items),
+            'must list column names, e.g. ["Cikk neve", "Termék"]',
+        ).items()
+    }  # fmt: skip
     country_fields = countries.get("fields", [])
     if not isinstance(country_fields, list) or any(
         not isinstance(f, str) or spec_of(f) is None for f in country_fields
@@ -440,7 +433,11 @@ def load_profile(path: str | Path) -> Profile:
     )
 
 
-def _field_table(table: Any, section: str, types: type | tuple[type, ...], problem: Any) -> dict[str, Any]:
+def _field_table(
+    table: Any, section: str, problem: Any, valid: Callable[[Any], bool], wrong: str | None = None
+) -> dict[str, Any]:
+    """Return the fields of a section (``[columns]``, ``[values]``...) whose value is ``valid``; report the rest:
+    an unknown field, a value of the wrong shape (``wrong`` says what it should be), a section that is no table."""
     result: dict[str, Any] = {}
     if not isinstance(table, dict):
         problem(section, f'must be a table of fields, e.g. [{section}] with "Project.Name" = ...')
@@ -448,8 +445,8 @@ def _field_table(table: Any, section: str, types: type | tuple[type, ...], probl
     for key, value in table.items():
         if spec_of(key) is None:
             problem(f"{section}.{key}", f"unknown field{_suggest(key, list(FLAT_FIELDS))}", "unknown-field")
-        elif not isinstance(value, types) or isinstance(value, bool):
-            problem(f"{section}.{key}", f"has a value of the wrong type: {value!r}")
+        elif not valid(value):
+            problem(f"{section}.{key}", wrong or f"has a value of the wrong type: {value!r}")
         else:
             result[key] = value
     return result
