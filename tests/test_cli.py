@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from tests.conftest import FIXTURES, GOLDEN, ROOT, SAMPLE_XML
-from xmlsync import __version__
+from xmlsync import __version__, check_files
 from xmlsync.cli import cli
 
 BAD_RECORDS = [
@@ -420,3 +420,35 @@ def test_color_auto_always_never_and_the_github_format_in_actions(
     assert actions.stdout.startswith(f"::error file={bad},line=")
     text = runner.invoke(cli, ["validate", "--format", "text", str(bad)])
     assert text.stdout == plain.stdout
+
+
+def test_progress_lines_for_validate_and_push(tmp_path: Path) -> None:
+    import io
+
+    from xmlsync.cli import ProgressLine
+    from xmlsync.push import Upload
+    from xmlsync.validate import FileProgress
+
+    seen: list[FileProgress] = []
+    big = tmp_path / "big.xml"
+    projects = SAMPLE_XML.read_text(encoding="utf-8").split("<Projects>", 1)[1].rsplit("</Projects>", 1)[0]
+    body = "".join(
+        projects.replace('<Project Id="99999">', f'<Project Id="{n}">', 1).replace(
+            '<Offer Id="99999">', f'<Offer Id="{n}">'
+        )
+        for n in range(1, 2501)
+    )
+    big.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<Projects>{body}</Projects>\n', encoding="utf-8")
+    [report] = check_files([big], progress=seen.append)
+    assert report.valid and [(p.projects, p.done) for p in seen] == [(1000, False), (2000, False), (2500, True)]
+    assert seen[-1].fraction == 1.0 and 0 < (seen[0].fraction or 0) < 1
+    out = io.StringIO()
+    line = ProgressLine(out, delay=0)
+    line.files(FileProgress("feeds/a.xml", 2500, 61.0, 0.5))
+    line.files(FileProgress("feeds/a.xml", 5000, 122.0, 1.0, done=True))
+    line.upload(Upload("offers-0001.xml", 25_000_000, 50_000_000, 10.0))
+    assert out.getvalue() == (
+        "\r[##########..........]  50%  feeds/a.xml: 2,500 projects, 1:01 elapsed, about 1:01 left\x1b[K"
+        "\r[####################] 100%  feeds/a.xml: 5,000 projects, 2:02 elapsed\x1b[K\n"
+        "\r[##########..........]  50%  offers-0001.xml: 25.0 of 50.0 MB sent, 0:10 elapsed, about 0:10 left\x1b[K"
+    )

@@ -369,3 +369,12 @@ def test_push_applies_the_profiles_policy_and_shows_warnings(
     codes.write_text('[policy]\nstrict = true\nvat_codes = ["KBAUK"]\n')
     taken = run(runner, minicrm, "--profile", str(codes), str(feed))
     assert (taken.exit_code, taken.stderr, len(minicrm.received)) == (0, "", 2)
+
+
+def test_push_reports_the_bytes_of_each_upload_as_they_go(minicrm: MiniCRM) -> None:
+    from xmlsync.push import Upload
+
+    seen: list[Upload] = []
+    push([Request("upload", str(SAMPLE_XML))], CREDENTIALS, PushConfig(base_url=minicrm.url), on_progress=seen.append)
+    size = SAMPLE_XML.stat().st_size
+    assert [(u.target, u.sent, u.size, u.done) for u in seen] == [(str(SAMPLE_XML), size, size, True)]

@@ -76,7 +76,8 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
 if TYPE_CHECKING:
     from xmlsync.inputs import InputSpec
     from xmlsync.pipeline import Progress
-    from xmlsync.push import Credentials
+    from xmlsync.push import Credentials, Upload
+    from xmlsync.validate import FileProgress
 
     _IntParamType = click.ParamType[int]
 else:  # click < 8.2 has no generic ParamType
@@ -116,8 +117,9 @@ class Jobs(_IntParamType):
 
 
 class ProgressLine:
-    """Shows a build's progress on one terminal line: records, records per second, elapsed time, and, when the
-    share of the input read is known, a bar and the time left.
+    """Shows progress on one terminal line: of a build (records, records per second), of validate (projects of
+    each file), of push (bytes of each upload); the elapsed time and, when the share done is known, a bar and
+    the time left.
 
     Nothing is shown during the first second, so short runs print only their summary.
     """
@@ -131,25 +133,39 @@ class ProgressLine:
         self._shown_at: float | None = None
 
     def __call__(self, progress: Progress) -> None:
-        if progress.elapsed < self.delay and self._shown_at is None:
-            return
-        if not progress.done and self._shown_at is not None and progress.elapsed - self._shown_at < self.interval:
-            return
-        self._shown_at = progress.elapsed
-        counts = f"{progress.records:,} records, {progress.rate:,.0f}/s, {_clock(progress.elapsed)} elapsed"
+        counts = f"{progress.records:,} records, {progress.rate:,.0f}/s"
         skipped = f", {progress.skipped:,} skipped" if progress.skipped else ""
-        fraction = progress.fraction
+        after = f" ({progress.projects:,} projects written{skipped})" if progress.fraction is None else skipped
+        self.show(progress.elapsed, counts, progress.fraction, progress.done, after)
+
+    def files(self, progress: FileProgress) -> None:
+        """Show how far validate is in a file (a line per file, kept when it is done)."""
+        self.show(
+            progress.elapsed, f"{progress.name}: {progress.projects:,} projects", progress.fraction, progress.done
+        )
+
+    def upload(self, progress: Upload) -> None:
+        """Show how much of a file push has sent."""
+        sent = f"{progress.target}: {progress.sent / 1e6:,.1f} of {progress.size / 1e6:,.1f} MB sent"
+        self.show(progress.elapsed, sent, progress.sent / progress.size if progress.size else None, progress.done)
+
+    def show(self, elapsed: float, counts: str, fraction: float | None, done: bool, after: str = "") -> None:
+        """Write one progress line over the last: a bar and the time left when the fraction done is known."""
+        if elapsed < self.delay and self._shown_at is None:
+            return
+        if not done and self._shown_at is not None and elapsed - self._shown_at < self.interval:
+            return
+        self._shown_at = None if done else elapsed  # the next file or upload starts its own line
+        counts = f"{counts}, {_clock(elapsed)} elapsed"
         if fraction is None:
-            line = f"{counts} ({progress.projects:,} projects written{skipped})"
+            line = f"{counts}{after}"
         else:
             filled = int(fraction * self.BAR)
             bar = "#" * filled + "." * (self.BAR - filled)
-            left = ""
-            if not progress.done and fraction > 0:
-                left = f", about {_clock(progress.elapsed * (1 - fraction) / fraction)} left"
-            line = f"[{bar}] {fraction:4.0%}  {counts}{left}{skipped}"
+            left = f", about {_clock(elapsed * (1 - fraction) / fraction)} left" if not done and fraction > 0 else ""
+            line = f"[{bar}] {fraction:4.0%}  {counts}{left}{after}"
         # \r goes back to the start of the line, \x1b[K clears what a longer line left behind
-        self.stream.write(f"\r{line}\x1b[K" + ("\n" if progress.done else ""))
+        self.stream.write(f"\r{line}\x1b[K" + ("\n" if done else ""))
         self.stream.flush()
 
 
@@ -540,9 +556,12 @@ def validate(
     """
     rules = _profile(profile_path).config(BuildConfig(), vat_codes=vat_codes, strict=strict)
     report_format = resolve_format(report_format, os.environ)
+    progress = ProgressLine(sys.stderr).files if sys.stderr.isatty() else None
     try:
         found = feed_files(files)
-        reports = check_files(found, rules=rules, max_errors=max_errors, keep_projects=report_format == "junit")
+        reports = check_files(
+            found, rules=rules, max_errors=max_errors, keep_projects=report_format == "junit", progress=progress
+        )
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(1)
@@ -726,7 +745,12 @@ def push(
 
     try:
         push_requests(
-            requests, credentials, config, on_event=lambda line: click.echo(line, err=True), on_delivered=accepted
+            requests,
+            credentials,
+            config,
+            on_event=lambda line: click.echo(line, err=True),
+            on_delivered=accepted,
+            on_progress=ProgressLine(sys.stderr).upload if sys.stderr.isatty() else None,
         )
     except XmlSyncError as exc:  # a refusal (PushError), or a state file xmlsync did not write
         raise _fail(exc, "the later feeds were not sent") from None

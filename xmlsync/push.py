@@ -166,6 +166,17 @@ class RateLimit:
             self._times = [t for t in self._times if now - t < _HOUR] + [now]
 
 
+@dataclass(frozen=True)
+class Upload:
+    """How much of a file push has sent: reported to ``on_progress`` as the bytes go, and once at the end."""
+
+    target: str
+    sent: int
+    size: int
+    elapsed: float
+    done: bool = False
+
+
 class _Sent:
     """An upload's bytes, read from one open file (a build that replaces the file meanwhile gives it a new
     inode, so these bytes stay the ones sent), in chunks, with their SHA-256 and size."""
@@ -190,13 +201,17 @@ class _Sent:
             digest_.update(chunk)
         return digest_.hexdigest()
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self, progress: Callable[[Upload], None] | None = None) -> Iterator[bytes]:
         """Yield the bytes to send; they are checked against :attr:`sha256` as they go."""
         self._file.seek(0)
         digest_ = hashlib.sha256()
+        started, sent = time.monotonic(), 0
         for chunk in iter(lambda: self._file.read(self._CHUNK), b""):
             digest_.update(chunk)
             yield chunk
+            sent += len(chunk)
+            if progress is not None:
+                progress(Upload(self.path, sent, self.size, time.monotonic() - started, done=sent >= self.size))
         if digest_.hexdigest() != self.sha256:
             raise OSError(f"{self.path} changed while it was being sent")
 
@@ -302,7 +317,14 @@ class _Answer:
 
 
 def _exchange(
-    http: Any, request: Request, sent: _Sent | None, base: str, auth: tuple[str, str], timeout: float, own: bool
+    http: Any,
+    request: Request,
+    sent: _Sent | None,
+    base: str,
+    auth: tuple[str, str],
+    timeout: float,
+    own: bool,
+    progress: Callable[[Upload], None] | None = None,
 ) -> _Answer:
     """Send one request and read its answer, all within ``timeout`` seconds (a deadline, not a per-read
     limit: a server that trickles its answer is cut off), reading at most 1 MiB of the answer."""
@@ -314,7 +336,8 @@ def _exchange(
     def call() -> _Answer:
         if sent is not None:
             headers = {"Content-Type": "application/xml", "Content-Length": str(sent.size)}
-            opened = http.stream("POST", f"{base}/Upload", content=sent.chunks(), headers=headers, auth=auth)
+            content = sent.chunks(progress)
+            opened = http.stream("POST", f"{base}/Upload", content=content, headers=headers, auth=auth)
         else:
             opened = http.stream("GET", base, params={"Source": request.target}, auth=auth)
         with opened as response:
@@ -362,13 +385,15 @@ def push(
     on_event: Event | None = None,
     on_delivered: Callable[[Delivered], None] | None = None,
     state: State | None = None,
+    on_progress: Callable[[Upload], None] | None = None,
 ) -> list[Delivered]:
     """Send each request in order, pacing and retrying; stop at the first one MiniCRM refuses.
 
     ``client`` is an ``httpx.Client`` (made here when ``None``, with TLS verification on). ``on_event`` gets a
     line for each wait and retry; ``on_delivered`` each request as soon as MiniCRM accepted it. Validation of
     the files is the caller's (see :func:`check_uploads`). ``state`` is a state file the caller holds open
-    (for ``sync``, whose build and push share one lock); else ``config.state`` is opened here.
+    (for ``sync``, whose build and push share one lock); else ``config.state`` is opened here. ``on_progress``
+    gets an :class:`Upload` as the bytes of each file go.
 
     A request counts as accepted only for an HTTP 200 whose body is a JSON object, as MiniCRM answers: a
     proxy's or a sign-in page's 200 is not. With a state file, the projects of an accepted upload are confirmed for this
@@ -413,7 +438,9 @@ def push(
                     limit.record()
                     if http is None:
                         http = _client(config.timeout)
-                    answer = _exchange(http, request, sent, base, auth, config.timeout, own=client is None)
+                    answer = _exchange(
+                        http, request, sent, base, auth, config.timeout, own=client is None, progress=on_progress
+                    )
                     if answer.status is None and client is None:
                         http.close()
                         http = None  # a connection cut at the deadline is not used again

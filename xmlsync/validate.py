@@ -13,11 +13,15 @@ Three entry points share one signature, after xmlschema: :func:`iter_errors`, :f
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import os
+import stat
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -386,6 +390,17 @@ def _stream_issues(
                 yield from _sibling_issues(node, position, name)
 
 
+@dataclass(frozen=True)
+class FileProgress:
+    """How far the check of a file is: reported to ``progress`` every 1,000 projects and at the file's end."""
+
+    name: str
+    projects: int
+    elapsed: float
+    fraction: float | None = None  # of the file read, when its size is known
+    done: bool = False
+
+
 def check_file(
     source: Source,
     *,
@@ -393,6 +408,7 @@ def check_file(
     rules: BuildConfig | None = None,
     max_errors: int | None = None,
     keep_projects: bool = False,
+    progress: Callable[[FileProgress], None] | None = None,
 ) -> FileReport:
     """Validate one file (a path, bytes or binary stream) and return its report.
 
@@ -402,13 +418,14 @@ def check_file(
         rules: Options of the business rules.
         max_errors: Stop after this many errors (the report is then marked incomplete).
         keep_projects: Record the Id and line of every Project (for per-project reports such as JUnit).
+        progress: Called with a :class:`FileProgress` every 1,000 projects and once at the end.
 
     Raises:
         UnreadableError: If the file cannot be opened or read.
     """
     label = name or source_name(source)
     report = FileReport(label)
-    on_project = (lambda ident, line: report.projects.append((ident, line))) if keep_projects else None
+    started, counted = time.monotonic(), [0]
     try:
         stream: IO[bytes]
         if isinstance(source, bytes):
@@ -417,12 +434,30 @@ def check_file(
             stream = open(source, "rb")  # noqa: SIM115 - closed below
         else:
             stream = source
+        size = _size(stream)
+
+        def tell() -> FileProgress:
+            fraction = None
+            if size:
+                with contextlib.suppress(OSError, ValueError):
+                    fraction = min(1.0, stream.tell() / size)
+            return FileProgress(label, counted[0], time.monotonic() - started, fraction)
+
+        def on_project(ident: str | None, line: int | None) -> None:
+            if keep_projects:
+                report.projects.append((ident, line))
+            counted[0] += 1
+            if progress is not None and counted[0] % 1000 == 0:
+                progress(tell())
+
         try:
             for issue in iter_file_issues(stream, name=label, rules=rules, on_project=on_project):
                 report.issues.append(issue)
                 if max_errors is not None and report.errors >= max_errors:
                     report.complete = False
                     break
+            if progress is not None:
+                progress(replace(tell(), fraction=1.0 if size else None, done=True))
         finally:
             if isinstance(source, str | Path):
                 stream.close()
@@ -431,12 +466,22 @@ def check_file(
     return report
 
 
+def _size(stream: IO[bytes]) -> int | None:
+    """Return the size of a regular file behind a stream (``None`` for a pipe, stdin, or unpacked gzip)."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) and not isinstance(stream, gzip.GzipFile) else None
+
+
 def check_files(
     paths: Sequence[str | Path],
     *,
     rules: BuildConfig | None = None,
     max_errors: int | None = None,
     keep_projects: bool = False,
+    progress: Callable[[FileProgress], None] | None = None,
 ) -> list[FileReport]:
     """Validate several files (``-`` is stdin) with one rule state per file and one error limit in all.
 
@@ -453,7 +498,9 @@ def check_files(
             opened = gzip.open(path, "rb")  # noqa: SIM115 - closed below, after its errors are named
             source = cast(IO[bytes], opened)
         try:
-            report = check_file(source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects)
+            report = check_file(
+                source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects, progress=progress
+            )
         except (OSError, EOFError) as exc:
             if opened is None or isinstance(exc, XmlSyncError):
                 raise
