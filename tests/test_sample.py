@@ -84,12 +84,24 @@ def test_the_sample_notes_were_found() -> None:
     ]
 
 
+# Required by the notes, and by build; MiniCRM takes offers without them, so validate warns [format notes §10].
+TOLERATED = {
+    "/Projects/Project/Offers/Offer/Prompt": "the offer has no deadline in MiniCRM",
+    "/Projects/Project/Offers/Offer/Issued": "the offer has no issue date in MiniCRM",
+}
+
+
 @pytest.mark.parametrize("path", REQUIRED)
 def test_removing_a_required_element_names_it(path: str) -> None:
     data, parent, _ = without(path)
     tag = path.rsplit("/", 1)[1]
     issues = issues_of(data)
-    assert [(i.code, i.message) for i in issues] == [("missing-element", f"<{parent.tag}> is missing <{tag}>; add it")]
+    if path in TOLERATED:
+        message = f"<{parent.tag}> has no <{tag}>; MiniCRM takes it so, but {TOLERATED[path]}: add it"
+        assert [(i.code, i.severity, i.message) for i in issues] == [("missing-date", "warning", message)]
+    else:
+        expected = [("missing-element", "error", f"<{parent.tag}> is missing <{tag}>; add it")]
+        assert [(i.code, i.severity, i.message) for i in issues] == expected
 
 
 @pytest.mark.parametrize("path", OPTIONAL)

@@ -19,7 +19,7 @@ from typing import IO, Any
 from lxml import etree
 
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import PROJECT_ELEMENTS, VALUE_LISTS
+from xmlsync.fields import OFFER, PROJECT_ELEMENTS, VALUE_LISTS, Leaf
 from xmlsync.paths import CONTAINERS, element_line, element_path
 from xmlsync.safe import Source, iter_projects, source_name
 
@@ -99,6 +99,20 @@ def _record(element: etree._Element, *, project: bool = False) -> dict[str, Any]
     return record
 
 
+# Leaves validate lets a feed leave out (with a warning) but build requires: a record without one cannot be built.
+_BUILD_NEEDS = tuple(field.tag for field in OFFER.children if isinstance(field, Leaf) and field.missing)
+
+
+def _buildable(project: etree._Element) -> None:
+    for offer in project.iterfind("Offers/Offer"):
+        for tag in _BUILD_NEEDS:
+            if offer.find(tag) is None:
+                message = (
+                    f"<Offer> has no <{tag}>, which build requires (MiniCRM takes it so): add it to the feed first"
+                )
+                raise _Unexportable(offer, message)
+
+
 def project_record(project: etree._Element) -> dict[str, Any]:
     """Return the input record of one ``<Project>`` element.
 
@@ -107,6 +121,7 @@ def project_record(project: etree._Element) -> dict[str, Any]:
             tree has one, an attribute other than ``Id``, a structure where a custom field goes).
     """
     try:
+        _buildable(project)
         return _record(project, project=True)
     except _Unexportable as exc:
         issue = Issue("cannot-export", exc.message, path=element_path(exc.element), line=element_line(exc.element))

@@ -32,6 +32,9 @@ class Leaf:
     kind: Kind
     required: bool = False
     attr: str = ""
+    # Reading a feed without a required leaf: an error, or, where producers leave it out and MiniCRM takes the
+    # feed all the same, a warning saying what is lost (build always writes it).
+    missing: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attr", self.attr or _snake(self.tag))
@@ -198,9 +201,9 @@ OFFER = Node(
         Leaf("Number", kinds.TEXT, True),
         Leaf("CurrencyCode", kinds.CURRENCY, True),
         Leaf("Language", kinds.LANGUAGE),
-        Leaf("Prompt", kinds.DATE, True),
+        Leaf("Prompt", kinds.DATE, True, missing="the offer has no deadline in MiniCRM"),
         Leaf("Performance", kinds.DATE, True),
-        Leaf("Issued", kinds.DATE, True),
+        Leaf("Issued", kinds.DATE, True, missing="the offer has no issue date in MiniCRM"),
         Leaf("Subject", kinds.OPTIONAL),
         Leaf("PaymentMethod", kinds.PAYMENT),
         Leaf("Status", kinds.STATUS, True),

@@ -419,7 +419,12 @@ class Checker:
             yield _order_issue(el, node, path, seen, late, issue)
         for field in node.children:
             if field.required and field.tag not in seen:
-                yield issue("missing-element", "error", f"<{el.tag}> is missing <{field.tag}>; add it", el, path)
+                lost = field.missing if isinstance(field, Leaf) else ""
+                if lost:  # producers leave it out, and MiniCRM takes such feeds [format notes §10]
+                    message = f"<{el.tag}> has no <{field.tag}>; MiniCRM takes it so, but {lost}: add it"
+                    yield issue("missing-date", "warning", message, el, path)
+                else:
+                    yield issue("missing-element", "error", f"<{el.tag}> is missing <{field.tag}>; add it", el, path)
         yield from _record_rules(el, node, path, seen, issue)
 
     def _leaf(
