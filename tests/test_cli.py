@@ -452,3 +452,22 @@ def test_progress_lines_for_validate_and_push(tmp_path: Path) -> None:
         "\r[####################] 100%  feeds/a.xml: 5,000 projects, 2:02 elapsed\x1b[K\n"
         "\r[##########..........]  50%  offers-0001.xml: 25.0 of 50.0 MB sent, 0:10 elapsed, about 0:10 left\x1b[K"
     )
+
+
+def test_verbose_says_what_each_step_took(runner: CliRunner, tmp_path: Path) -> None:
+    import re
+
+    checked = runner.invoke(cli, ["-v", "validate", str(SAMPLE_XML)], catch_exceptions=False)
+    assert (checked.exit_code, checked.stdout) == (0, f"{SAMPLE_XML}: valid\n")
+    assert re.fullmatch(rf"{re.escape(str(SAMPLE_XML))}: 1 project checked in [0-9]+\.[0-9]{{2}} s\n", checked.stderr)
+    built = runner.invoke(cli, ["-v", "build", str(FIXTURES / "offers.json"), "-o", str(tmp_path / "o.xml")])
+    assert built.stderr.splitlines() == [
+        "no profile: policy: VAT codes accepted besides percentages: none (default)",
+        "no profile: policy: offer statuses accepted: any (default)",
+        "no profile: policy: warnings are errors: no (default)",
+        "no profile: policy: on an invalid record: fail (default)",
+        "no profile: locale: a VAT value between 0 and 1 is an error (default)",
+        f"{tmp_path / 'o.xml'}: wrote 2 projects, 3 offers, 5 products from 2 input rows, 0 rejected",
+    ]
+    quiet = runner.invoke(cli, ["validate", str(SAMPLE_XML)])
+    assert quiet.stderr == ""

@@ -278,10 +278,22 @@ class Cli(click.Group):
     show_default=True,
     help="Colour error codes red and warnings yellow: on a terminal without NO_COLOR (auto), always, or never.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also say what each step took: the policy a build runs with, each file validate checked and how long.",
+)
 @click.pass_context
-def cli(ctx: click.Context, color: str) -> None:
+def cli(ctx: click.Context, color: str, verbose: bool) -> None:
     """Turn ERP offer records into MiniCRM XML Sync feeds, and validate such feeds."""
     ctx.color = {"always": True, "never": False}.get(color)
+    ctx.obj = {"verbose": verbose}
+
+
+def _verbose() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and (context.find_root().obj or {}).get("verbose"))
 
 
 def input_options(func: F) -> F:
@@ -472,6 +484,10 @@ def build(
             raise _usage(exc) from None
     target = sys.stdout.buffer if output == "-" else output
     stderr = sys.stderr
+    if _verbose():
+        source = profile.source or "no profile"
+        for line in profile.policy_lines():
+            click.echo(f"{source}: {line}", err=True)
     progress = ProgressLine(stderr) if not quiet and stderr.isatty() else None
     try:
         result = build_file(
@@ -556,7 +572,15 @@ def validate(
     """
     rules = _profile(profile_path).config(BuildConfig(), vat_codes=vat_codes, strict=strict)
     report_format = resolve_format(report_format, os.environ)
-    progress = ProgressLine(sys.stderr).files if sys.stderr.isatty() else None
+    line = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+    checked: list[FileProgress] = []
+
+    def progress(state: FileProgress) -> None:
+        if line is not None:
+            line.files(state)
+        if state.done:
+            checked.append(state)
+
     try:
         found = feed_files(files)
         reports = check_files(
@@ -565,6 +589,10 @@ def validate(
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(1)
+    if _verbose():
+        for state in checked:
+            count = f"{state.projects:,} project{'' if state.projects == 1 else 's'}"
+            click.echo(f"{state.name}: {count} checked in {state.elapsed:.2f} s", err=True)
     text = REPORT_FORMATS[report_format](reports)
     if report_format == "text":
         text = "".join(f"{painted(line)}\n" for line in text.splitlines())
