@@ -322,3 +322,23 @@ def test_a_full_disk_under_the_state_file_is_one_line(tmp_path: Path) -> None:
     assert [str(issue) for issue in caught.value.issues] == [
         f"{path}: cannot be written: the disk is full; free some space and run again [state-unwritable]"
     ]
+
+
+def test_build_records_makes_a_delta_feed_from_python(tmp_path: Path) -> None:
+    import io
+
+    from xmlsync import State, Target, build_records
+    from xmlsync.safe import iter_compact_projects
+    from xmlsync.state import digest
+
+    records = json.loads((FIXTURES / "offers.json").read_text(encoding="utf-8"))
+    target = Target("12345", "https://r3.minicrm.hu")
+    first = build_records(records, io.BytesIO(), state=tmp_path / "s.db", target=target)
+    assert (first.delta, first.projects) == ((2, 0, 0), 2)
+    out = io.BytesIO()
+    build_records(records[:1], out, state=tmp_path / "s.db", target=target)
+    [(ident, _, xml)] = iter_compact_projects(out.getvalue(), "feed.xml")
+    with State(tmp_path / "s.db") as state:  # as push does once MiniCRM accepted the feed
+        state.confirm(target.key, [(str(ident), digest(xml))])
+    again = build_records(records, io.BytesIO(), state=tmp_path / "s.db", target=target)
+    assert (again.delta, again.projects) == ((1, 0, 1), 1)

@@ -177,3 +177,11 @@ def test_the_readme_sync_script_runs(tmp_path, minicrm) -> None:  # type: ignore
     expected = script.splitlines()[-1].removeprefix("# ")
     assert (run.returncode, run.stdout, run.stderr) == (0, expected + "\n", "")
     assert len(minicrm.received) == 1
+
+
+def test_the_readme_says_which_erp_date_is_which_and_how_full_names_map() -> None:
+    section = README[README.index("- **Which ERP date is which.**") :]
+    section = section[: section.index("- A database goes through both like a file")]
+    for words in ("`Issued` is the date the offer was made", "`Performance` the date of delivery",
+                  "`Prompt` the deadline", "**A single full-name column**", "`Contact.LastName` alone"):  # fmt: skip
+        assert words in section
