@@ -342,3 +342,14 @@ def test_build_records_makes_a_delta_feed_from_python(tmp_path: Path) -> None:
         state.confirm(target.key, [(str(ident), digest(xml))])
     again = build_records(records, io.BytesIO(), state=tmp_path / "s.db", target=target)
     assert (again.delta, again.projects) == ((1, 0, 1), 1)
+
+
+def test_a_state_file_in_a_folder_that_does_not_exist_is_one_line(runner: CliRunner, tmp_path: Path, env: None) -> None:
+    state = tmp_path / "nowhere" / "state.db"
+    out = tmp_path / "o.xml"
+    result = runner.invoke(cli, ["build", str(source(tmp_path)), "-o", str(out), "--state", str(state)])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{state}: cannot be created: its folder does not exist; create it or give another --state path"
+        f" [state-unwritable]\nError: 1 problem found; {out} was not written\n",
+    )

@@ -10,9 +10,9 @@ issues, each linked to its line, shown with the lines around it; a comparison sh
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lxml import etree
 from lxml.builder import E  # type: ignore[import-not-found]  # lxml-stubs leave the builder out
@@ -66,13 +66,30 @@ def _source_lines(name: str, wanted: set[int]) -> dict[int, str]:
     try:
         opener = gzip.open if name.lower().endswith(".gz") else open
         with opener(name, "rb") as handle:
-            for number, raw in enumerate(islice(handle, last), start=1):
+            for number, raw in enumerate(islice(_bounded_lines(handle), last), start=1):
                 if number in shown:
-                    text = raw[: _LINE_CHARS * 4].decode("utf-8", errors="replace").rstrip("\r\n")
+                    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                     found[number] = text[:_LINE_CHARS] + ("..." if len(text) > _LINE_CHARS else "")
     except (OSError, EOFError):  # gone or changed since it was checked: the report stands without it
         return {}
     return found
+
+
+class _Readable(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def _bounded_lines(handle: _Readable) -> Iterator[bytes]:
+    """Yield the lines of a file, each cut to its first bytes: a compact feed is one line of hundreds of MB."""
+    keep = _LINE_CHARS * 4
+    while True:
+        line = handle.readline(keep)
+        if not line:
+            return
+        rest = line
+        while rest and not rest.endswith(b"\n"):  # the rest of a long line, read and dropped in pieces
+            rest = handle.readline(1 << 16)
+        yield line
 
 
 def _anchor(file_number: int, line: int) -> str:

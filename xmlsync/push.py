@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import stat
 import sys
@@ -179,34 +180,41 @@ class Upload:
 
 class _Sent:
     """An upload's bytes, read from one open file (a build that replaces the file meanwhile gives it a new
-    inode, so these bytes stay the ones sent), in chunks, with their SHA-256 and size."""
+    inode, so these bytes stay the ones sent), in chunks, with their SHA-256 and size.
+
+    Every read names its offset (``os.pread``): a request cut off at its deadline may still be reading in
+    its thread while the retry reads from the start, and neither moves the other's place.
+    """
 
     _CHUNK = 1 << 16
 
     def __init__(self, path: str) -> None:
         self.path = path
         try:
-            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-            size = os.fstat(self._file.fileno()).st_size
+            self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            self.size = os.fstat(self._fd).st_size
         except OSError as exc:
             message = f"cannot read the file: {exc.strerror}; it was not sent"
             raise PushError([Issue("push-refused", message, source=path)]) from None
-        self.size = size
         self.sha256 = self._sum()
 
+    def _read(self) -> Iterator[bytes]:
+        offset = 0
+        while chunk := os.pread(self._fd, self._CHUNK, offset):
+            offset += len(chunk)
+            yield chunk
+
     def _sum(self) -> str:
-        self._file.seek(0)
         digest_ = hashlib.sha256()
-        for chunk in iter(lambda: self._file.read(self._CHUNK), b""):
+        for chunk in self._read():
             digest_.update(chunk)
         return digest_.hexdigest()
 
     def chunks(self, progress: Callable[[Upload], None] | None = None) -> Iterator[bytes]:
         """Yield the bytes to send; they are checked against :attr:`sha256` as they go."""
-        self._file.seek(0)
         digest_ = hashlib.sha256()
         started, sent = time.monotonic(), 0
-        for chunk in iter(lambda: self._file.read(self._CHUNK), b""):
+        for chunk in self._read():
             digest_.update(chunk)
             yield chunk
             sent += len(chunk)
@@ -219,12 +227,30 @@ class _Sent:
         """Mark the projects of these bytes as confirmed by ``target``; return how many."""
         if self._sum() != self.sha256:  # never confirm what was not sent
             return 0
-        self._file.seek(0)
-        pushed = iter_compact_projects(self._file, self.path)
+        pushed = iter_compact_projects(io.BufferedReader(_Reader(self._read()), self._CHUNK), self.path)
         return state.confirm(target.key, ((ident, digest(xml)) for ident, _, xml in pushed if ident is not None))
 
     def close(self) -> None:
-        self._file.close()
+        os.close(self._fd)
+
+
+class _Reader(io.RawIOBase):
+    """A binary stream over chunks (the parser's reads take what they ask for, in order)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._left:
+            self._left = next(self._chunks, b"")
+        size = min(len(buffer), len(self._left))
+        buffer[:size] = self._left[:size]
+        self._left = self._left[size:]
+        return size
 
 
 @dataclass(frozen=True)

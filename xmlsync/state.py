@@ -89,6 +89,11 @@ def _reason(exc: BaseException) -> tuple[str, str]:
     text = str(exc).lower()
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return "state-busy", "is in use by another program; wait for it to end, or give another --state path"
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        return (
+            "state-unwritable",
+            "cannot be created: its folder does not exist; create it or give another --state path",
+        )
     if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
         return "state-unwritable", "cannot be written (read-only); make it writable for this user"
     if "full" in text or getattr(exc, "errno", None) == 28:
