@@ -320,7 +320,7 @@ def check_base_url(base_url: str) -> str:
     return base_url.strip().rstrip("/")
 
 
-def _client(timeout: float) -> Any:
+def open_client(timeout: float) -> Any:
     """Return an ``httpx.Client`` set up from the environment (proxies, CA files), or a clear error."""
     import httpx
 
@@ -335,54 +335,60 @@ def _client(timeout: float) -> Any:
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
+    """What a MiniCRM endpoint answered: the status (``None``: no answer), its text in one line for messages,
+    ``Retry-After``, and the JSON object of a 200 (``None`` when a 200 is not one: not MiniCRM's answer)."""
+
     status: int | None
-    text: str  # one line, for messages
+    text: str
     retry_after: float | None = None
-    minicrm: bool = False  # a 200 whose body is JSON, as MiniCRM answers
+    data: dict[str, Any] | None = None
+
+    @property
+    def minicrm(self) -> bool:
+        """Return whether this is MiniCRM's answer: a 200 whose body is a JSON object."""
+        return self.status == 200 and self.data is not None
 
 
-def _exchange(
+def exchange(
     http: Any,
-    request: Request,
-    sent: _Sent | None,
-    base: str,
+    method: str,
+    url: str,
+    *,
     auth: tuple[str, str],
     timeout: float,
     own: bool,
-    progress: Callable[[Upload], None] | None = None,
-) -> _Answer:
+    params: dict[str, str] | None = None,
+    content: Iterator[bytes] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     """Send one request and read its answer, all within ``timeout`` seconds (a deadline, not a per-read
-    limit: a server that trickles its answer is cut off), reading at most 1 MiB of the answer."""
+    limit: a server that trickles its answer is cut off), reading at most 1 MiB of the answer. ``own``: the
+    client is this module's, so it may be closed to cut a request stuck at its deadline."""
     import concurrent.futures
     import json
 
     import httpx
 
-    def call() -> _Answer:
-        if sent is not None:
-            headers = {"Content-Type": "application/xml", "Content-Length": str(sent.size)}
-            content = sent.chunks(progress)
-            opened = http.stream("POST", f"{base}/Upload", content=content, headers=headers, auth=auth)
-        else:
-            opened = http.stream("GET", base, params={"Source": request.target}, auth=auth)
+    def call() -> Answer:
+        opened = http.stream(method, url, params=params, content=content, headers=headers, auth=auth)
         with opened as response:
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > _ANSWER_BYTES:
-                    return _Answer(response.status_code, f"an answer of over {_ANSWER_BYTES:,} bytes, not MiniCRM's")
+                    return Answer(response.status_code, f"an answer of over {_ANSWER_BYTES:,} bytes, not MiniCRM's")
             text = body.decode("utf-8", errors="replace")
-            minicrm = False
+            data = None
             if response.status_code == 200:
                 with contextlib.suppress(ValueError):
-                    minicrm = isinstance(json.loads(text), dict)  # MiniCRM answers a JSON object
-                if not minicrm:
+                    parsed = json.loads(text)
+                    data = parsed if isinstance(parsed, dict) else None  # MiniCRM answers a JSON object
+                if data is None:
                     kind = response.headers.get("Content-Type", "no Content-Type")
                     text = f"{kind}: {text}"
-            return _Answer(
-                response.status_code, _one_line(text), _retry_after(response.headers.get("Retry-After")), minicrm
-            )
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            return Answer(response.status_code, _one_line(text), retry_after, data)
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     future = pool.submit(call)
@@ -391,11 +397,11 @@ def _exchange(
     except concurrent.futures.TimeoutError:
         if own:
             http.close()  # cuts the connection the request is stuck on
-        return _Answer(None, f"no answer within {timeout:g} s")
+        return Answer(None, f"no answer within {timeout:g} s")
     except httpx.TimeoutException:
-        return _Answer(None, f"no answer within {timeout:g} s")
+        return Answer(None, f"no answer within {timeout:g} s")
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, RuntimeError) as exc:
-        return _Answer(None, f"the request failed: {_one_line(str(exc)) or type(exc).__name__}")
+        return Answer(None, f"the request failed: {_one_line(str(exc)) or type(exc).__name__}")
     finally:
         pool.shutdown(wait=False)
 
@@ -463,14 +469,22 @@ def push(
                     tries += 1
                     limit.record()
                     if http is None:
-                        http = _client(config.timeout)
-                    answer = _exchange(
-                        http, request, sent, base, auth, config.timeout, own=client is None, progress=on_progress
-                    )
+                        http = open_client(config.timeout)
+                    if sent is not None:
+                        length = {"Content-Type": "application/xml", "Content-Length": str(sent.size)}
+                        answer = exchange(
+                            http, "POST", f"{base}/Upload", auth=auth, timeout=config.timeout, own=client is None,
+                            content=sent.chunks(on_progress), headers=length,
+                        )  # fmt: skip
+                    else:
+                        answer = exchange(
+                            http, "GET", base, auth=auth, timeout=config.timeout, own=client is None,
+                            params={"Source": request.target},
+                        )  # fmt: skip
                     if answer.status is None and client is None:
                         http.close()
                         http = None  # a connection cut at the deadline is not used again
-                    if answer.status == 200 and answer.minicrm:
+                    if answer.minicrm:
                         if state is not None and sent is not None:
                             sent.confirm(state, target)
                         delivered.append(Delivered(request, tries, answer.text))
