@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -111,6 +112,7 @@ class MiniCRM:
     received: list[dict[str, Any]] = field(default_factory=list)
     answers: list[tuple[int, str, dict[str, str], float]] = field(default_factory=list)
     before_answer: Callable[[], None] | None = None  # run once the request is read, before the answer goes
+    rest: dict[str, Any] = field(default_factory=dict)  # REST answers by path (/Api/R3/Category...), as JSON
     trickle: float = 0.0  # seconds between the bytes of the answer's body
 
 
@@ -132,7 +134,9 @@ def minicrm() -> Iterator[MiniCRM]:
             expected = "Basic " + base64.b64encode(f"{SYSTEM}:{KEY}".encode()).decode()
             if self.headers.get("Authorization") != expected:
                 status, text, headers, delay = 401, "Unauthorized", {}, 0.0
-            elif parts.path not in (f"/Api/SyncFeed/{SYSTEM}", f"/Api/SyncFeed/{SYSTEM}/Upload"):
+            elif parts.path in state.rest and not state.answers:
+                status, text, headers, delay = 200, json.dumps(state.rest[parts.path]), {}, 0.0
+            elif parts.path not in (f"/Api/SyncFeed/{SYSTEM}", f"/Api/SyncFeed/{SYSTEM}/Upload", *state.rest):
                 status, text, headers, delay = 404, "Not found", {}, 0.0
             elif state.answers:
                 status, text, headers, delay = state.answers.pop(0)

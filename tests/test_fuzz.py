@@ -230,3 +230,31 @@ def test_diff_and_export_of_hostile_bytes_are_one_clear_error(data: bytes) -> No
             list(diff_feeds(sample, feed))
         with contextlib.suppress(XmlSyncError):
             export_feed(feed, io.BytesIO())
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(JSON, JSON)
+def test_schema_files_and_rest_answers_of_any_shape(tmp_path_factory: Any, fields: Any, categories: Any) -> None:
+    import json
+
+    from xmlsync import XmlSyncError
+    from xmlsync.minicrm import KIND, SystemSchema, schema_issues
+
+    path = tmp_path_factory.mktemp("s") / "schema.json"
+    path.write_text(
+        json.dumps({"kind": KIND, "categories": categories, "fields": {"39": fields}, "offer_category": "39"})
+    )
+    try:
+        schema = SystemSchema.load(path)
+    except XmlSyncError as exc:
+        assert [issue.code for issue in exc.issues] == ["minicrm-schema"]
+        return
+    for issue in schema_issues(SAMPLE_XML.read_bytes(), schema, name="sample.xml"):
+        assert issue.code in {"unknown-value", "unknown-field", "text-too-long", "wrong-field-type", "file-field"}

@@ -549,6 +549,13 @@ def _not_written(output: str, split: bool) -> str:
     type=click.Path(dir_okay=False, exists=True),
     help="Take the [policy] of this mapping profile (accepted VAT codes, strictness); flags override it.",
 )
+@click.option(
+    "--minicrm-schema",
+    "schema_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Also check against what this MiniCRM system holds (statuses, users, fields, enum values): a file of"
+    " xmlsync minicrm schema.",
+)
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -558,6 +565,7 @@ def validate(
     strict: bool | None,
     vat_codes: Sequence[str],
     profile_path: str | None,
+    schema_path: str | None,
 ) -> None:
     """Validate XML Sync offer files against the bundled XSD and the business rules.
 
@@ -589,6 +597,16 @@ def validate(
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(1)
+    if schema_path is not None:
+        from xmlsync.minicrm import SystemSchema, with_schema_issues
+
+        try:
+            system = SystemSchema.load(schema_path)
+        except XmlSyncError as exc:
+            raise _fail(exc, "nothing was checked") from None
+        for report in reports:
+            if report.name != "<stdin>":
+                report.issues = with_schema_issues(report.issues, report.name, system, report.name)
     if _verbose():
         for state in checked:
             count = f"{state.projects:,} project{'' if state.projects == 1 else 's'}"
@@ -913,6 +931,78 @@ def sync_command(
             click.echo(f"  (all of it in {result.review})")
     if result.refused:
         raise _fail(XmlSyncError(result.refused), f"{result.waiting:,} changed projects wait for the next sync")
+
+
+@cli.group()
+def minicrm() -> None:
+    """Fetch what a MiniCRM system holds (categories, card fields, statuses, users), for validate.
+
+    \b
+    Example:
+        xmlsync minicrm categories
+        xmlsync minicrm schema 39 --offer-category 41 -o minicrm-schema.json
+    """
+
+
+@minicrm.command()
+@send_options
+def categories(base_url: str, credentials_path: str | None, timeout: float) -> None:
+    """Print the system's categories, an id and a name a line.
+
+    \b
+    Example:
+        xmlsync minicrm categories   # with MINICRM_SYSTEM_ID and MINICRM_API_KEY set
+    """
+    from xmlsync.minicrm import fetch_categories
+
+    credentials = _credentials(credentials_path)
+    try:
+        found = fetch_categories(credentials, base_url, timeout=timeout)
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was fetched") from None
+    for ident, name in found.items():
+        click.echo(f"{ident}\t{name}")
+
+
+@minicrm.command("schema")
+@click.argument("category_ids", metavar="CATEGORY_ID...", nargs=-1, required=True)
+@click.option("--offer-category", metavar="ID", help="The category of the offer cards (an offer's own <Project>).")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True), help="The file to write."
+)
+@send_options
+def minicrm_schema(
+    category_ids: Sequence[str],
+    offer_category: str | None,
+    output: str,
+    base_url: str,
+    credentials_path: str | None,
+    timeout: float,
+) -> None:
+    """Save the card fields of categories (types, statuses, users, enum values) as a file to commit.
+
+    \b
+    Example:
+        xmlsync minicrm schema 39 --offer-category 41 -o minicrm-schema.json
+        xmlsync validate --minicrm-schema minicrm-schema.json feeds/
+    """
+    from xmlsync.minicrm import fetch_schema
+    from xmlsync.writer import complete_output
+
+    credentials = _credentials(credentials_path)
+    try:
+        found = fetch_schema(credentials, base_url, category_ids, offer_category=offer_category, timeout=timeout)
+        with complete_output(sys.stdout.buffer if output == "-" else output) as out:
+            out.write(found.to_json().encode("utf-8"))
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, f"{output} was not written") from None
+    if output != "-":
+        shown = ", ".join(found.fields)
+        click.echo(f"{output}: written, the fields of categories {shown}", err=True)
 
 
 @cli.group(invoke_without_command=True)

@@ -1,0 +1,308 @@
+"""What one MiniCRM system holds: its categories and, per category, the card's fields with their types and
+allowed values, fetched once through MiniCRM's REST API and kept in a file that can be committed.
+
+``GET {base}/Api/R3/Category`` gives ``{"23": "Értékesítés", ...}``; ``GET {base}/Api/R3/Schema/Project/{id}``
+gives per field a type (``"Name": "Text(512)"``, ``"IsPrivate": "Boolean"``, ``"Oklevel": "File(10MB)"``) or
+the allowed values by id (``"StatusId": {"2519": "Feldolgozásra vár"}``, ``"Enum1057": {...}``). A field whose
+ids are all powers of two (two or more of them) is read as a multi-select, whose value is a sum of them or
+a list of labels; any other map is a choice of one, by id or by label. With the file, ``validate
+--minicrm-schema`` says what *this* system would refuse: an unknown status, user or field, a value of the
+wrong type, an enum value it does not know (MiniCRM answers HTTP 500 for those). The file holds no secret:
+ids, names and labels only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from xmlsync.errors import InputError, Issue, XmlSyncError
+from xmlsync.fields import PROJECT_ELEMENTS
+from xmlsync.paths import element_line, element_path
+from xmlsync.push import Credentials, PushError, check_base_url, exchange, open_client
+from xmlsync.safe import Source, iter_projects, source_name
+
+KIND = "xmlsync minicrm schema 1"
+_TEXT = re.compile(r"Text\((\d+)\)")
+_INT = re.compile(r"-?[0-9]+")
+_DATE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?")
+_BOOLEAN = frozenset({"0", "1", "true", "false"})
+_SHOWN = 8  # allowed values named in a message, the closest first
+
+
+@dataclass(frozen=True)
+class SystemSchema:
+    """A MiniCRM system's categories and card fields (see the module's help).
+
+    Args:
+        categories: Category id -> name.
+        fields: Category id -> field -> its type (``Text(512)``) or its allowed values (id -> label).
+        offer_category: The category of the offer cards, whose fields an offer's own ``<Project>`` holds.
+    """
+
+    categories: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    offer_category: str | None = None
+
+    def to_json(self) -> str:
+        """Return the file's text: sorted, indented, one system's facts and nothing else."""
+        data = {"kind": KIND, "categories": self.categories, "offer_category": self.offer_category,
+                "fields": self.fields}  # fmt: skip
+        return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> SystemSchema:
+        """Read a file written by ``xmlsync minicrm schema``.
+
+        Raises:
+            InputError: ``minicrm-schema`` for a file that cannot be read or that xmlsync did not write.
+        """
+        name = str(path)
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not JSON"
+            raise InputError([Issue("minicrm-schema", f"cannot read the schema file: {reason}", name)]) from None
+        if not isinstance(data, dict) or data.get("kind") != KIND or not _shaped(data):
+            message = "is not a schema file xmlsync wrote; fetch one with xmlsync minicrm schema CATEGORY_ID -o FILE"
+            raise InputError([Issue("minicrm-schema", message, name)])
+        return cls(data["categories"], data["fields"], data.get("offer_category"))
+
+
+def _shaped(data: dict[str, Any]) -> bool:
+    categories, fields, offers = data.get("categories"), data.get("fields"), data.get("offer_category")
+    if not isinstance(categories, dict) or not isinstance(fields, dict) or not isinstance(offers, str | None):
+        return False
+    return all(
+        isinstance(types, dict)
+        and all(isinstance(kind, str) or (isinstance(kind, dict) and all(isinstance(v, str) for v in kind.values()))
+                for kind in types.values())
+        for types in fields.values()
+    )  # fmt: skip
+
+
+# -- fetching ---------------------------------------------------------------------------------------------------
+
+
+def _get(http: Any, url: str, credentials: Credentials, timeout: float, own: bool) -> dict[str, Any]:
+    auth = (credentials.system_id, credentials.api_key)
+    answer = exchange(http, "GET", url, auth=auth, timeout=timeout, own=own)
+    if answer.data is not None:
+        return answer.data
+    if answer.status in (401, 403):
+        message = (
+            f"MiniCRM refused the request ({answer.status}: {answer.text}); check MINICRM_SYSTEM_ID and MINICRM_API_KEY"
+        )
+    elif answer.status == 200:
+        message = f"the answer is not MiniCRM's (HTTP 200, {answer.text}); check --base-url and the network"
+    elif answer.status is None:
+        message = answer.text
+    else:
+        message = f"MiniCRM answered {answer.status}: {answer.text or 'no text'}"
+    raise PushError([Issue("minicrm-request", message, source=url)])
+
+
+def fetch_categories(
+    credentials: Credentials, base_url: str, *, timeout: float = 30.0, client: Any = None
+) -> dict[str, str]:
+    """Return the system's categories (id -> name), from ``GET /Api/R3/Category``.
+
+    Raises:
+        OptionsError: ``base-url``, as for push.
+        PushError: ``minicrm-request``: refused, no answer, or not MiniCRM's answer.
+    """
+    base = check_base_url(base_url)
+    http = client or open_client(timeout)
+    try:
+        data = _get(http, f"{base}/Api/R3/Category", credentials, timeout, client is None)
+    finally:
+        if client is None:
+            http.close()
+    return {str(key): str(value) for key, value in data.items()}
+
+
+def fetch_schema(
+    credentials: Credentials,
+    base_url: str,
+    category_ids: Sequence[str],
+    *,
+    offer_category: str | None = None,
+    timeout: float = 30.0,
+    client: Any = None,
+) -> SystemSchema:
+    """Return the categories and the card fields of ``category_ids`` (and of ``offer_category``).
+
+    Raises:
+        OptionsError: ``base-url``, as for push.
+        PushError: ``minicrm-request``: refused, no answer, or not MiniCRM's answer.
+    """
+    base = check_base_url(base_url)
+    http = client or open_client(timeout)
+    wanted = list(dict.fromkeys([*category_ids, *([offer_category] if offer_category else [])]))
+    try:
+        categories = _get(http, f"{base}/Api/R3/Category", credentials, timeout, client is None)
+        fields = {
+            category: _get(http, f"{base}/Api/R3/Schema/Project/{category}", credentials, timeout, client is None)
+            for category in wanted
+        }
+    finally:
+        if client is None:
+            http.close()
+    clean = {category: {str(name): _kind(kind) for name, kind in types.items()} for category, types in fields.items()}
+    return SystemSchema({str(k): str(v) for k, v in categories.items()}, clean, offer_category)
+
+
+def _kind(kind: Any) -> Any:
+    """Return a field's type as text, or its allowed values as texts by id."""
+    return {str(k): str(v) for k, v in kind.items()} if isinstance(kind, dict) else str(kind)
+
+
+# -- checking a feed ------------------------------------------------------------------------------------------
+
+
+def _closest(value: str, allowed: Mapping[str, str]) -> str:
+    labels = [f"{label} ({ident})" for ident, label in allowed.items()]
+    near = difflib.get_close_matches(value, list(allowed.values()) + list(allowed), n=_SHOWN, cutoff=0.0)
+    ordered = []
+    for match in near:
+        ident = match if match in allowed else next(i for i, label in allowed.items() if label == match)
+        entry = f"{allowed[ident]} ({ident})"
+        if entry not in ordered:
+            ordered.append(entry)
+    ordered += [label for label in labels if label not in ordered]
+    shown = ", ".join(ordered[:_SHOWN])
+    return shown + (f" and {len(ordered) - _SHOWN} more" if len(ordered) > _SHOWN else "")
+
+
+def _powers(allowed: Mapping[str, str]) -> bool:
+    """Return whether a map of values is a multi-select: two or more ids, each a power of two."""
+    return len(allowed) > 1 and all(i.isdigit() and int(i) > 0 and int(i) & (int(i) - 1) == 0 for i in allowed)
+
+
+def _value_problem(name: str, text: str, kind: Any, category: str) -> tuple[str, str] | None:
+    """Return the code and message of what is wrong with a field's value for its type, if anything."""
+    if isinstance(kind, dict):
+        if _powers(kind):
+            if text.isdigit():
+                total = int(text)
+                known = sum(int(i) for i in kind)
+                if total & ~known == 0:
+                    return None
+            labels = [part.strip() for part in text.split(",") if part.strip()]
+            by_label = set(kind.values())
+            unknown = [label for label in labels if label not in by_label]
+            if labels and not unknown:
+                return None
+            what = ", ".join(repr(u) for u in unknown) if unknown and not text.isdigit() else repr(text)
+            message = (
+                f"{what} is not a value of the multi-select <{name}> of category {category}: give a sum of its ids or"
+                f" labels separated by commas; it has {_closest(text, kind)}"
+            )
+            return "unknown-value", message
+        if text in kind or text in kind.values():
+            return None
+        word = {"StatusId": "status", "UserId": "user"}.get(name, f"value of <{name}>")
+        return "unknown-value", f"{text!r} is not a {word} of category {category}; it has {_closest(text, kind)}"
+    limit = _TEXT.fullmatch(kind)
+    if limit is not None and len(text) > int(limit[1]):
+        return "text-too-long", f"<{name}> holds {len(text):,} characters; MiniCRM's field takes at most {limit[1]}"
+    if kind == "Int" and not _INT.fullmatch(text):
+        return "wrong-field-type", f"<{name}> is a whole-number field (Int); {text!r} is not one"
+    if kind in ("Date", "DateTime") and not _DATE.fullmatch(text):
+        return "wrong-field-type", f"<{name}> is a {kind} field; {text!r} is not a date: write YYYY-MM-DD"
+    if kind == "Boolean" and text.lower() not in _BOOLEAN:
+        return "wrong-field-type", f"<{name}> is a yes/no field (Boolean); write 1 or 0, not {text!r}"
+    if kind.startswith("File"):
+        return "file-field", f"<{name}> is a file field ({kind}); XML Sync cannot upload files: leave it out"
+    return None
+
+
+_CARD = re.compile(r"^/Projects/Project\[[0-9]+\]")
+
+
+def _at(el: etree._Element, index: int) -> tuple[str, int | None]:
+    """Return the XPath and line of an element of the ``index``-th card (a streamed card has no elder siblings)."""
+    return _CARD.sub(f"/Projects/Project[{index}]", element_path(el)), element_line(el)
+
+
+def _card_issues(
+    card: etree._Element,
+    index: int,
+    category: str,
+    types: Mapping[str, Any],
+    record: str,
+    source: str,
+    *,
+    offer: bool = False,
+) -> Iterator[Issue]:
+    for child in card.iterchildren(etree.Element):
+        name = str(child.tag)
+        documented = name in PROJECT_ELEMENTS and not offer
+        kind = types.get(name)
+        if kind is None:
+            if documented or len(child):
+                continue
+            near = difflib.get_close_matches(name, [n for n in types if n not in PROJECT_ELEMENTS], n=1)
+            hint = f'; did you mean "{near[0]}"?' if near else ""
+            message = f"<{name}> is not a field of category {category}{hint}"
+            yield Issue("unknown-field", message, source, record, *_at(child, index))
+            continue
+        found = _value_problem(name, (child.text or "").strip(), kind, category)
+        if found is not None:
+            yield Issue(found[0], found[1], source, record, *_at(child, index))
+
+
+def schema_issues(source: Source, schema: SystemSchema, *, name: str | None = None) -> Iterator[Issue]:
+    """Yield what this system would refuse in a feed: its cards' status, user and fields, its offers' own
+    cards and statuses, checked against ``schema`` (one pass, a project at a time).
+
+    Raises:
+        ValidationError: If the file is not a feed that can be read.
+    """
+    label = name or source_name(source)
+    for index, project in enumerate(iter_projects(source, label), start=1):
+        record = f"Project {project.get('Id')}"
+        category = (project.findtext("CategoryId") or "").strip()
+        types = schema.fields.get(category)
+        if types is None:
+            if category:
+                message = (
+                    f"category {category} is not in the schema file; fetch it too: xmlsync minicrm schema"
+                    f" {category} -o FILE"
+                )
+                place = project.find("CategoryId")
+                at = place if place is not None else project
+                yield Issue("unknown-category", message, label, record, *_at(at, index), severity="warning")
+            continue
+        yield from _card_issues(project, index, category, types, record, label)
+        offers = schema.offer_category
+        offer_types = schema.fields.get(offers) if offers else None
+        if offers is None or offer_types is None:
+            continue
+        for offer in project.iterfind("Offers/Offer"):
+            where = f"{record} > Offer {offer.get('Id')}"
+            status = offer.find("Status")
+            if status is not None and isinstance(offer_types.get("StatusId"), dict):
+                found = _value_problem("StatusId", (status.text or "").strip(), offer_types["StatusId"], offers)
+                if found is not None:
+                    yield Issue(found[0], found[1], label, where, *_at(status, index))
+            own = offer.find("Project")
+            if own is not None:
+                yield from _card_issues(own, index, offers, offer_types, where, label, offer=True)
+
+
+def with_schema_issues(issues: list[Issue], source: Source, schema: SystemSchema, name: str) -> list[Issue]:
+    """Return a file's issues with those of :func:`schema_issues`, in file order (a feed that cannot be read
+    already has its one issue)."""
+    try:
+        extra = list(schema_issues(source, schema, name=name))
+    except XmlSyncError:
+        return issues
+    return sorted([*issues, *extra], key=lambda issue: issue.line or 0)
