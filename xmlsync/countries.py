@@ -81,3 +81,6 @@ def country_name(code: str, language: str) -> str | None:
     """Return the MiniCRM country name for an ISO code (any case) in ``en``, ``hu`` or ``ro``, or ``None``."""
     names = COUNTRIES.get(code.strip().upper())
     return names[LANGUAGES.index(language)] if names else None
+
+
+COUNTRY_NAMES = frozenset(name for names in COUNTRIES.values() for name in names)  # every language's

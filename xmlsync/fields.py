@@ -124,7 +124,7 @@ _PHONES = Values("Phones", "Phone", kinds.TEXT, records.Phone)
 ADDRESS = Node(
     "Addresses",
     (
-        Leaf("CountryId", kinds.OPTIONAL),
+        Leaf("CountryId", kinds.OPTIONAL_COUNTRY),
         Leaf("County", kinds.OPTIONAL),
         Leaf("PostalCode", kinds.OPTIONAL),
         Leaf("City", kinds.OPTIONAL),
@@ -162,7 +162,8 @@ CUSTOMER = Node(
     "Customer",
     (
         Leaf("Name", kinds.TEXT, True),
-        *(Leaf(tag, kinds.OPTIONAL if tag == "County" else kinds.TEXT, tag != "County") for tag in _PLACE),
+        Leaf("CountryId", kinds.COUNTRY, True),
+        *(Leaf(tag, kinds.OPTIONAL if tag == "County" else kinds.TEXT, tag != "County") for tag in _PLACE[1:]),
     ),
     records.Customer,
     required=True,
@@ -171,7 +172,11 @@ CUSTOMER = Node(
 # MiniCRM's own plugin writes an order's customer with empty place fields when the shop does not know them.
 ORDER_CUSTOMER = Node(
     "Customer",
-    (Leaf("Name", kinds.TEXT, True), *(Leaf(tag, kinds.OPTIONAL) for tag in _PLACE)),
+    (
+        Leaf("Name", kinds.TEXT, True),
+        Leaf("CountryId", kinds.OPTIONAL_COUNTRY),
+        *(Leaf(tag, kinds.OPTIONAL) for tag in _PLACE[1:]),
+    ),
     records.OrderCustomer,
     required=True,
 )

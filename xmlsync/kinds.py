@@ -806,8 +806,27 @@ def canonical_date(text: str) -> str | None:
         return None
 
 
+class Country(Kind):
+    """A country by name, as MiniCRM's plugin writes it (``Hungary``, ``Magyarország``, ``Ungaria``); another
+    text is a warning (``unknown-country``): MiniCRM matches the name, and may not know it."""
+
+    def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
+        from xmlsync.countries import COUNTRY_NAMES
+
+        if text in COUNTRY_NAMES:
+            return None
+        return Verdict(
+            "unknown-country",
+            "warning",
+            f"<{tag}> {text!r} is no country name MiniCRM's plugin writes (in English, Hungarian or Romanian, e.g."
+            " Hungary, Magyarország, Ungaria); MiniCRM may not match it: write the name",
+        )
+
+
 TEXT = Kind("RequiredString")
 OPTIONAL = Kind("OptionalString", blank=True)
+COUNTRY = Country("RequiredString")
+OPTIONAL_COUNTRY = Country("OptionalString", blank=True)
 NAME = Kind("RequiredString", blank=True, facet=lambda text: text.strip(" \t\n\r"))  # optional, never blank
 ID = Id()
 CATEGORY = Id(flat="number")

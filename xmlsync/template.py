@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from xmlsync.countries import COUNTRIES
 from xmlsync.fields import FLAT_FIELDS
 from xmlsync.profile import Profile
 
@@ -204,12 +205,16 @@ def profile_template(
         "[columns]",
     ]
     used: set[str] = set()
+    coded: list[str] = []  # country fields whose column holds ISO codes in the first rows
     for name, spec in FLAT_FIELDS.items():
         column = _guess(name, header, COLUMN_NAMES.get(name, ()) + profile.names.get(name, ()))
         need = "required" if spec.required else "optional"
         if column is not None and column not in used:
             used.add(column)
             lines.append(f"{_toml(name)} = {_toml(column)}   # {need}")
+            texts = [str(row.get(column) or "").strip() for row in sample or []]
+            if name.endswith(".CountryId") and texts and all(text.upper() in COUNTRIES for text in texts if text):
+                coded.append(name)
         else:
             lines.append(f'# {_toml(name)} = ""   # {need}: TODO')
     unused = [column for column in header if column not in used]
@@ -224,8 +229,17 @@ def profile_template(
         '# [values."Offer.Status"]',
         '# "E" = "Accepted"',
         "",
-        "# [countries]",
-        '# fields = ["Customer.CountryId", "Business.CountryId"]',
-        '# language = "hu"   # en, hu or ro',
     ]
+    if coded:  # MiniCRM takes country names, in the language of the system
+        lines += [
+            "[countries]",
+            f"fields = {json.dumps(coded)}   # ISO codes (HU, RO...) found in the first rows, written as names",
+            'language = "en"   # the language of your MiniCRM system: en, hu or ro',
+        ]
+    else:
+        lines += [
+            "# [countries]",
+            '# fields = ["Customer.CountryId", "Business.CountryId"]',
+            '# language = "hu"   # en, hu or ro',
+        ]
     return "\n".join(lines) + "\n"
