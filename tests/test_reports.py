@@ -27,7 +27,7 @@ def expected_counts(path: Path) -> tuple[int, int]:
 
 def test_there_are_valid_and_invalid_cases() -> None:
     counts = [expected_counts(path) for path in FILES]
-    assert len(FILES) == 13
+    assert len(FILES) == 15
     assert (0, 0) in counts and any(errors > 1 for errors, _ in counts)
 
 

@@ -18,6 +18,7 @@ and the only store of Ids; an issue's path and line are worked out only when a r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, cast
 
@@ -109,6 +110,34 @@ _BATCH_IDS = etree.XPath("Project | Project/Offers/Offer | Project/Orders/Order"
 _RULE_TAGS = tuple(tag for tag, kind in KINDS.items() if type(kind).check is not Kind.check)
 _DOCUMENTS = frozenset(("Offers", "Orders"))
 _NESTED_OFFER_FIELD = etree.XPath("boolean(Project/*/*/Project/*/*)")  # an offer's custom field holding elements
+# What a template writes for a value it did not have, as the whole text of an element, seen in producers' feeds.
+LEAKS = frozenset({"null", "undefined", "NaN", "[object Object]", "None"})
+_ESCAPED = re.compile(r"&(lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);")  # markup escaped twice
+
+
+def _hinted(container: etree._Element) -> bool:
+    """Return whether a text of the batch may be a template's placeholder or markup escaped twice."""
+    texts = cast(Iterator[str], container.itertext())
+    return any(text in LEAKS or ("&" in text and _ESCAPED.search(text)) for text in texts)
+
+
+def text_hint(tag: str, text: str) -> tuple[str, str] | None:
+    """Return the code and message of a text that a producer's bug left: a template's placeholder, or markup
+    escaped twice (``&lt;p&gt;``, which MiniCRM shows as it stands)."""
+    if text.strip() in LEAKS:
+        return (
+            "template-leak",
+            f"<{tag}> holds {text.strip()!r}, what a template writes for a value it did not have; leave the element"
+            " out, or give the value",
+        )
+    if _ESCAPED.search(text):
+        return (
+            "escaped-markup",
+            f"<{tag}> holds {show(text)}: markup escaped twice, which MiniCRM shows as it stands; escape it once",
+        )
+    return None
+
+
 _CARD_FIELDS = etree.XPath("Project[*[last()][not(self::Offers or self::Orders)]]")  # cards with custom fields
 
 
@@ -223,6 +252,8 @@ def _custom(el: etree._Element, here: str, issue: _IssueFactory) -> Iterator[Iss
         if len(child):
             message = f"<{child.tag}> holds elements; a custom field of the offer's card holds one value"
             yield issue("unexpected-element", "error", message, child, f"{here}/{child.tag}")
+        elif (hint := text_hint(str(child.tag), child.text or "")) is not None:
+            yield issue(hint[0], "warning", hint[1], child, f"{here}/{child.tag}")
 
 
 def _record_rules(
@@ -327,7 +358,7 @@ class Checker:
         """Yield the violations of every rule but the Ids in ``project``; it has no state."""
         yield from self._locate(project, PROJECT, path, self._factory(source))
 
-    def batch_clean(self, container: etree._Element) -> bool:
+    def batch_clean(self, container: etree._Element, *, hints: bool = True) -> bool:
         """Return ``True`` if no ``<Project>`` child of ``container`` can break a rule but the Ids.
 
         ``container`` holds projects the XSD found valid, so each element stands at its canonical place and
@@ -358,7 +389,7 @@ class Checker:
                 listed = [product.get("Id") for product in products]
                 if len(set(listed)) != len(listed):
                     return False
-        if _NESTED_OFFER_FIELD(container):
+        if _NESTED_OFFER_FIELD(container) or (hints and _hinted(container)):
             return False
         for project in cast(list[etree._Element], _CARD_FIELDS(container)):
             documents = next((child for child in project if child.tag in _DOCUMENTS), None)
@@ -444,6 +475,11 @@ class Checker:
                 message = f"<{tag}> is empty; leave it out or give it a value (an empty element may clear the field)"
                 yield issue("empty-optional", "warning", message, el, here)
             return
+        hint = text_hint(tag, text) if kind.xsd.endswith("String") else None
+        if hint is not None:
+            yield issue(hint[0], "warning", hint[1], el, here)
+            if hint[0] == "template-leak":  # no value to judge further
+                return
         if not kind.form(text):
             canonical = canonical_date(text) if kind.xsd == "DateTimeType" else None
             if canonical is not None:

@@ -140,6 +140,10 @@ class GuardedStream:
         self._prologs: list[_Prolog] = []
         self._decided = False
         self.ended = False
+        # Whether the bytes so far may hold a template's placeholder or markup escaped twice (rules.text_hint):
+        # the rules look for them only then. Bytes not in an ASCII-based encoding (UTF-16) always may.
+        self.hinted = False
+        self._tail = b""
 
     @property
     def empty(self) -> bool:
@@ -166,7 +170,9 @@ class GuardedStream:
             data, self._ahead = self._ahead, b""
             return data
         if self._decided:
-            return self._raw.read(size)
+            data = self._raw.read(size)
+            self._scan(data)
+            return data
         data = self._read(max(size, CHUNK) if size >= 0 else -1)
         self._check(data)
         return data
@@ -175,13 +181,40 @@ class GuardedStream:
         data = self._raw.read(size)
         if not data:
             self.ended = True
+        self._scan(data)
         return data
+
+    def _scan(self, data: bytes) -> None:
+        if self.hinted or not data:
+            return
+        if not self._tail and (data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]):
+            self.hinted = True  # UTF-16: the byte patterns do not apply
+            return
+        window = self._tail + data
+        self.hinted = _LEAK_BYTES.search(window) is not None or _escaped_twice(window)
+        self._tail = data[-_HINT_TAIL:]
 
     def _check(self, data: bytes) -> None:
         for prolog in self._prologs:
             if not prolog.decided:
                 prolog.feed(data, self.ended)
         self._decided = all(prolog.decided for prolog in self._prologs)
+
+
+# What rules.text_hint looks for, as bytes: a placeholder as a whole text, an ampersand escaped again.
+_LEAK_BYTES = re.compile(rb">(?:null|undefined|NaN|None|\[object Object\])<")  # one pass: faster than five finds
+_ESCAPED_AFTER = (b"lt;", b"gt;", b"amp;", b"quot;", b"apos;", b"#")  # what follows "&amp;" in a text escaped twice
+_HINT_TAIL = len(b">[object Object]<") - 1
+
+
+def _escaped_twice(window: bytes) -> bool:
+    """Return whether bytes hold an entity escaped once more (``&amp;lt;``): "&amp;" alone is a plain "&"."""
+    at = window.find(b"&amp;")
+    while at >= 0:
+        if window.startswith(_ESCAPED_AFTER, at + 5):
+            return True
+        at = window.find(b"&amp;", at + 5)
+    return False
 
 
 def _codecs(head: bytes) -> list[str]:

@@ -76,6 +76,7 @@ def check_batch(
     rules: Checker,
     sources: Sequence[str | None],
     projects: Sequence[etree._Element] | None = None,
+    hints: bool = True,
 ) -> list[list[Issue]]:
     """Return the schema and rule issues of each ``<Project>`` of a batch, in order: the one check.
 
@@ -87,7 +88,7 @@ def check_batch(
     tree is one batch, a project a batch of one, a streamed file a batch after another.
     """
     members = list(container if container is not None else ()) if projects is None else projects
-    found = check_batch_content(container, indexes=indexes, rules=rules, sources=sources, projects=members)
+    found = check_batch_content(container, indexes=indexes, rules=rules, sources=sources, projects=members, hints=hints)
     every = batch_ids(container) if container is not None and projects is None else map(project_ids, members)
     ids = rules.check_ids_batch(
         [
@@ -108,14 +109,17 @@ def check_batch_content(
     rules: Checker,
     sources: Sequence[str | None],
     projects: Sequence[etree._Element] | None = None,
+    hints: bool = True,
 ) -> list[list[Issue]]:
-    """Like :func:`check_batch` without the Ids: for each project, its issues.
+    """Like :func:`check_batch` without the Ids: for each project, its issues. ``hints``: whether a text may
+    be a template's placeholder or escaped twice (``False`` when the file's bytes hold none, see
+    :class:`~xmlsync.safe.GuardedStream`).
 
     This part has no state, so batches may be checked in any order, or in other processes; the Ids are
     then checked in feed order with :meth:`~xmlsync.rules.Checker.check_ids`.
     """
     members = list(container if container is not None else ()) if projects is None else projects
-    if container is not None and schema_valid(container) and rules.batch_clean(container):
+    if container is not None and schema_valid(container) and rules.batch_clean(container, hints=hints):
         return [[] for _ in members]
     return [
         list(rules.content(project, f"/{ROOT_TAG}/Project[{index}]", source=source))
@@ -274,9 +278,10 @@ def iter_file_issues(
 class _Batch:
     """Projects of a streamed file waiting to be checked together, with the issues found before each."""
 
-    def __init__(self, rules: Checker, name: str) -> None:
+    def __init__(self, rules: Checker, name: str, stream: GuardedStream | None = None) -> None:
         self.rules = rules
         self.name = name
+        self.stream = stream  # whose bytes say whether a text may need a hint
         self.container = etree.Element(ROOT_TAG)
         self.slots: list[tuple[int, list[Issue]]] = []
 
@@ -290,7 +295,10 @@ class _Batch:
         if not self.slots:
             return
         indexes = [index for index, _ in self.slots]
-        found = check_batch(self.container, indexes=indexes, rules=self.rules, sources=[self.name] * len(indexes))
+        hints = self.stream is None or self.stream.hinted
+        found = check_batch(
+            self.container, indexes=indexes, rules=self.rules, sources=[self.name] * len(indexes), hints=hints
+        )
         for (_, before), issues in zip(self.slots, found, strict=True):
             yield from before
             yield from issues
@@ -318,7 +326,7 @@ def _stream_issues(
         load_dtd=False,
         huge_tree=False,
     )
-    batch = _Batch(feed_rules, name)
+    batch = _Batch(feed_rules, name, stream)
     current: tuple[etree._Element, int, list[Issue]] | None = None
     index = 0
     position = 0
