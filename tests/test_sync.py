@@ -83,7 +83,7 @@ def test_night_after_night(runner: CliRunner, minicrm: MiniCRM, env: None, tmp_p
         f"{nights / 'night-000004'}: 0 new, 1 changed, 2 unchanged, 0 gone, 0 skipped; MiniCRM accepted 0 of 1 file:"
         " the rest waits for the next sync",
         f"{nights / 'night-000004' / 'offers.xml'}: MiniCRM refused the feed (400): XML is not valid! [push-refused]\n"
-        "Error: 1 problem found; 1 changed projects wait for the next sync\n",
+        "Error: 1 problem found; 1 file of this night waits for the next sync\n",
     )
     # A trial push to MiniCRM's test system in between, with the same state file.
     trial = night(

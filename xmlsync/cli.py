@@ -930,7 +930,8 @@ def sync_command(
         if result.changes or result.build.gone:
             click.echo(f"  (all of it in {result.review})")
     if result.refused:
-        raise _fail(XmlSyncError(result.refused), f"{result.waiting:,} changed projects wait for the next sync")
+        files = "1 file of this night waits" if result.waiting == 1 else f"{result.waiting:,} files of this night wait"
+        raise _fail(XmlSyncError(result.refused), f"{files} for the next sync")
 
 
 @cli.group()

@@ -87,8 +87,8 @@ class SyncResult:
 
     @property
     def waiting(self) -> int:
-        """How many new and changed projects MiniCRM has not accepted yet."""
-        return 0 if not self.files or (self.sent and not self.refused) else self.build.projects
+        """How many files of the night MiniCRM has not accepted: their projects go again the next night."""
+        return 0 if self.dry_run else len(self.files) - len(self.sent)
 
     def summary(self) -> str:
         """Return one line: the counts, what was sent, and what waits."""
