@@ -86,3 +86,12 @@ def test_what_goes_wrong_is_one_line(runner: CliRunner, system: MiniCRM, env: No
         f"{other}: is not a schema file xmlsync wrote; fetch one with xmlsync minicrm schema CATEGORY_ID -o FILE"
         " [minicrm-schema]\nError: 1 problem found; nothing was checked\n",
     )
+
+
+def test_a_gzip_feed_is_checked_against_the_system_too(runner: CliRunner, tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "feed.xml.gz"
+    packed.write_bytes(gzip.compress((HERE / "feed.xml").read_bytes()))
+    result = runner.invoke(cli, ["validate", "--minicrm-schema", str(GOLDEN / "minicrm" / "schema.json"), str(packed)])
+    assert (result.exit_code, result.stdout.splitlines()[-1]) == (1, f"{packed}: not valid (10 errors, 1 warning)")

@@ -14,12 +14,13 @@ ids, names and labels only.
 from __future__ import annotations
 
 import difflib
+import gzip
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from lxml import etree
 
@@ -302,7 +303,11 @@ def with_schema_issues(issues: list[Issue], source: Source, schema: SystemSchema
     """Return a file's issues with those of :func:`schema_issues`, in file order (a feed that cannot be read
     already has its one issue)."""
     try:
-        extra = list(schema_issues(source, schema, name=name))
-    except XmlSyncError:
+        if isinstance(source, str | Path) and str(source).lower().endswith(".gz"):
+            with gzip.open(source, "rb") as unpacked:
+                extra = list(schema_issues(cast(IO[bytes], unpacked), schema, name=name))
+        else:
+            extra = list(schema_issues(source, schema, name=name))
+    except (XmlSyncError, OSError, EOFError):  # the file's one problem is already its issue
         return issues
     return sorted([*issues, *extra], key=lambda issue: issue.line or 0)
