@@ -95,3 +95,26 @@ def test_a_gzip_feed_is_checked_against_the_system_too(runner: CliRunner, tmp_pa
     packed.write_bytes(gzip.compress((HERE / "feed.xml").read_bytes()))
     result = runner.invoke(cli, ["validate", "--minicrm-schema", str(GOLDEN / "minicrm" / "schema.json"), str(packed)])
     assert (result.exit_code, result.stdout.splitlines()[-1]) == (1, f"{packed}: not valid (10 errors, 1 warning)")
+
+
+def test_push_and_sync_send_nothing_the_system_would_refuse(
+    runner: CliRunner, system: MiniCRM, env: None, tmp_path: Path
+) -> None:
+    schema = str(GOLDEN / "minicrm" / "schema.json")
+    pushed = runner.invoke(cli, ["push", "--base-url", system.url, "--minicrm-schema", schema, str(HERE / "feed.xml")])
+    assert (pushed.exit_code, pushed.stderr.splitlines()[-1]) == (1, "Error: 10 problems found; nothing was sent")
+    assert (
+        f"{HERE / 'feed.xml'}:7: /Projects/Project[1]/StatusId (Project 1): 'Regisztrálva' is not a status of"
+        " category 39; it has Regisztrált (3099), Feliratkozott (3100), Vásárolt (3101) [unknown-value]"
+    ) in pushed.stderr.splitlines()
+    records = json.loads((ROOT / "fixtures" / "offers.json").read_text(encoding="utf-8"))
+    records[0]["CategoryId"], records[0]["StatusId"] = 39, "Nincs ilyen"
+    source = tmp_path / "erp.json"
+    source.write_text(json.dumps(records[:1], ensure_ascii=False), encoding="utf-8")
+    synced = runner.invoke(
+        cli,
+        ["sync", str(source), "--state", str(tmp_path / "s.db"), "--base-url", system.url, "--minicrm-schema", schema],
+    )
+    assert (synced.exit_code, synced.stderr.splitlines()[-1]) == (1, "Error: 5 problems found; nothing was sent")
+    assert "'Nincs ilyen' is not a status of category 39" in synced.stderr
+    assert [r["path"] for r in system.received] == []

@@ -75,6 +75,7 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 if TYPE_CHECKING:
     from xmlsync.inputs import InputSpec
+    from xmlsync.minicrm import SystemSchema
     from xmlsync.pipeline import Progress
     from xmlsync.push import Credentials, Upload
     from xmlsync.validate import FileProgress
@@ -205,6 +206,26 @@ def base_url_option(func: F) -> F:
         help="MiniCRM's address (a test system, a proxy; default: MINICRM_BASE_URL, else MiniCRM's own);"
         " confirmations are kept apart per system and address.",
     )(func)
+
+
+def schema_option(func: F) -> F:
+    """``--minicrm-schema``: check against what the MiniCRM system holds; shared by validate, push and sync."""
+    return click.option(
+        "--minicrm-schema",
+        "schema_path",
+        type=click.Path(dir_okay=False, exists=True),
+        help="Also check against what this MiniCRM system holds (statuses, users, fields, enum values): a file of"
+        " xmlsync minicrm schema.",
+    )(func)
+
+
+def _system_schema(path: str | None) -> SystemSchema | None:
+    from xmlsync.minicrm import SystemSchema
+
+    try:
+        return SystemSchema.load(path) if path else None
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was checked") from None
 
 
 def send_options(func: F) -> F:
@@ -549,13 +570,7 @@ def _not_written(output: str, split: bool) -> str:
     type=click.Path(dir_okay=False, exists=True),
     help="Take the [policy] of this mapping profile (accepted VAT codes, strictness); flags override it.",
 )
-@click.option(
-    "--minicrm-schema",
-    "schema_path",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Also check against what this MiniCRM system holds (statuses, users, fields, enum values): a file of"
-    " xmlsync minicrm schema.",
-)
+@schema_option
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -597,13 +612,10 @@ def validate(
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(1)
-    if schema_path is not None:
-        from xmlsync.minicrm import SystemSchema, with_schema_issues
+    system = _system_schema(schema_path)
+    if system is not None:
+        from xmlsync.minicrm import with_schema_issues
 
-        try:
-            system = SystemSchema.load(schema_path)
-        except XmlSyncError as exc:
-            raise _fail(exc, "nothing was checked") from None
         for report in reports:
             if report.name != "<stdin>":
                 report.issues = with_schema_issues(report.issues, report.name, system, report.name)
@@ -733,6 +745,7 @@ def export(feed: str, output: str) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="Mapping profile whose [policy] (VAT codes, statuses, strictness) the check before sending applies.",
 )
+@schema_option
 @rule_options
 def push(
     files: Sequence[str],
@@ -743,6 +756,7 @@ def push(
     timeout: float,
     dry_run: bool,
     profile_path: str | None,
+    schema_path: str | None,
     strict: bool | None,
     vat_codes: Sequence[str],
 ) -> None:
@@ -772,7 +786,7 @@ def push(
     credentials = _credentials(credentials_path)
     try:
         requests = requests_for(files, source_urls)
-        issues = check_uploads(requests, rules)
+        issues = check_uploads(requests, rules, _system_schema(schema_path))
         for warning in (issue for issue in issues if issue.severity == "warning"):
             click.echo(painted(str(warning)), err=True)
         if any(issue.severity == "error" for issue in issues):
@@ -816,6 +830,7 @@ def push(
 @input_options
 @sql_options
 @send_options
+@schema_option
 @rule_options
 @click.option(
     "--on-invalid",
@@ -858,6 +873,7 @@ def sync_command(
     base_url: str,
     credentials_path: str | None,
     timeout: float,
+    schema_path: str | None,
     strict: bool | None,
     vat_codes: Sequence[str],
     on_invalid: str | None,
@@ -899,6 +915,7 @@ def sync_command(
         full=full,
         dry_run=dry_run,
         lock_wait=lock_wait,
+        schema=_system_schema(schema_path),
     )
 
     def accepted(delivered: Delivered) -> None:
