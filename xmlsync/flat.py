@@ -36,6 +36,22 @@ HASH_BITS = {"53-bit": 52, "63-bit": 56}
 MEMO_VALUES = 10_000  # distinct (field, raw value) conversions remembered by a RowGrouper
 
 
+def offset_id(number: int, profile: Profile) -> int:
+    """Return an Id with the profile's ``id_offset`` added.
+
+    Raises:
+        Problem: ``invalid-id`` when the sum is past 2^53 - 1.
+    """
+    offset = profile.id_offset
+    if offset and number + offset > SAFE_ID:
+        raise Problem(
+            "invalid-id",
+            f"{number} + id_offset {offset} is past 2^53 - 1, which JSON and JavaScript consumers cannot hold;"
+            " use a smaller id_offset",
+        )
+    return number + offset
+
+
 def stable_id(entity: str, key: str, scheme: str = "53-bit") -> int:
     """Return the stable integer Id of a non-numeric key: ``10**12`` + the first bits of its SHA-256.
 
@@ -192,14 +208,7 @@ class RowGrouper:
         if spec.kind.flat != "id":
             return value
         number = self.hashed(name.split(".")[0], value) if isinstance(value, str) else value
-        offset = self.profile.id_offset
-        if offset and number + offset > SAFE_ID:
-            raise Problem(
-                "invalid-id",
-                f"{number} + id_offset {offset} is past 2^53 - 1, which JSON and JavaScript consumers cannot hold;"
-                " use a smaller id_offset",
-            )
-        return number + offset
+        return offset_id(number, self.profile)
 
     def country(self, value: str) -> str:
         language = self.profile.country_language
@@ -543,15 +552,11 @@ def record_ids(
         raw = node["Id"]
         try:
             value = kind.flat_value(raw.strip() if isinstance(raw, str) else raw, profile)
-            number = stable_id(entity, value, profile.id_scheme) if isinstance(value, str) else int(value)
+            hashed = stable_id(entity, value, profile.id_scheme) if isinstance(value, str) else int(value)
+            number = offset_id(hashed, profile)
         except Problem as problem:
             issues.append(Issue(problem.code, problem.message, source, None, f"{path}Id"))
             return node
-        if profile.id_offset and number + profile.id_offset > SAFE_ID:
-            message = f"{number} + id_offset {profile.id_offset} is past 2^53 - 1; use a smaller id_offset"
-            issues.append(Issue("invalid-id", message, source, None, f"{path}Id"))
-            return node
-        number += profile.id_offset
         if isinstance(value, str):
             keys.append((f"{entity} {number}", value))
         return {**node, "Id": number}

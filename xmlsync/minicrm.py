@@ -14,13 +14,12 @@ ids, names and labels only.
 from __future__ import annotations
 
 import difflib
-import gzip
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 from lxml import etree
 
@@ -28,7 +27,7 @@ from xmlsync.errors import InputError, Issue, XmlSyncError
 from xmlsync.fields import PROJECT_ELEMENTS
 from xmlsync.paths import element_line, element_path
 from xmlsync.push import Credentials, PushError, check_base_url, exchange, open_client
-from xmlsync.safe import Source, iter_projects, source_name
+from xmlsync.safe import Source, iter_projects, open_feed, source_name
 
 KIND = "xmlsync minicrm schema 1"
 _TEXT = re.compile(r"Text\((\d+)\)")
@@ -303,9 +302,9 @@ def with_schema_issues(issues: list[Issue], source: Source, schema: SystemSchema
     """Return a file's issues with those of :func:`schema_issues`, in file order (a feed that cannot be read
     already has its one issue)."""
     try:
-        if isinstance(source, str | Path) and str(source).lower().endswith(".gz"):
-            with gzip.open(source, "rb") as unpacked:
-                extra = list(schema_issues(cast(IO[bytes], unpacked), schema, name=name))
+        if isinstance(source, str | Path):
+            with open_feed(source) as feed:
+                extra = list(schema_issues(feed, schema, name=name))
         else:
             extra = list(schema_issues(source, schema, name=name))
     except (XmlSyncError, OSError, EOFError):  # the file's one problem is already its issue

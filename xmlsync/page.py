@@ -9,7 +9,6 @@ issues, each linked to its line, shown with the lines around it; a comparison sh
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +17,7 @@ from lxml import etree
 from lxml.builder import E  # type: ignore[import-not-found]  # lxml-stubs leave the builder out
 
 from xmlsync.errors import Issue
+from xmlsync.safe import open_feed
 from xmlsync.validate import FileReport
 
 if TYPE_CHECKING:
@@ -64,8 +64,7 @@ def _source_lines(name: str, wanted: set[int]) -> dict[int, str]:
     last = max(shown)
     found: dict[int, str] = {}
     try:
-        opener = gzip.open if name.lower().endswith(".gz") else open
-        with opener(name, "rb") as handle:
+        with open_feed(name) as handle:
             for number, raw in enumerate(islice(_bounded_lines(handle), last), start=1):
                 if number in shown:
                     text = raw.decode("utf-8", errors="replace").rstrip("\r\n")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import gzip
 import io
 import re
 from collections.abc import Iterator
@@ -397,3 +398,13 @@ def _top_projects(guard: GuardedStream, name: str) -> Iterator[etree._Element]:
         if element.tag == "Project":
             yield element
         root.remove(element)  # done with it: memory stays flat
+
+
+def open_feed(path: str | Path) -> IO[bytes]:
+    """Open a feed file to read: a ``.gz`` file as it unpacks (the parser's size bounds apply to what comes out).
+
+    Reading a damaged ``.gz`` raises ``OSError`` (``BadGzipFile``) or ``EOFError`` (cut short).
+    """
+    if str(path).lower().endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return open(path, "rb")

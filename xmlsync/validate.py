@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from lxml import etree
 
 from xmlsync.config import BuildConfig
-from xmlsync.errors import Issue, UnreadableError, ValidationError, XmlSyncError
+from xmlsync.errors import Issue, UnreadableError, ValidationError
 from xmlsync.paths import ROOT_TAG, element_line
 from xmlsync.rules import Checker, batch_ids, project_ids
 from xmlsync.safe import (
@@ -39,6 +39,7 @@ from xmlsync.safe import (
     UnknownEncoding,
     empty_issue,
     guarded,
+    open_feed,
     prolog_issue,
     safe_parser,
     source_name,
@@ -439,7 +440,7 @@ def check_file(
         if isinstance(source, bytes):
             stream = io.BytesIO(source)
         elif isinstance(source, str | Path):
-            stream = open(source, "rb")  # noqa: SIM115 - closed below
+            stream = open_feed(source)  # closed below
         else:
             stream = source
         size = _size(stream)
@@ -471,6 +472,9 @@ def check_file(
                 stream.close()
     except OSError as exc:
         raise UnreadableError([unreadable_issue(exc, label)]) from None
+    except EOFError as exc:  # a .gz cut short
+        message = f"cannot unpack the file: {exc} (not a whole gzip file)"
+        raise UnreadableError([Issue("unreadable-input", message, source=label)]) from None
     return report
 
 
@@ -501,22 +505,9 @@ def check_files(
     for path in paths:
         source: Source = sys.stdin.buffer if str(path) == "-" else path
         name = "<stdin>" if str(path) == "-" else str(path)
-        opened = None
-        if name.lower().endswith(".gz"):  # read as it unpacks; the parser's size bounds apply to what comes out
-            opened = gzip.open(path, "rb")  # noqa: SIM115 - closed below, after its errors are named
-            source = cast(IO[bytes], opened)
-        try:
-            report = check_file(
-                source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects, progress=progress
-            )
-        except (OSError, EOFError) as exc:
-            if opened is None or isinstance(exc, XmlSyncError):
-                raise
-            message = f"cannot unpack the file: {exc} (not a whole gzip file)"
-            raise UnreadableError([Issue("unreadable-input", message, source=name)]) from None
-        finally:
-            if opened is not None:
-                opened.close()
+        report = check_file(
+            source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects, progress=progress
+        )
         reports.append(report)
         if remaining is not None:
             remaining -= report.errors
