@@ -27,7 +27,7 @@ def expected_counts(path: Path) -> tuple[int, int]:
 
 def test_there_are_valid_and_invalid_cases() -> None:
     counts = [expected_counts(path) for path in FILES]
-    assert len(FILES) == 15
+    assert len(FILES) == 16
     assert (0, 0) in counts and any(errors > 1 for errors, _ in counts)
 
 
@@ -73,3 +73,22 @@ def test_labels_are_coloured_on_a_terminal_unless_no_color(runner: CliRunner, mo
     monkeypatch.setenv("NO_COLOR", "1")
     plain = runner.invoke(cli, ["validate", name], color=True).stdout
     assert plain == (EXPECTED / "rules-2_errors-4_warnings.txt").read_text(encoding="utf-8")
+
+
+def test_repeats_are_one_line_in_the_text_report_and_verbose_lists_each(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(CASES)
+    name = "woocommerce-plugin-ro-0_errors-20_warnings.xml"
+    grouped = runner.invoke(cli, ["validate", name]).stdout.splitlines()
+    assert len(grouped) == 12
+    assert grouped[0] == (
+        f"{name}: warning: element-order x3 in <Order>, first at line 45 (--verbose lists each): <Products> is"
+        " present but after <Project>; MiniCRM reads it, the canonical place is before <Project> [element-order]"
+    )
+    each = runner.invoke(cli, ["-v", "validate", name])
+    assert each.exit_code == 0
+    lines = each.stdout.splitlines()
+    assert len(lines) == 21 and lines[-1] == f"{name}: valid (20 warnings)"
+    assert [line.split(":")[1] for line in lines[:3]] == ["45", "50", "60"]
+    assert re.fullmatch(rf"{re.escape(name)}: 2 projects checked in \d+\.\d\d s\n", each.stderr)

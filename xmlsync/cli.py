@@ -22,7 +22,7 @@ from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import InputError, OptionsError, UnreadableError, XmlSyncError
 from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
 from xmlsync.report import FORMATS as REPORT_FORMATS
-from xmlsync.report import resolve_format
+from xmlsync.report import render, resolve_format
 from xmlsync.schema import schema_text
 from xmlsync.validate import check_files, feed_files
 
@@ -623,7 +623,7 @@ def validate(
         for state in checked:
             count = f"{state.projects:,} project{'' if state.projects == 1 else 's'}"
             click.echo(f"{state.name}: {count} checked in {state.elapsed:.2f} s", err=True)
-    text = REPORT_FORMATS[report_format](reports)
+    text = render(report_format, reports, each=_verbose())
     if report_format == "text":
         text = "".join(f"{painted(line)}\n" for line in text.splitlines())
     click.echo(text, nl=False)

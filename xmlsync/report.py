@@ -13,6 +13,12 @@ from xmlsync.page import validate_page
 from xmlsync.validate import FileReport
 
 _PROJECT_PATH = re.compile(r"^/Projects/Project\[(\d+)\]")
+_INDEX = re.compile(r"\[\d+\]")
+
+GROUP_FROM = 3
+"""The text report shows this many or more issues of one code at one place of the tree (the same path but for
+the indexes: every ``<SKU>`` of every ``<Product>``) as one line; ``each=True`` (``--verbose``) lists each. The
+other formats always keep every issue."""
 
 
 FORMAT_VERSION = 1  # of the JSON report: raised when a key changes meaning or goes away, not when one is added
@@ -39,11 +45,43 @@ def summary(reports: Sequence[FileReport]) -> str:
     return f"{_plural(len(reports), 'file')}: {valid} valid, {len(reports) - valid} not valid"
 
 
-def format_text(reports: Sequence[FileReport]) -> str:
-    """One line per issue, a verdict per file and, for several files, a summary at the end."""
+def _place(issue: Issue) -> tuple[str, str, str] | None:
+    """Return what makes issues repeats of one another: severity, code and the path without its indexes."""
+    return (issue.severity, issue.code, _INDEX.sub("", issue.path)) if issue.path else None
+
+
+def _grouped(name: str, issues: Sequence[Issue]) -> list[str]:
+    """Return a line per issue, repeats (:data:`GROUP_FROM` or more at one place) folded into the first's line."""
+    repeats: dict[tuple[str, str, str], list[Issue]] = {}
+    for issue in issues:
+        if (place := _place(issue)) is not None:
+            repeats.setdefault(place, []).append(issue)
+    lines: list[str] = []
+    for issue in issues:
+        place = _place(issue)
+        group = repeats.get(place) if place is not None else None
+        if group is None or len(group) < GROUP_FROM:
+            lines.append(str(issue))
+        elif group[0] is issue:
+            steps = (place[2] if place else "").split("/")
+            parent = steps[-2] if len(steps) > 2 else steps[-1]
+            first = f", first at line {issue.line}" if issue.line is not None else ""
+            label = "warning: " if issue.severity == "warning" else ""
+            lines.append(
+                f"{issue.source or name}: {label}{issue.code} x{len(group)} in <{parent}>{first} (--verbose lists"
+                f" each): {issue.message} [{issue.code}]"
+            )
+    return lines
+
+
+def format_text(reports: Sequence[FileReport], *, each: bool = False) -> str:
+    """One line per issue, a verdict per file and, for several files, a summary at the end.
+
+    Repeats of one issue at one place of the tree are one line (:data:`GROUP_FROM`) unless ``each``.
+    """
     lines: list[str] = []
     for report in reports:
-        lines.extend(str(issue) for issue in report.issues)
+        lines.extend([str(issue) for issue in report.issues] if each else _grouped(report.name, report.issues))
         lines.append(f"{report.name}: {verdict(report)}")
     if len(reports) > 1:
         lines.append(summary(reports))
@@ -154,6 +192,12 @@ FORMATS: dict[str, Callable[[Sequence[FileReport]], str]] = {
     "github": format_github,
     "html": validate_page,  # a page for people: see xmlsync.page
 }
+
+
+def render(name: str, reports: Sequence[FileReport], *, each: bool = False) -> str:
+    """Return the report in the format ``name`` (a key of :data:`FORMATS`); ``each`` lists every issue on its own
+    line in the text report, where repeats are otherwise grouped (the other formats always keep every issue)."""
+    return format_text(reports, each=each) if name == "text" else FORMATS[name](reports)
 
 
 def resolve_format(name: str, environ: Mapping[str, str]) -> str:
