@@ -466,6 +466,7 @@ def test_verbose_says_what_each_step_took(runner: CliRunner, tmp_path: Path) -> 
         "no profile: policy: offer statuses accepted: any (default)",
         "no profile: policy: warnings are errors: no (default)",
         "no profile: policy: on an invalid record: fail (default)",
+        "no profile: policy: checked against the MiniCRM system's schema: none (default)",
         "no profile: locale: a VAT value between 0 and 1 is an error (default)",
         f"{tmp_path / 'o.xml'}: wrote 2 projects, 3 offers, 5 products from 2 input rows, 0 rejected",
     ]

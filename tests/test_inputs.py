@@ -330,6 +330,7 @@ DEFAULT_POLICY = [
     "PROFILE: policy: offer statuses accepted: any (default)",
     "PROFILE: policy: warnings are errors: no (default)",
     "PROFILE: policy: on an invalid record: fail (default)",
+    "PROFILE: policy: checked against the MiniCRM system's schema: none (default)",
     "PROFILE: locale: a VAT value between 0 and 1 is an error (default)",
 ]
 
@@ -358,11 +359,12 @@ def test_mapping_check_shows_the_policy_of_the_profile(runner: CliRunner, tmp_pa
     profile = tmp_path / "p.toml"
     profile.write_text(PROFILE.read_text(encoding="utf-8") + POLICY + "\n[locale]\nvat_fractions = true\n")
     result = runner.invoke(cli, ["mapping", "check", str(profile), str(ERP / "offers-cp1250.csv")])
-    assert result.stdout.splitlines()[:5] == [
+    assert result.stdout.splitlines()[:6] == [
         f"{profile}: policy: VAT codes accepted besides percentages: AAM, KBAUK (profile)",
         f"{profile}: policy: offer statuses accepted: Accepted, Sent (profile)",
         f"{profile}: policy: warnings are errors: yes (profile)",
         f"{profile}: policy: on an invalid record: skip (profile)",
+        f"{profile}: policy: checked against the MiniCRM system's schema: none (default)",
         f"{profile}: locale: a VAT value between 0 and 1 is a fraction, 0.27 is 27% (profile)",
     ]
 

@@ -115,6 +115,118 @@ def test_push_and_sync_send_nothing_the_system_would_refuse(
         cli,
         ["sync", str(source), "--state", str(tmp_path / "s.db"), "--base-url", system.url, "--minicrm-schema", schema],
     )
-    assert (synced.exit_code, synced.stderr.splitlines()[-1]) == (1, "Error: 5 problems found; nothing was sent")
-    assert "'Nincs ilyen' is not a status of category 39" in synced.stderr
+    assert (synced.exit_code, synced.stderr.splitlines()) == (
+        0,
+        [
+            f"skipped: {source}:[0]: /Projects/Project[1]/StatusId (Project 10001): 'Nincs ilyen' is not a status of"
+            " category 39; it has Vásárolt (3101), Regisztrált (3099), Feliratkozott (3100) [unknown-value]"
+        ],
+    )  # the record is set aside as any invalid record is; the night has nothing else to send
     assert [r["path"] for r in system.received] == []
+
+
+def test_build_writes_nothing_the_system_would_refuse(runner: CliRunner, tmp_path: Path) -> None:
+    schema = str(GOLDEN / "minicrm" / "schema.json")
+    records = json.loads((ROOT / "fixtures" / "offers.json").read_text(encoding="utf-8"))[:2]
+    for record, status in zip(records, ["Nincs ilyen", "3099"], strict=True):  # else as the system holds it
+        record.update(CategoryId=39, StatusId=status, UserId="Kovács Éva")
+        record.pop("Fields", None)
+        for offer in record["Offers"]:
+            offer["Status"] = "Elfogadva"
+            offer.pop("Project", None)
+    source = tmp_path / "erp.json"
+    source.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "o.xml"
+    refused = runner.invoke(cli, ["build", str(source), "--minicrm-schema", schema, "-o", str(out)])
+    assert (refused.exit_code, refused.stderr.splitlines()) == (
+        1,
+        [
+            f"{source}:[0]: /Projects/Project[1]/StatusId (Project 10001): 'Nincs ilyen' is not a status of category"
+            " 39; it has Vásárolt (3101), Regisztrált (3099), Feliratkozott (3100) [unknown-value]",
+            f"Error: 1 problem found; {out} was not written",
+        ],
+    )
+    assert not out.exists()
+    skipped = runner.invoke(
+        cli, ["build", str(source), "--minicrm-schema", schema, "-o", str(out), "--on-invalid", "skip"]
+    )
+    assert skipped.exit_code == 0
+    assert out.read_text(encoding="utf-8").count("<Project ") == 1
+    [reject] = (tmp_path / "o.rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(reject)["errors"][0]["code"] == "unknown-value"
+    without = runner.invoke(cli, ["build", str(source), "-o", str(out)])
+    assert (without.exit_code, out.read_text(encoding="utf-8").count("<Project ")) == (0, 2)
+
+
+def test_a_profile_names_the_schema_file_and_the_flag_overrides_it(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "minicrm-schema.json").write_bytes((GOLDEN / "minicrm" / "schema.json").read_bytes())
+    profile = tmp_path / "erp.toml"
+    profile.write_text('[policy]\nminicrm_schema = "minicrm-schema.json"\n', encoding="utf-8")
+    checked = runner.invoke(cli, ["validate", "--profile", str(profile), str(HERE / "feed.xml")])
+    assert (checked.exit_code, checked.stdout.splitlines()[-1]) == (
+        1,
+        f"{HERE / 'feed.xml'}: not valid (10 errors, 1 warning)",
+    )
+    shown = runner.invoke(
+        cli, ["-v", "build", str(ROOT / "fixtures" / "offers.json"), "--profile", str(profile), "-o", "-"]
+    )
+    assert (
+        f"{profile}: policy: checked against the MiniCRM system's schema: {tmp_path / 'minicrm-schema.json'} (profile)"
+        in shown.stderr.splitlines()
+    )
+    other = tmp_path / "other.json"
+    other.write_text("{}", encoding="utf-8")
+    overridden = runner.invoke(
+        cli, ["validate", "--profile", str(profile), "--minicrm-schema", str(other), str(HERE / "feed.xml")]
+    )
+    assert (overridden.exit_code, overridden.stderr.splitlines()[-1]) == (
+        1,
+        "Error: 1 problem found; nothing was checked",
+    )
+    (tmp_path / "minicrm-schema.json").unlink()
+    gone = runner.invoke(cli, ["validate", "--profile", str(profile), str(HERE / "feed.xml")])
+    assert (gone.exit_code, gone.stderr) == (
+        1,
+        f"{tmp_path / 'minicrm-schema.json'}: cannot read the schema file: No such file or directory [minicrm-schema]\n"
+        "Error: 1 problem found; nothing was checked\n",
+    )
+
+
+MAPPING = ROOT / "tests" / "fixtures" / "mapping"
+
+
+def test_mapping_init_offers_the_systems_value_maps_and_fields(runner: CliRunner, tmp_path: Path, golden) -> None:
+    schema = str(GOLDEN / "minicrm" / "schema.json")
+    export = MAPPING / "hu-export.csv"
+    result = runner.invoke(cli, ["mapping", "init", str(export), "--encoding", "cp1250", "--minicrm-schema", schema])
+    assert result.exit_code == 0
+    golden(result.stdout_bytes, GOLDEN / "minicrm" / "hu-export.toml")
+    assert '"Project.CategoryId" = 39   # the card category of the schema file' in result.stdout
+    assert '"Elküldve" = "2895"   # Elküldve' in result.stdout  # the export's status, by the system's label
+    assert "File(10MB)" not in result.stdout  # XML Sync cannot upload files: not offered
+
+
+def test_mapping_check_says_what_the_system_would_refuse_of_a_profile(runner: CliRunner, tmp_path: Path) -> None:
+    schema = str(GOLDEN / "minicrm" / "schema.json")
+    export = MAPPING / "hu-export.csv"
+    made = runner.invoke(cli, ["mapping", "init", str(export), "--encoding", "cp1250", "--minicrm-schema", schema])
+    profile = tmp_path / "erp.toml"
+    text = made.stdout.replace('# "Product.FolderName" = "ERP products"', '"Product.FolderName" = "ERP"')
+    text = text.replace('"Project.CategoryId" = 39', '"Project.CategoryId" = 39\n"Project.StatusId" = "Regisztrálva"')
+    text = text.replace('"Elküldve" = "2895"', '"Elküldve" = "Elfogadott"')
+    mapped = '"Offer.Id" = "Ajánlat sorszáma"\n"Customer.Name" = "Ügyfél neve"\n"Project.Fields.Enum195" = "Raktár"\n'
+    text = text.replace('"Project.Id" = "Partnerkód"', mapped + '"Project.Id" = "Partnerkód"')
+    profile.write_text(text, encoding="utf-8")
+    result = runner.invoke(cli, ["mapping", "check", str(profile), str(export), "--minicrm-schema", schema])
+    assert result.exit_code == 1
+    assert [line for line in result.stdout.splitlines() if "[unknown-" in line] == [
+        f'{profile}: columns.Project.Fields.Enum195: Enum195 is not a field of category 39; did you mean "Enum1951"?'
+        " [unknown-field]",
+        f"{profile}: constants.Project.StatusId: 'Regisztrálva' is not a status of category 39; it has Regisztrált"
+        " (3099), Feliratkozott (3100), Vásárolt (3101) [unknown-value]",
+        f"{profile}: values.Offer.Status.\"Elküldve\": 'Elfogadott' is not a status of category 41; it has Elfogadva"
+        " (2896), Elutasítva (2897), Elküldve (2895) [unknown-value]",
+    ]
+    assert result.stdout.splitlines()[-1] == f"{profile}: 3 errors ({export})"
+    fitting = runner.invoke(cli, ["mapping", "check", str(profile), str(export)])  # without the schema
+    assert fitting.stdout.splitlines()[-1] == f"{profile}: fits ({export})"

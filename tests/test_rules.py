@@ -76,11 +76,20 @@ def test_a_feed_with_300_errors_exits_1(runner: CliRunner, tmp_path: Path) -> No
     ]
     feed = tmp_path / "big.xml"
     feed.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<Projects>{"".join(projects)}</Projects>\n')
-    result = runner.invoke(cli, ["validate", str(feed)])
+    result = runner.invoke(cli, ["-v", "validate", str(feed)])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert len(lines) == 301
     assert lines[-1] == f"{feed}: not valid (300 errors)"
+    grouped = runner.invoke(cli, ["validate", str(feed)])
+    assert (grouped.exit_code, grouped.stdout.splitlines()) == (
+        1,
+        [
+            f"{feed}: invalid-value x300 in <Offer>, first at line 41 (--verbose lists each): <CurrencyCode> is"
+            " 'huf'; expected a three-letter upper-case ISO 4217 currency code, e.g. HUF [invalid-value]",
+            f"{feed}: not valid (300 errors)",
+        ],
+    )
     limited = runner.invoke(cli, ["validate", "--max-errors", "10", str(feed)])
     assert limited.exit_code == 1
     assert limited.stdout.splitlines()[-1] == (

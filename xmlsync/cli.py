@@ -75,7 +75,6 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 if TYPE_CHECKING:
     from xmlsync.inputs import InputSpec
-    from xmlsync.minicrm import SystemSchema
     from xmlsync.pipeline import Progress
     from xmlsync.push import Credentials, Upload
     from xmlsync.validate import FileProgress
@@ -209,7 +208,7 @@ def base_url_option(func: F) -> F:
 
 
 def schema_option(func: F) -> F:
-    """``--minicrm-schema``: check against what the MiniCRM system holds; shared by validate, push and sync."""
+    """``--minicrm-schema``: check against what the MiniCRM system holds; shared by build, validate, push, sync."""
     return click.option(
         "--minicrm-schema",
         "schema_path",
@@ -219,13 +218,12 @@ def schema_option(func: F) -> F:
     )(func)
 
 
-def _system_schema(path: str | None) -> SystemSchema | None:
-    from xmlsync.minicrm import SystemSchema
-
+def _rules(profile: Profile, base: BuildConfig, schema_path: str | None, done: str, **flags: Any) -> BuildConfig:
+    """Return the run's options (:meth:`Profile.config`); a schema file that cannot be read ends the command."""
     try:
-        return SystemSchema.load(path) if path else None
+        return profile.config(base, minicrm_schema=schema_path, **flags)
     except XmlSyncError as exc:
-        raise _fail(exc, "nothing was checked") from None
+        raise _fail(exc, done) from None
 
 
 def send_options(func: F) -> F:
@@ -393,6 +391,7 @@ def _profile(path: str | None) -> Profile:
     help="Accept only these offer Status values; repeatable. By default any non-empty status.",
 )
 @rule_options
+@schema_option
 @click.option(
     "--on-invalid",
     type=click.Choice(["fail", "skip"]),
@@ -454,6 +453,7 @@ def build(
     statuses: Sequence[str],
     strict: bool | None,
     vat_codes: Sequence[str],
+    schema_path: str | None,
     on_invalid: str | None,
     rejects_path: str | None,
     split_records: int | None,
@@ -485,8 +485,14 @@ def build(
 
     spec = _input(input_path, input_format, sql_url, table, query)
     profile = _profile(profile_path)
-    config = profile.config(
-        BuildConfig(pretty=pretty, clean_text=clean_text), vat_codes=vat_codes, statuses=statuses, strict=strict
+    config = _rules(
+        profile,
+        BuildConfig(pretty=pretty, clean_text=clean_text),
+        schema_path,
+        _not_written(output, bool(split_records or split_bytes)),
+        vat_codes=vat_codes,
+        statuses=statuses,
+        strict=strict,
     )
     on_invalid = on_invalid or profile.policy.on_invalid or "fail"
     split = Split(split_records, split_bytes) if split_records or split_bytes else None
@@ -593,7 +599,9 @@ def validate(
         xmlsync validate --format github feeds/
         xmlsync validate yesterday.xml.gz
     """
-    rules = _profile(profile_path).config(BuildConfig(), vat_codes=vat_codes, strict=strict)
+    rules = _rules(
+        _profile(profile_path), BuildConfig(), schema_path, "nothing was checked", vat_codes=vat_codes, strict=strict
+    )
     report_format = resolve_format(report_format, os.environ)
     line = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
     checked: list[FileProgress] = []
@@ -612,13 +620,6 @@ def validate(
     except UnreadableError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(1)
-    system = _system_schema(schema_path)
-    if system is not None:
-        from xmlsync.minicrm import with_schema_issues
-
-        for report in reports:
-            if report.name != "<stdin>":
-                report.issues = with_schema_issues(report.issues, report.name, system, report.name)
     if _verbose():
         for state in checked:
             count = f"{state.projects:,} project{'' if state.projects == 1 else 's'}"
@@ -781,12 +782,13 @@ def push(
         check_base_url(base_url)
     except OptionsError as exc:
         raise _usage(exc) from None
-    profile = _profile(profile_path)
-    rules = profile.config(BuildConfig(), vat_codes=vat_codes, strict=strict)
+    rules = _rules(
+        _profile(profile_path), BuildConfig(), schema_path, "nothing was sent", vat_codes=vat_codes, strict=strict
+    )
     credentials = _credentials(credentials_path)
     try:
         requests = requests_for(files, source_urls)
-        issues = check_uploads(requests, rules, _system_schema(schema_path))
+        issues = check_uploads(requests, rules)
         for warning in (issue for issue in issues if issue.severity == "warning"):
             click.echo(painted(str(warning)), err=True)
         if any(issue.severity == "error" for issue in issues):
@@ -903,7 +905,7 @@ def sync_command(
 
     spec = _input(input_path, input_format, sql_url, table, query)
     profile = _profile(profile_path)
-    rules = profile.config(BuildConfig(), vat_codes=vat_codes, strict=strict)
+    rules = _rules(profile, BuildConfig(), schema_path, "nothing was sent", vat_codes=vat_codes, strict=strict)
     credentials = _credentials(credentials_path)
     config = SyncConfig(
         state=Path(state_path),
@@ -915,7 +917,6 @@ def sync_command(
         full=full,
         dry_run=dry_run,
         lock_wait=lock_wait,
-        schema=_system_schema(schema_path),
     )
 
     def accepted(delivered: Delivered) -> None:
@@ -1084,6 +1085,7 @@ def mapping() -> None:
 @click.option("--skip-rows", type=click.IntRange(min=0), metavar="N", help="Rows to pass over after the header.")
 @click.option("--footer", metavar="REGEX", help="The data ends before a row starting with this, e.g. 'Total'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the profile here.")
+@schema_option
 def init(
     input_path: str | None,
     profile_path: str | None,
@@ -1097,16 +1099,20 @@ def init(
     skip_rows: int | None,
     footer: str | None,
     output: str | None,
+    schema_path: str | None,
 ) -> None:
     """Write a commented profile template from an input's header.
 
-    Columns whose names match a field are filled in; the others are listed as TODO.
+    Columns whose names match a field are filled in; the others are listed as TODO. With --minicrm-schema, the
+    statuses and users of the ERP's first rows get value maps to the system's ids, and its custom fields are
+    listed.
 
     \b
     Example:
         xmlsync mapping init erp.csv --encoding cp1250 -o erp.toml
         xmlsync mapping init report.xlsx --header-row 3 --footer 'Összesen|Total' -o erp.toml
         xmlsync mapping init --from-sql sqlite:///erp.db --table offers -o erp.toml
+        xmlsync mapping init erp.csv --minicrm-schema minicrm-schema.json -o erp.toml
     """
     from xmlsync.inputs import mapping_template
     from xmlsync.writer import atomic_output, refuse_overlaps
@@ -1125,6 +1131,7 @@ def init(
         except re.error as exc:
             raise click.BadParameter(f"{footer!r} is not a regular expression: {exc}", param_hint="--footer") from None
     profile = _profile(profile_path)
+    schema = _rules(profile, BuildConfig(), schema_path, "no profile was written").schema
     profile = replace(
         profile,
         encoding=ENCODINGS.get((encoding or "").lower(), profile.encoding),
@@ -1142,7 +1149,7 @@ def init(
         except OptionsError as exc:
             raise _usage(exc) from None
     try:
-        text = mapping_template(spec, profile, sniff=sniff)
+        text = mapping_template(spec, profile, sniff=sniff, schema=schema)
     except XmlSyncError as exc:
         raise _fail(exc, "no profile was written") from None
     if output is None:
@@ -1161,6 +1168,7 @@ def init(
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True))
 @click.option("--format", "input_format", type=click.Choice(FORMATS), help="Input format.")
 @sql_options
+@schema_option
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -1170,12 +1178,14 @@ def check(
     sql_url: str | None,
     query: str | None,
     table: str | None,
+    schema_path: str | None,
 ) -> None:
     """Check a profile against an input before a run.
 
     Reports required fields that are not mapped and mapped columns the input lacks (errors), and input
     columns the profile does not use (warnings), then the effective policy of a run with no flags (flags
-    override it). Exits 1 if there is an error.
+    override it). With --minicrm-schema (or the profile's [policy] minicrm_schema), also custom fields the
+    system lacks and constants or value maps it would refuse. Exits 1 if there is an error.
 
     \b
     Example:
@@ -1187,7 +1197,7 @@ def check(
     spec = _input(input_path, input_format, sql_url, table, query)
     try:
         profile = load_profile(profile_path)
-        issues = mapping_issues(spec, profile)
+        issues = mapping_issues(spec, profile, profile.config(BuildConfig(), minicrm_schema=schema_path).schema)
     except XmlSyncError as exc:
         raise _fail(exc, "the profile could not be checked") from None
     for issue in issues:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from xmlsync.minicrm import SystemSchema
 
 NumbersAsText = Literal["integers", "all", "none"]
 DEFAULT_BASE_URL = "https://r3.minicrm.hu"  # MiniCRM's address for push (the system's own, or a proxy, can be given)
@@ -31,6 +34,9 @@ class BuildConfig:
         timezone: The IANA time zone MiniCRM's times are in (``Europe/Budapest``, the zone of MiniCRM's own
             plugin): a timestamp with an offset (``+02``, ``Z``, an aware datetime) is written as its local time
             there. Times without an offset are taken as local already.
+        schema: What one MiniCRM system holds (``xmlsync minicrm schema``): with it every record, and every
+            feed validated, is also checked against that system's statuses, users and card fields. Not part of
+            the config's identity (two configs that differ only here compare equal).
     """
 
     pretty: bool = True
@@ -41,3 +47,4 @@ class BuildConfig:
     numbers_as_text: NumbersAsText = "integers"
     vat_fractions: bool = False
     timezone: str = "Europe/Budapest"
+    schema: SystemSchema | None = field(default=None, compare=False)

@@ -3,8 +3,9 @@
 Records are keyed like the XML tree (see the README's *Input records*), so the way back needs no list of
 fields: an ``Id`` attribute becomes ``"Id"``, a leaf element its text, the children of a repeating container
 (``Offers``, ``Products``, ``Contacts``, ``Addresses``) a list of records, ``Emails`` and ``Phones`` lists of
-strings, and the leaves of a ``<Project>`` that are not documented elements its custom ``Fields``. Values stay
-text as written (``"48990.00"``, ``"2021-09-30 12:15:13"``), Ids become numbers, so that no digit changes.
+strings (an empty ``<Value>`` left out), and the leaves of a ``<Project>`` that are not documented elements
+its custom ``Fields``. Values stay text as written (``"48990.00"``, ``"2021-09-30 12:15:13"``), Ids become
+numbers, so that no digit changes.
 The feed is streamed; for adopting an existing feed and for reviewing a delta.
 """
 
@@ -85,7 +86,9 @@ def _record(element: etree._Element, *, project: bool = False) -> dict[str, Any]
         if tag in target:
             raise _Unexportable(child, f"<{tag}> appears twice in <{element.tag}>, which records cannot hold")
         if tag in VALUE_LISTS:
-            target[tag] = [item.findtext("Value") or "" for item in child.iterchildren(etree.Element)]
+            # an empty <Value> carries nothing (validate warns of it): left out, as an empty leaf is by build
+            values = (item.findtext("Value") or "" for item in child.iterchildren(etree.Element))
+            target[tag] = [value for value in values if value.strip()]
         elif tag == "Contacts":
             target[tag] = [_unflatten(_record(item), item) for item in child.iterchildren(etree.Element)]
         elif tag in CONTAINERS:

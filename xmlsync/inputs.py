@@ -8,7 +8,7 @@ import stat
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from xmlsync.errors import InputError, Issue
 from xmlsync.fields import FLAT_FIELDS
@@ -17,6 +17,9 @@ from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord, open_input, read_json, read_jsonl
 from xmlsync.readers.base import STDIN_NAME, Table
 from xmlsync.readers.sql_reader import mask_url
+
+if TYPE_CHECKING:
+    from xmlsync.minicrm import SystemSchema
 
 EXTENSIONS = {
     ".json": "json",
@@ -257,15 +260,25 @@ def _header_of(spec: InputSpec, profile: Profile) -> tuple[str, ...]:
     return table.header
 
 
-def mapping_issues(spec: InputSpec, profile: Profile) -> list[Issue]:
-    """Return what ``mapping check`` reports: the profile's problems against the input's header."""
-    return check_columns(profile, _header_of(spec, profile), spec.name)
+def mapping_issues(spec: InputSpec, profile: Profile, schema: SystemSchema | None = None) -> list[Issue]:
+    """Return what ``mapping check`` reports: the profile's problems against the input's header and, with the
+    ``schema`` of the MiniCRM system, against what it holds (custom field names, constants and value maps)."""
+    issues = check_columns(profile, _header_of(spec, profile), spec.name)
+    if schema is not None:
+        from xmlsync.minicrm import profile_schema_issues
+
+        issues += profile_schema_issues(schema, profile.columns, profile.constants, profile.values, profile.source)
+    return issues
 
 
-def mapping_template(spec: InputSpec, profile: Profile, *, sniff: bool = False) -> str:
+def mapping_template(
+    spec: InputSpec, profile: Profile, *, sniff: bool = False, schema: SystemSchema | None = None
+) -> str:
     """Return a commented profile for the input, as ``mapping init`` writes it.
 
-    With ``sniff``, the delimiter of a CSV input is found from its first lines (``;``, ``,``, tab or ``|``).
+    With ``sniff``, the delimiter of a CSV input is found from its first lines (``;``, ``,``, tab or ``|``);
+    with ``schema``, the value maps and custom fields of that MiniCRM system (see
+    :func:`~xmlsync.template.profile_template`).
     """
     from xmlsync.template import profile_template
 
@@ -279,7 +292,7 @@ def mapping_template(spec: InputSpec, profile: Profile, *, sniff: bool = False) 
         table.close()
     if fmt == "sql" and (spec.table is not None or spec.query is not None):  # the command line's choice, whole
         profile = replace(profile, table=spec.table, query=spec.query)
-    return profile_template(table.header, fmt, profile, sample)
+    return profile_template(table.header, fmt, profile, sample, schema)
 
 
 _SAMPLE_ROWS = 200  # rows mapping init reads to find the number and date formats of a text input

@@ -238,7 +238,7 @@ def _card_issues(
     category: str,
     types: Mapping[str, Any],
     record: str,
-    source: str,
+    source: str | None,
     *,
     offer: bool = False,
 ) -> Iterator[Issue]:
@@ -268,34 +268,41 @@ def schema_issues(source: Source, schema: SystemSchema, *, name: str | None = No
     """
     label = name or source_name(source)
     for index, project in enumerate(iter_projects(source, label), start=1):
-        record = f"Project {project.get('Id')}"
-        category = (project.findtext("CategoryId") or "").strip()
-        types = schema.fields.get(category)
-        if types is None:
-            if category:
-                message = (
-                    f"category {category} is not in the schema file; fetch it too: xmlsync minicrm schema"
-                    f" {category} -o FILE"
-                )
-                place = project.find("CategoryId")
-                at = place if place is not None else project
-                yield Issue("unknown-category", message, label, record, *_at(at, index), severity="warning")
-            continue
-        yield from _card_issues(project, index, category, types, record, label)
-        offers = schema.offer_category
-        offer_types = schema.fields.get(offers) if offers else None
-        if offers is None or offer_types is None:
-            continue
-        for offer in project.iterfind("Offers/Offer"):
-            where = f"{record} > Offer {offer.get('Id')}"
-            status = offer.find("Status")
-            if status is not None and isinstance(offer_types.get("StatusId"), dict):
-                found = _value_problem("StatusId", (status.text or "").strip(), offer_types["StatusId"], offers)
-                if found is not None:
-                    yield Issue(found[0], found[1], label, where, *_at(status, index))
-            own = offer.find("Project")
-            if own is not None:
-                yield from _card_issues(own, index, offers, offer_types, where, label, offer=True)
+        yield from project_schema_issues(project, index, schema, label)
+
+
+def project_schema_issues(
+    project: etree._Element, index: int, schema: SystemSchema, source: str | None
+) -> Iterator[Issue]:
+    """Yield what the system would refuse of one ``<Project>``, the ``index``-th of its feed (or batch)."""
+    record = f"Project {project.get('Id')}"
+    category = (project.findtext("CategoryId") or "").strip()
+    types = schema.fields.get(category)
+    if types is None:
+        if category:
+            message = (
+                f"category {category} is not in the schema file; fetch it too: xmlsync minicrm schema"
+                f" {category} -o FILE"
+            )
+            place = project.find("CategoryId")
+            at = place if place is not None else project
+            yield Issue("unknown-category", message, source, record, *_at(at, index), severity="warning")
+        return
+    yield from _card_issues(project, index, category, types, record, source)
+    offers = schema.offer_category
+    offer_types = schema.fields.get(offers) if offers else None
+    if offers is None or offer_types is None:
+        return
+    for offer in project.iterfind("Offers/Offer"):
+        where = f"{record} > Offer {offer.get('Id')}"
+        status = offer.find("Status")
+        if status is not None and isinstance(offer_types.get("StatusId"), dict):
+            found = _value_problem("StatusId", (status.text or "").strip(), offer_types["StatusId"], offers)
+            if found is not None:
+                yield Issue(found[0], found[1], source, where, *_at(status, index))
+        own = offer.find("Project")
+        if own is not None:
+            yield from _card_issues(own, index, offers, offer_types, where, source, offer=True)
 
 
 def with_schema_issues(issues: list[Issue], source: Source, schema: SystemSchema, name: str) -> list[Issue]:
@@ -310,3 +317,120 @@ def with_schema_issues(issues: list[Issue], source: Source, schema: SystemSchema
     except (XmlSyncError, OSError, EOFError):  # the file's one problem is already its issue
         return issues
     return sorted([*issues, *extra], key=lambda issue: issue.line or 0)
+
+
+# -- profiles: which field of a profile reads which of the system's facts ---------------------------------------
+
+_PROFILE_FIELDS = {"Project.StatusId": ("card", "StatusId"), "Project.UserId": ("card", "UserId"),
+                   "Offer.Status": ("offer", "StatusId")}  # fmt: skip
+_CUSTOM = {"Project.Fields.": "card", "Offer.Project.": "offer"}
+# Fields every card has, which MiniCRM keeps itself (its REST schema lists them beside the custom ones): checked
+# when a feed writes them, not offered to a profile.
+_SYSTEM_FIELDS = frozenset({"Id", "ReferenceId", "CategoryId", "ContactId", "BusinessId", "Name", "StatusId",
+                            "StatusUpdatedAt", "IsPrivate", "Invited", "Deleted", "CreatedBy", "CreatedAt",
+                            "UpdatedBy", "UpdatedAt", "Url"})  # fmt: skip
+
+
+def card_categories(schema: SystemSchema, constant: Any = None) -> list[str]:
+    """Return the card categories a profile's records go to: its ``Project.CategoryId`` constant if it has one,
+    else every category of the file but the offer cards'."""
+    if constant is not None:
+        return [str(constant)]
+    return [category for category in schema.fields if category != schema.offer_category]
+
+
+def field_kind(schema: SystemSchema, name: str, category: str) -> tuple[str, str, Any] | None:
+    """Return (category, field, type or allowed values) that a profile's field ``name`` is checked by, if any:
+    ``Project.StatusId`` and ``Project.UserId`` by the card category, ``Offer.Status`` by the offer category's
+    ``StatusId``, ``Project.Fields.X`` and ``Offer.Project.X`` by field X of their category."""
+    where, field_name = _PROFILE_FIELDS.get(name, (None, None))
+    for prefix, holder in _CUSTOM.items():
+        if name.startswith(prefix):
+            where, field_name = holder, name[len(prefix) :]
+    if where is None or field_name is None:
+        return None
+    category_id = category if where == "card" else schema.offer_category
+    types = schema.fields.get(category_id) if category_id else None
+    if category_id is None or types is None:
+        return None
+    return category_id, field_name, types.get(field_name)
+
+
+def profile_schema_issues(
+    schema: SystemSchema, columns: Mapping[str, str], constants: Mapping[str, Any],
+    values: Mapping[str, Mapping[str, str]], source: str | None,
+) -> list[Issue]:  # fmt: skip
+    """Return what the system would refuse of a profile: a custom field it does not have, a constant or a value
+    map's MiniCRM value that is not one of a field's allowed values or not of its type."""
+    issues: list[Issue] = []
+    for category in card_categories(schema, constants.get("Project.CategoryId")):
+        for section, names in (("columns", columns), ("constants", constants), ("values", values)):
+            for name in names:
+                found = field_kind(schema, name, category)
+                if found is None:
+                    continue
+                category_id, field_name, kind = found
+                if kind is None:
+                    known = [n for n in schema.fields[category_id] if n not in PROJECT_ELEMENTS]
+                    near = difflib.get_close_matches(field_name, known, n=1)
+                    hint = f'; did you mean "{near[0]}"?' if near else ""
+                    message = f"{field_name} is not a field of category {category_id}{hint}"
+                    issues.append(Issue("unknown-field", message, source, path=f"{section}.{name}"))
+                    continue
+                given = {"": str(constants[name])} if section == "constants" else {}
+                given |= (
+                    {f".{json.dumps(k, ensure_ascii=False)}": v for k, v in values[name].items()}
+                    if section == "values"
+                    else {}
+                )
+                for key, text in given.items():
+                    problem = _value_problem(field_name, text.strip(), kind, category_id)
+                    if problem is not None:
+                        issues.append(Issue(problem[0], problem[1], source, path=f"{section}.{name}{key}"))
+    return issues
+
+
+def template_lines(schema: SystemSchema, columns: Mapping[str, str], sample: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Return the lines ``mapping init --minicrm-schema`` adds to a profile: a value map per field with allowed
+    values (the ERP values of its column in the first rows, each with the system's id where its label or id is
+    that value, else a TODO naming the closest), then the custom fields a profile may map."""
+    lines: list[str] = []
+    categories = card_categories(schema)
+    if len(categories) != 1:
+        listed = ", ".join(f"{c} {schema.categories.get(c, '')}".strip() for c in categories) or "none"
+        return ["", f"# The schema file holds the card categories {listed}: set [constants] \"Project.CategoryId\"",
+                "# and run mapping init again to get the value maps of that category."]  # fmt: skip
+    [category] = categories
+    for name in dict.fromkeys((*_PROFILE_FIELDS, *columns)):
+        found = field_kind(schema, name, category)
+        if found is None or not isinstance(found[2], dict):
+            continue
+        category_id, _, allowed = found
+        offered = ", ".join(f"{ident} {label}" for ident, label in allowed.items())
+        column = columns.get(name)
+        if column is None:
+            lines += ["", f"# {name}: category {category_id} has {offered}; set it in [constants] or map a column"]
+            continue
+        lines += ["", f'[values."{name}"]   # ERP value = MiniCRM id; category {category_id} has: {offered}']
+        seen = [text for text in dict.fromkeys(str(row.get(column) or "").strip() for row in sample) if text]
+        for text in seen[: _SHOWN * 4]:
+            key = json.dumps(text, ensure_ascii=False)
+            ident = text if text in allowed else next((i for i, label in allowed.items() if label == text), None)
+            if ident is not None:
+                lines.append(f"{key} = {json.dumps(ident)}   # {allowed[ident]}")
+            else:
+                lines.append(f'# {key} = ""   # TODO: which? the closest is {_closest(text, allowed).split(", ")[0]}')
+        if not seen:
+            lines.append(f'# "ERP value" = "{next(iter(allowed))}"   # the first rows of {column!r} are empty')
+    for prefix, holder in _CUSTOM.items():
+        held = category if holder == "card" else schema.offer_category
+        kept = _SYSTEM_FIELDS | (PROJECT_ELEMENTS if holder == "card" else frozenset())  # the offer card's UserId
+        types = schema.fields.get(held) or {} if held else {}
+        custom = {n: k for n, k in types.items() if n not in kept and not str(k).startswith("File")}  # no upload
+        if not custom:
+            continue
+        lines += ["", f"# Custom fields of category {held} a profile may map in [columns] or [constants]:"]
+        for field_name, kind in custom.items():
+            shown = f"one of {', '.join(list(kind.values())[:_SHOWN])}" if isinstance(kind, dict) else kind
+            lines.append(f'#   "{prefix}{field_name}"   # {shown}')
+    return lines

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any, Literal, NamedTuple, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from lxml import etree
 
@@ -45,6 +45,9 @@ from xmlsync.writer import (
     refuse_overlaps,
     write_reject,
 )
+
+if TYPE_CHECKING:
+    from xmlsync.minicrm import SystemSchema
 
 OnInvalid = Literal["fail", "skip"]
 
@@ -294,7 +297,8 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
             outcomes.append(None)
             continue
         read = first_try(raw.data, config, checker.good, checker.known)
-        clean = read is not None  # else a value was odd: the full walk reads it, the tree check judges it
+        # else a value was odd: the full walk reads it, the tree check judges it; so with a system's schema
+        clean = read is not None and config.schema is None
         if read is None:
             read, issues = walk(raw.data, source=raw.source, config=config)
             if read is None:
@@ -313,6 +317,8 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
         found = check_batch_content(
             container, indexes=[s[1] for s in suspects], rules=checker, sources=[s[2] for s in suspects]
         )
+        if config.schema is not None:
+            found = _with_system_issues(container, suspects, found, config.schema)
         for (at, _, _, text, ids, offers, products), content in zip(suspects, found, strict=True):
             outcomes[at] = Built((), _unlined(content), text.encode(), ids, offers, products)
     results: list[Built] = []
@@ -324,6 +330,19 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
         else:
             results.append(outcome)
     return results
+
+
+def _with_system_issues(
+    container: etree._Element, suspects: list[Any], found: list[list[Issue]], schema: SystemSchema
+) -> list[list[Issue]]:
+    """Return each suspect's issues with what the system of ``schema`` would refuse of its project."""
+    from xmlsync.minicrm import project_schema_issues
+
+    projects = container.iterchildren(etree.Element)
+    return [
+        [*issues, *project_schema_issues(project, suspect[1], schema, suspect[2])]
+        for suspect, issues, project in zip(suspects, found, projects, strict=True)
+    ]
 
 
 def _unlined(issues: list[Issue]) -> tuple[Issue, ...]:

@@ -79,7 +79,7 @@ _SECTIONS = {
         "footer",
     ),
     "locale": ("decimal_separator", "thousands_separator", "date_formats", "vat_fractions", "timezone"),
-    "policy": ("vat_codes", "statuses", "strict", "on_invalid"),
+    "policy": ("vat_codes", "statuses", "strict", "on_invalid", "minicrm_schema"),
     "ids": ("non_numeric", "scheme", "id_offset"),
     "columns": (),
     "constants": (),
@@ -100,6 +100,7 @@ class Policy:
     statuses: frozenset[str] | None = None
     strict: bool | None = None
     on_invalid: str | None = None
+    minicrm_schema: Path | None = None  # a file of ``xmlsync minicrm schema``, relative to the profile
 
 
 def spec_of(name: str) -> FlatField | None:
@@ -176,13 +177,23 @@ class Profile:
         vat_codes: Sequence[str] = (),
         statuses: Sequence[str] = (),
         strict: bool | None = None,
+        minicrm_schema: str | Path | None = None,
     ) -> BuildConfig:
         """Return the options of a run: ``base`` with the profile's policy, where no flag was given.
 
         Command-line flags override the profile: ``vat_codes`` and ``statuses`` when not empty, ``strict``
-        when not ``None``. The profile's locale (``numbers_as_text``, ``vat_fractions``) always applies.
+        when not ``None``, ``minicrm_schema`` (a file of ``xmlsync minicrm schema``, read here) when given.
+        The profile's locale (``numbers_as_text``, ``vat_fractions``) always applies.
+
+        Raises:
+            InputError: ``minicrm-schema`` if the schema file cannot be read.
         """
         policy = self.policy
+        schema_file = minicrm_schema or policy.minicrm_schema
+        if schema_file is not None:
+            from xmlsync.minicrm import SystemSchema
+
+            base = replace(base, schema=SystemSchema.load(schema_file))
         return self.locale(
             replace(
                 base,
@@ -199,12 +210,14 @@ class Profile:
         statuses = ", ".join(sorted(policy.statuses)) + " (profile)" if policy.statuses else "any (default)"
         strict = "no (default)" if policy.strict is None else ("yes" if policy.strict else "no") + " (profile)"
         on_invalid = f"{policy.on_invalid} (profile)" if policy.on_invalid else "fail (default)"
+        schema = f"{policy.minicrm_schema} (profile)" if policy.minicrm_schema else "none (default)"
         fractions = "a fraction, 0.27 is 27% (profile)" if self.vat_fractions else "an error (default)"
         return [
             f"policy: VAT codes accepted besides percentages: {codes}",
             f"policy: offer statuses accepted: {statuses}",
             f"policy: warnings are errors: {strict}",
             f"policy: on an invalid record: {on_invalid}",
+            f"policy: checked against the MiniCRM system's schema: {schema}",
             f"locale: a VAT value between 0 and 1 is {fractions}",
         ]
 
@@ -385,11 +398,13 @@ def load_profile(path: str | Path) -> Profile:
     if on_invalid not in (None, "fail", "skip"):
         problem("policy.on_invalid", f'must be "fail" or "skip", not {on_invalid!r}')
         on_invalid = None
+    schema_file = text(policy_table, "policy", "minicrm_schema", None)
     policy = Policy(
         vat_codes=texts(policy_table, "vat_codes"),
         statuses=texts(policy_table, "statuses"),
         strict=flag(policy_table, "policy", "strict"),
         on_invalid=on_invalid,
+        minicrm_schema=Path(path).parent / schema_file if schema_file else None,
     )
     vat_fractions = bool(flag(locale, "locale", "vat_fractions"))
     timezone = text(locale, "locale", "timezone", None)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
@@ -30,9 +30,6 @@ from xmlsync.safe import iter_compact_projects
 from xmlsync.state import State, Target, digest
 from xmlsync.validate import check_files
 from xmlsync.writer import parse_part_list
-
-if TYPE_CHECKING:
-    from xmlsync.minicrm import SystemSchema
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -565,16 +562,8 @@ def requests_for(files: Sequence[str | Path], source_urls: Sequence[str]) -> lis
     return requests
 
 
-def check_uploads(
-    requests: Sequence[Request], rules: BuildConfig | None = None, schema: SystemSchema | None = None
-) -> list[Issue]:
-    """Return the issues of the files to upload, with the checks of ``validate`` (and, with ``schema``, of
-    ``validate --minicrm-schema``): no error means all may go."""
+def check_uploads(requests: Sequence[Request], rules: BuildConfig | None = None) -> list[Issue]:
+    """Return the issues of the files to upload, with the checks of ``validate`` (and, with ``rules.schema``,
+    of ``validate --minicrm-schema``): no error means all may go."""
     files = [request.target for request in requests if request.mode == "upload"]
-    reports = check_files(files, rules=rules)
-    if schema is not None:
-        from xmlsync.minicrm import with_schema_issues
-
-        for report in reports:
-            report.issues = with_schema_issues(report.issues, report.name, schema, report.name)
-    return [issue for report in reports for issue in report.issues]
+    return [issue for report in check_files(files, rules=rules) for issue in report.issues]

@@ -23,7 +23,6 @@ from typing import Any
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OptionsError, XmlSyncError
 from xmlsync.inputs import InputSpec
-from xmlsync.minicrm import SystemSchema
 from xmlsync.pipeline import BuildResult, Change, OnInvalid, Split, build_file
 from xmlsync.profile import Profile
 from xmlsync.push import Credentials, Delivered, Event, PushConfig, check_base_url, check_uploads, push, requests_for
@@ -51,8 +50,6 @@ class SyncConfig:
         full: Send every project, not only what changed.
         dry_run: Build, check and review, send nothing, and leave the state as it was.
         lock_wait: How long to wait, in seconds, for another run holding the state file.
-        schema: What the MiniCRM system holds (``xmlsync minicrm schema``): the night's feed is also checked
-            against it, and nothing goes while it has an error.
     """
 
     state: Path
@@ -64,7 +61,6 @@ class SyncConfig:
     full: bool = False
     dry_run: bool = False
     lock_wait: float = 10.0
-    schema: SystemSchema | None = None
 
     def nights_folder(self) -> Path:
         """Return where the nights' folders go."""
@@ -201,7 +197,7 @@ def sync(
         if not files or config.dry_run:
             return result
         requests = requests_for([night / "offers.parts.json"] if built.parts else [output], [])
-        errors = [issue for issue in check_uploads(requests, build_config, config.schema) if issue.severity == "error"]
+        errors = [issue for issue in check_uploads(requests, build_config) if issue.severity == "error"]
         if errors:  # what validate (or the system's schema) refuses of what build wrote: nothing goes
             raise InputError(errors)
         sent: list[Delivered] = []

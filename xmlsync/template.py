@@ -11,6 +11,7 @@ from typing import Any
 
 from xmlsync.countries import COUNTRIES
 from xmlsync.fields import FLAT_FIELDS
+from xmlsync.minicrm import SystemSchema, card_categories, template_lines
 from xmlsync.profile import Profile
 
 _WORD = re.compile(r"[^0-9a-z]+")
@@ -153,11 +154,17 @@ def sniff_locale(sample: Sequence[Mapping[str, Any]]) -> tuple[str | None, str |
 
 
 def profile_template(
-    header: tuple[str, ...], fmt: str, profile: Profile, sample: Sequence[Mapping[str, Any]] | None = None
+    header: tuple[str, ...],
+    fmt: str,
+    profile: Profile,
+    sample: Sequence[Mapping[str, Any]] | None = None,
+    schema: SystemSchema | None = None,
 ) -> str:
     """Return the TOML text of a profile for an input with ``header``, each field with its column or a TODO.
 
-    The number and date formats are taken from the texts of ``sample`` (the first rows) where they show.
+    The number and date formats are taken from the texts of ``sample`` (the first rows) where they show. With
+    the ``schema`` of the MiniCRM system, the fields with allowed values (statuses, users) get value maps from
+    the ERP values of the first rows to the system's ids, and the custom fields a profile may map are listed.
     """
     decimal, grouping, date_forms = sniff_locale(sample or [])
     lines = [
@@ -205,12 +212,14 @@ def profile_template(
         "[columns]",
     ]
     used: set[str] = set()
+    mapped: dict[str, str] = {}
     coded: list[str] = []  # country fields whose column holds ISO codes in the first rows
     for name, spec in FLAT_FIELDS.items():
         column = _guess(name, header, COLUMN_NAMES.get(name, ()) + profile.names.get(name, ()))
         need = "required" if spec.required else "optional"
         if column is not None and column not in used:
             used.add(column)
+            mapped[name] = column
             lines.append(f"{_toml(name)} = {_toml(column)}   # {need}")
             texts = [str(row.get(column) or "").strip() for row in sample or []]
             if name.endswith(".CountryId") and texts and all(text.upper() in COUNTRIES for text in texts if text):
@@ -220,10 +229,13 @@ def profile_template(
     unused = [column for column in header if column not in used]
     if unused:
         lines += ["", "# Columns not mapped yet:"] + [f"#   {_toml(column)}" for column in unused]
+    categories = card_categories(schema) if schema is not None else []
     lines += [
         "",
         "[constants]",
-        '# "Project.CategoryId" = 39',
+        f'"Project.CategoryId" = {categories[0]}   # the card category of the schema file'
+        if len(categories) == 1 and "Project.CategoryId" not in mapped and categories[0].isdigit()
+        else '# "Project.CategoryId" = 39',
         '# "Product.FolderName" = "ERP products"',
         "",
         '# [values."Offer.Status"]',
@@ -242,4 +254,6 @@ def profile_template(
             '# fields = ["Customer.CountryId", "Business.CountryId"]',
             '# language = "hu"   # en, hu or ro',
         ]
+    if schema is not None:
+        lines += template_lines(schema, mapped, sample or [])
     return "\n".join(lines) + "\n"

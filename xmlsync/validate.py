@@ -497,6 +497,9 @@ def check_files(
 ) -> list[FileReport]:
     """Validate several files (``-`` is stdin) with one rule state per file and one error limit in all.
 
+    With ``rules.schema``, each file is also checked against what that MiniCRM system holds
+    (:func:`~xmlsync.minicrm.schema_issues`; not stdin, which cannot be read twice).
+
     Raises:
         UnreadableError: If a file cannot be opened or read.
     """
@@ -508,6 +511,10 @@ def check_files(
         report = check_file(
             source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects, progress=progress
         )
+        if rules is not None and rules.schema is not None and source is path:
+            from xmlsync.minicrm import with_schema_issues
+
+            report.issues = with_schema_issues(report.issues, path, rules.schema, name)
         reports.append(report)
         if remaining is not None:
             remaining -= report.errors
