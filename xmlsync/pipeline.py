@@ -13,7 +13,7 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
@@ -292,13 +292,13 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
     checker = _WORKER_RULES.get(config) or _WORKER_RULES.setdefault(config, Checker(config))
     outcomes: list[Built | list[Issue] | None] = []
     suspects: list[tuple[int, int, str, str, ProjectIds, int, int]] = []  # place, index, source, text, Ids, counts
+    screened: list[tuple[int, int, str, str]] = []  # place, index, source, text
     for raw, index in batch:
         if raw.issues:
             outcomes.append(None)
             continue
         read = first_try(raw.data, config, checker.good, checker.known)
-        # else a value was odd: the full walk reads it, the tree check judges it; so with a system's schema
-        clean = read is not None and config.schema is None
+        clean = read is not None  # else a value was odd: the full walk reads it, the tree check judges it
         if read is None:
             read, issues = walk(raw.data, source=raw.source, config=config)
             if read is None:
@@ -308,6 +308,8 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
         ids = ProjectIds(read[0], None, *(tuple((doc[0], None) for doc in read[1][i]) for i in (_OFFERS, _ORDERS)))
         if clean:
             outcomes.append(Built((), (), text.encode(), ids, *counts(read)))
+            if config.schema is not None:  # valid by construction, but is it valid for this system?
+                screened.append((len(outcomes) - 1, index, raw.source, text))
         else:
             suspects.append((len(outcomes), index, raw.source, text, ids, *counts(read)))
             outcomes.append([])
@@ -318,9 +320,17 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
             container, indexes=[s[1] for s in suspects], rules=checker, sources=[s[2] for s in suspects]
         )
         if config.schema is not None:
-            found = _with_system_issues(container, suspects, found, config.schema)
+            more = _system_issues(suspects, container, config.schema)
+            found = [[*issues, *extra] for issues, extra in zip(found, more, strict=True)]
         for (at, _, _, text, ids, offers, products), content in zip(suspects, found, strict=True):
             outcomes[at] = Built((), _unlined(content), text.encode(), ids, offers, products)
+    if screened and config.schema is not None:
+        texts = "".join(clean[3] for clean in screened)
+        container = etree.fromstring(f"<{ROOT_TAG}>{texts}</{ROOT_TAG}>".encode(), OWN_TEXT)
+        for (at, *_), found_here in zip(screened, _system_issues(screened, container, config.schema), strict=True):
+            built = outcomes[at]
+            if found_here and isinstance(built, Built):
+                outcomes[at] = built._replace(after=_unlined(found_here))
     results: list[Built] = []
     for (raw, _), outcome in zip(batch, outcomes, strict=True):
         if outcome is None:
@@ -332,16 +342,17 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
     return results
 
 
-def _with_system_issues(
-    container: etree._Element, suspects: list[Any], found: list[list[Issue]], schema: SystemSchema
+def _system_issues(
+    built: Sequence[tuple[Any, ...]], container: etree._Element, schema: SystemSchema
 ) -> list[list[Issue]]:
-    """Return each suspect's issues with what the system of ``schema`` would refuse of its project."""
+    """Return, for each built record (place, index, source...) and its ``<Project>`` in ``container``, what the
+    system of ``schema`` would refuse of it."""
     from xmlsync.minicrm import project_schema_issues
 
     projects = container.iterchildren(etree.Element)
     return [
-        [*issues, *project_schema_issues(project, suspect[1], schema, suspect[2])]
-        for suspect, issues, project in zip(suspects, found, projects, strict=True)
+        list(project_schema_issues(project, record[1], schema, record[2]))
+        for record, project in zip(built, projects, strict=True)
     ]
 
 
