@@ -11,12 +11,9 @@ import functools
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from lxml import etree
-
-if TYPE_CHECKING:
-    import xmlschema
 
 SCHEMA_NAME = "minicrm-offers.xsd"
 Document = etree._ElementTree | etree._Element
@@ -69,18 +66,6 @@ def lxml_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(schema_path()), parser))
 
 
-@cache
-def rich_schema() -> xmlschema.XMLSchema10:
-    """Return the XSD loaded by xmlschema: the validator with structured error detail.
-
-    xmlschema is imported here, on first use, as only invalid input needs it (it takes a tenth of a
-    second to import).
-    """
-    import xmlschema
-
-    return xmlschema.XMLSchema10(str(schema_path()))
-
-
 @functools.cache
 def type_help(name: str) -> str:
     """Return the ``xs:documentation`` text of an XSD simple type: what its values look like, for messages."""
@@ -107,4 +92,4 @@ def schema_valid(node: Document) -> bool:
     try:
         return bool(lxml_schema().validate(node))
     except etree.XMLSchemaValidateError:
-        return False  # libxml2 gave up (e.g. on an unexpanded entity node): let xmlschema explain
+        return False  # libxml2 gave up (e.g. on an unexpanded entity node): the rules say what is wrong
