@@ -204,8 +204,8 @@ def test_validate_json_report(runner: CliRunner, tmp_path: Path) -> None:
                         ("missing-element", "<Project> is missing <StatusId>; add it"),
                         (
                             "company-or-person-required",
-                            "<Project> needs a <Business> (company) or <Contacts> with at least one <Contact>"
-                            " (person); MiniCRM requires one company or at least one person",
+                            "a project needs a Business (company) or at least one Contact (person); MiniCRM requires"
+                            " one of them",
                         ),
                     ]
                 ],

@@ -137,7 +137,8 @@ def test_the_sample_record_maps_to_typed_values() -> None:
         (
             "Contacts.0",
             {"Emails": ["a@b.example"]},
-            'in.json:[0]: Contacts[1].FirstName (Project 99999): a contact needs "FirstName" or "LastName" [missing-field]',
+            "in.json:[0]: Contacts[1] (Project 99999): a contact needs a FirstName or a LastName; add one"
+            " [missing-element]",
         ),
         (
             "Fields",
@@ -167,11 +168,11 @@ def test_every_problem_of_a_record_is_reported() -> None:
     record["Offers"][0]["CurrencyCode"] = 978
     del record["Business"]
     del record["Contacts"]
-    assert issues(record) == [
-        'in.json:[0]: Business (Project 99999): a project needs a "Business" (company) or at least one item in'
-        ' "Contacts" (person) [company-or-person-required]',
+    assert issues(record) == [  # the record's fields first, then the rules on several of them
         'in.json:[0]: Offers[1].Status (Project 99999): missing required field "Status"; add it to the record'
         " [missing-field]",
+        "in.json:[0] (Project 99999): a project needs a Business (company) or at least one Contact (person);"
+        " MiniCRM requires one of them [company-or-person-required]",
     ]
 
 

@@ -24,7 +24,7 @@ VALIDATE = ROOT / "tests" / "fixtures" / "validate"
 
 def pages(runner: CliRunner, folder: Path) -> tuple[bytes, bytes]:
     """Return the validation page of a feed with errors and the comparison page of two feeds, built in ``folder``."""
-    shutil.copy(VALIDATE / "rules-2_errors-4_warnings.xml", folder / "rules.xml")
+    shutil.copy(VALIDATE / "rules-2_errors-5_warnings.xml", folder / "rules.xml")
     checked = runner.invoke(cli, ["validate", "--format", "html", "rules.xml"])
     assert checked.exit_code == 1
     assert runner.invoke(cli, ["build", str(FIXTURES / "offers.json"), "-o", "old.xml"]).exit_code == 0

@@ -76,8 +76,8 @@ def edited(old: str, new: str) -> str:
         (
             "<FirstName>Test</FirstName>\n<LastName>Example</LastName>",
             "",
-            "f.xml:24: /Projects/Project[1]/Contacts/Contact[1] (Project 99999 > Contact): <Contact> is missing"
-            " <FirstName> or <LastName>; add one [missing-element]",
+            "f.xml:24: /Projects/Project[1]/Contacts/Contact[1] (Project 99999 > Contact): a contact needs a"
+            " FirstName or a LastName; add one [missing-element]",
         ),
         (
             "<Emails>\n<Email>\n<Value>jambor.timea+example@minicrm.hu</Value>\n</Email>\n</Emails>",

@@ -62,17 +62,17 @@ def test_several_files_in_one_junit_report(runner: CliRunner, golden, monkeypatc
 
 def test_labels_are_coloured_on_a_terminal_unless_no_color(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CASES)
-    name = "rules-2_errors-4_warnings.xml"
+    name = "rules-2_errors-5_warnings.xml"
     lines = runner.invoke(cli, ["validate", name], color=True).stdout.splitlines()
     assert lines[0].endswith(
         ": \x1b[33m\x1b[1mwarning:\x1b[0m 'jambor.timea(at)minicrm.hu' does not look like an e-mail address"
         " (name@domain.tld) \x1b[33m[invalid-email]\x1b[0m"
     )
     assert lines[1].endswith("use a code such as HUF, EUR or RON \x1b[31m\x1b[1m[unknown-currency]\x1b[0m")
-    assert lines[-1] == f"{name}: \x1b[31m\x1b[1mnot valid\x1b[0m (2 errors, 4 warnings)"
+    assert lines[-1] == f"{name}: \x1b[31m\x1b[1mnot valid\x1b[0m (2 errors, 5 warnings)"
     monkeypatch.setenv("NO_COLOR", "1")
     plain = runner.invoke(cli, ["validate", name], color=True).stdout
-    assert plain == (EXPECTED / "rules-2_errors-4_warnings.txt").read_text(encoding="utf-8")
+    assert plain == (EXPECTED / "rules-2_errors-5_warnings.txt").read_text(encoding="utf-8")
 
 
 def test_repeats_are_one_line_in_the_text_report_and_verbose_lists_each(

@@ -17,7 +17,7 @@ from xmlsync.cli import cli
 from xmlsync.rules import ean_check_digit_ok
 from xmlsync.validate import check_file
 
-RULES_FILE = ROOT / "tests" / "fixtures" / "validate" / "rules-2_errors-4_warnings.xml"
+RULES_FILE = ROOT / "tests" / "fixtures" / "validate" / "rules-2_errors-5_warnings.xml"
 SAMPLE_RECORD = json.loads((FIXTURES / "sample.json").read_text(), parse_float=Decimal)[0]
 
 
@@ -103,11 +103,11 @@ def test_warnings_alone_keep_a_file_valid_unless_strict(runner: CliRunner, tmp_p
     feed = tmp_path / "warnings.xml"
     feed.write_text(text, encoding="utf-8")
     relaxed = runner.invoke(cli, ["validate", str(feed)])
-    assert (relaxed.exit_code, relaxed.stdout.splitlines()[-1]) == (0, f"{feed}: valid (4 warnings)")
+    assert (relaxed.exit_code, relaxed.stdout.splitlines()[-1]) == (0, f"{feed}: valid (5 warnings)")
     strict = runner.invoke(cli, ["validate", "--strict", str(feed)])
-    assert (strict.exit_code, strict.stdout.splitlines()[-1]) == (1, f"{feed}: not valid (4 errors)")
+    assert (strict.exit_code, strict.stdout.splitlines()[-1]) == (1, f"{feed}: not valid (5 errors)")
     allowed = runner.invoke(cli, ["validate", "--strict", "--vat-code", "KBAUK", str(feed)])
-    assert (allowed.exit_code, allowed.stdout.splitlines()[-1]) == (1, f"{feed}: not valid (3 errors)")
+    assert (allowed.exit_code, allowed.stdout.splitlines()[-1]) == (1, f"{feed}: not valid (4 errors)")
 
 
 def test_a_folder_without_feeds_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
@@ -240,3 +240,32 @@ def test_a_product_id_twice_in_a_short_or_long_offer(lines: int) -> None:
     assert [(issue.code, issue.path) for issue in report.issues] == [
         ("duplicate-product-id", f"/Projects/Project[1]/Offers/Offer[1]/Products/Product[{lines}]/@Id")
     ]
+
+
+def test_performance_before_issued_is_a_warning_in_build_and_validate(runner: CliRunner, tmp_path: Path) -> None:
+    records = json.loads((ROOT / "fixtures" / "offers.json").read_text(encoding="utf-8"))[:1]
+    offer = records[0]["Offers"][0]
+    offer["Issued"], offer["Performance"], offer["Prompt"] = "2024-04-10 09:30:00", "2024-04-05", "2024-04-15"
+    source = tmp_path / "erp.json"
+    source.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "o.xml"
+    built = runner.invoke(cli, ["build", str(source), "-o", str(out), "-q"])
+    message = (
+        "warning: <Issued> (2024-04-10 09:30:00) is after <Performance> (2024-04-05); the work is normally done"
+        " after the offer is made: check both dates [performance-before-issued]"
+    )
+    assert (built.exit_code, built.stderr) == (
+        0,
+        f"{source}:[0]: /Projects/Project[1]/Offers/Offer[1]/Performance (Project 10001 > Offer 2024017): {message}\n",
+    )
+    checked = runner.invoke(cli, ["validate", str(out)])
+    line = out.read_text(encoding="utf-8").splitlines().index("        <Performance>2024-04-05</Performance>") + 1
+    assert checked.stdout.splitlines() == [
+        f"{out}:{line}: /Projects/Project[1]/Offers/Offer[1]/Performance (Project 10001 > Offer 2024017): {message}",
+        f"{out}: valid (1 warning)",
+    ]
+    offer["Performance"] = "2024-04-10"  # the day it was issued, before its time of day: no warning
+    source.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    same_day = runner.invoke(cli, ["build", str(source), "-o", str(out), "-q"])
+    assert (same_day.exit_code, same_day.stderr) == (0, "")
+    assert runner.invoke(cli, ["validate", str(out)]).stdout == f"{out}: valid\n"

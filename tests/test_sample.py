@@ -123,9 +123,8 @@ def test_removing_business_and_contacts_breaks_the_company_or_person_rule() -> N
     project.remove(project.find("Contacts"))
     issues = issues_of(serialize(tree))
     assert [str(i) for i in issues] == [
-        "sample.xml:4: /Projects/Project[1] (Project 99999): <Project> needs a <Business> (company) or <Contacts>"
-        " with at least one <Contact> (person); MiniCRM requires one company or at least one person"
-        " [company-or-person-required]"
+        "sample.xml:4: /Projects/Project[1] (Project 99999): a project needs a Business (company) or at least one"
+        " Contact (person); MiniCRM requires one of them [company-or-person-required]"
     ]
 
 

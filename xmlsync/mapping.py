@@ -20,7 +20,7 @@ from typing import Any
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import BUSINESS, CONTACT, OFFER, ORDER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
+from xmlsync.fields import OFFER, ORDER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
 from xmlsync.kinds import (
     CANONICAL_DECIMAL,
     CANONICAL_RATE,
@@ -42,13 +42,31 @@ from xmlsync.kinds import (
     trim_rate,
 )
 from xmlsync.records import Project
-from xmlsync.rules import issued_after_prompt
+from xmlsync.rules import RECORD_RULES, RecordRule
 
 # What the walk read of one record: its Id's text and, per child field in table order, the value read:
 # a text (Leaf), ``(Id, values)`` (Node), a list of those (list Node), a list of texts (Values), a list of
 # (name, text) pairs (Custom), or ``None`` for an element left out.
 Walked = tuple[str | None, list[Any]]
 _DOCUMENTS = tuple((PROJECT.children.index(node), node.children.index(PRODUCT)) for node in (OFFER, ORDER))
+
+
+_ERROR_RULES: dict[Node, list[RecordRule]] = {}
+for _rule in RECORD_RULES:
+    if _rule.severity == "error":
+        _ERROR_RULES.setdefault(_rule.node, []).append(_rule)
+
+
+def rule_values(node: Node, rule: RecordRule, values: list[Any]) -> list[Any]:
+    """Return the values ``rule`` reads of a walked record's ``values`` (see :class:`~xmlsync.rules.RecordRule`)."""
+    found = []
+    for tag in rule.reads:
+        field = node.by_tag[tag]
+        value = values[node.children.index(field)]
+        if isinstance(field, Node):
+            value = value is not None if field.item is None else len(value or ())
+        found.append(value)
+    return found
 
 
 class _Stop(Exception):
@@ -84,12 +102,6 @@ class _Walk:
             self.unknown(obj, node, at)
         values: list[Any] = []
         for child in node.children:
-            if child is OFFER and obj.get("Business") is None and not obj.get("Contacts"):
-                self.report(
-                    "Business",
-                    "company-or-person-required",
-                    'a project needs a "Business" (company) or at least one item in "Contacts" (person)',
-                )
             raw = obj.get(child.tag)
             kind = type(child)
             if kind is Leaf:
@@ -100,8 +112,10 @@ class _Walk:
                 values.append(self.values(raw, child, at))  # type: ignore[arg-type]
             else:
                 values.append(self.custom(raw, child, at))  # type: ignore[arg-type]
-        if node.item == "Contact" and not (values[0] or "").strip() and not (values[1] or "").strip():
-            self.report(f"{path}.FirstName", "missing-field", 'a contact needs "FirstName" or "LastName"')
+        for rule in _ERROR_RULES.get(node, ()):  # the record's errors; its warnings are the tree check's
+            message = rule.broken(*rule_values(node, rule, values))
+            if message is not None:
+                self.report(f"{at}{rule.at}" if rule.at else path, rule.code, message)
         return ident, values
 
     def leaf(self, value: Any, tag: str, kind: Any, required: bool, at: str) -> str | None:
@@ -240,17 +254,25 @@ def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) 
             lines.append(f"    if v{i} is not None:")
             lines.append(f"        try:\n            v{i} = custom_fields(v{i}, {reserved}, config)")
             lines.append("        except Problem:\n            raise Odd from None")
-        if child is OFFER:
-            business, contacts = node.children.index(BUSINESS), node.children.index(CONTACT)
-            lines.append(f"    if v{business} is None and not v{contacts}:\n        raise Odd")
-    if node is OFFER:
-        prompt, issued = (node.children.index(node.child(tag)) for tag in ("Prompt", "Issued"))
-        lines.append(f"    if v{issued} > v{prompt} and issued_after_prompt(v{issued}, v{prompt}):\n        raise Odd")
+    for number, rule in enumerate(RECORD_RULES):  # a record that may break a rule takes the full walk
+        if rule.node is not node:
+            continue
+        namespace[f"{name}_rule{number}"] = rule
+        args = []
+        for tag in rule.reads:
+            child = node.by_tag[tag]
+            at = f"v{node.children.index(child)}"
+            if isinstance(child, Node):  # a record: whether it is there; a list: how many items it has
+                at = f"{at} is not None" if child.item is None else f"len({at})"
+            args.append(at)
+        values = ", ".join(args)
+        test = f"{name}_rule{number}.broken({values}) is not None"
+        if rule.suspect is not None:
+            test = f"{name}_rule{number}.suspect({values}) and {test}"
+        lines.append(f"    if {test}:\n        raise Odd")
     if node is OFFER or node is ORDER:
         products = node.children.index(PRODUCT)
         lines.append(f"    if len({{product[0] for product in v{products}}}) != len(v{products}):\n        raise Odd")
-    if node is CONTACT:
-        lines.append("    if not (v0 or '').strip() and not (v1 or '').strip():\n        raise Odd")
     if node is PROJECT:
         lines.append('    if INVALID_XML_CHAR("".join(texts)):\n        raise Odd')
     lines.append(f"    return ident, [{', '.join(f'v{i}' for i in range(len(node.children)))}]")
@@ -280,7 +302,6 @@ def _first_try() -> Any:
         "datetime": datetime,
         "format_date": format_date,
         "fits": fits,
-        "issued_after_prompt": issued_after_prompt,
     }
     functions: dict[str, Any] = {}
     return functions[_generate(PROJECT, functions, namespace)]

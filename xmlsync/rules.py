@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from lxml import etree
 
@@ -57,15 +57,84 @@ KINDS = _checked_kinds(PROJECT, {})  # CurrencyCode, Prompt, Performance, Issued
 # -- the rules on more than one value -----------------------------------------------------------------
 
 
-def issued_after_prompt(issued: str | None, prompt: str | None) -> str | None:
-    """``issued-after-prompt`` (warning): an offer is normally issued before its deadline."""
-    issued_on, prompt_on = parse_date(issued or ""), parse_date(prompt or "")
-    if issued_on is None or prompt_on is None or issued_on <= prompt_on:
+class RecordRule(NamedTuple):
+    """A rule on several values of one record, said once in :data:`RECORD_RULES`.
+
+    Every reader takes it from there: the full walk of a build (its errors), the build's generated first try
+    and the batch screen of ``validate`` (as a guard: a record that may break it is looked at closely), and
+    the exact element walk (every rule, where it stands). Each gives ``broken`` the values it ``reads``, as
+    the rules see them: a leaf as its text (``None`` when absent), a record (``Business``) as whether it is
+    there, a list (``Contacts``) as the number of its items.
+
+    Args:
+        node: The field table's node whose record it reads.
+        reads: Tags of the node's children it reads.
+        code: The issue's stable code.
+        severity: ``error`` or ``warning``.
+        broken: The values -> the message when the rule is broken, else ``None``.
+        at: The child the issue stands at; ``None``: the record's own element.
+        suspect: A cheap test the values pass whenever the rule is broken (``None``: ``broken`` is the test):
+            the first try and the screen call ``broken`` only where it holds.
+        xsd: The bundled XSD says it too, so the screen of a batch the XSD found valid leaves it out.
+    """
+
+    node: Node
+    reads: tuple[str, ...]
+    code: str
+    severity: Severity
+    broken: Callable[..., str | None]
+    at: str | None = None
+    suspect: Callable[..., bool] | None = None
+    xsd: bool = False
+
+
+def _dates_in_order(earlier: str, later: str, why: str) -> Callable[[str | None, str | None], str | None]:
+    """Return the test that the date ``earlier`` is not after the date ``later`` (the time of day aside)."""
+
+    def broken(first: str | None, second: str | None) -> str | None:
+        first_on, second_on = parse_date(first or ""), parse_date(second or "")
+        if first_on is None or second_on is None or first_on <= second_on:
+            return None
+        return f"<{earlier}> ({first}) is after <{later}> ({second}); {why}: check both dates"
+
+    return broken
+
+
+def _after(first: str | None, second: str | None) -> bool:
+    """Whether a canonical date may be after another (``YYYY-MM-DD`` texts compare as their dates)."""
+    return first is not None and second is not None and first[:10] > second[:10]
+
+
+def _company_or_person(business: bool, contacts: int) -> str | None:
+    if business or contacts:
         return None
-    return (
-        f"<Issued> ({issued}) is after <Prompt> ({prompt}); an offer is normally issued before its deadline: check"
-        " both dates"
-    )
+    return "a project needs a Business (company) or at least one Contact (person); MiniCRM requires one of them"
+
+
+def _person_named(first: str | None, last: str | None) -> str | None:
+    if (first or "").strip(" \t\n\r") or (last or "").strip(" \t\n\r"):
+        return None
+    return "a contact needs a FirstName or a LastName; add one"
+
+
+RECORD_RULES: tuple[RecordRule, ...] = (
+    RecordRule(PROJECT, ("Business", "Contacts"), "company-or-person-required", "error", _company_or_person, xsd=True),
+    RecordRule(CONTACT, ("FirstName", "LastName"), "missing-element", "error", _person_named, xsd=True),
+    RecordRule(
+        OFFER, ("Issued", "Prompt"), "issued-after-prompt", "warning",
+        _dates_in_order("Issued", "Prompt", "an offer is normally issued before its deadline"), "Issued", _after,
+    ),
+    RecordRule(
+        OFFER, ("Issued", "Performance"), "performance-before-issued", "warning",
+        _dates_in_order("Issued", "Performance", "the work is normally done after the offer is made"), "Performance",
+        _after,
+    ),
+)  # fmt: skip
+
+
+def rules_of(node: Node) -> tuple[RecordRule, ...]:
+    """Return the rules on the records of ``node``."""
+    return tuple(rule for rule in RECORD_RULES if rule.node is node)
 
 
 def duplicate_product(product_id: str, first: int) -> str:
@@ -256,28 +325,48 @@ def _custom(el: etree._Element, here: str, issue: _IssueFactory) -> Iterator[Iss
             yield issue(hint[0], "warning", hint[1], child, f"{here}/{child.tag}")
 
 
+def _element_value(node: Node, tag: str, seen: dict[str, etree._Element]) -> Any:
+    """Return the value a rule reads of a child element (see :class:`RecordRule`)."""
+    child, field = seen.get(tag), node.by_tag[tag]
+    if isinstance(field, Node):
+        return child is not None if field.item is None else (0 if child is None else len(child.findall(field.item)))
+    return None if child is None else child.text or ""
+
+
 def _record_rules(
     el: etree._Element, node: Node, path: str, seen: dict[str, etree._Element], issue: _IssueFactory
 ) -> Iterator[Issue]:
-    """The rules on several values of one record: a card's company or person, a contact's name, an offer's dates."""
-    if node is PROJECT:
-        contacts = seen.get("Contacts")
-        if "Business" not in seen and (contacts is None or contacts.find("Contact") is None):
-            message = (
-                "<Project> needs a <Business> (company) or <Contacts> with at least one <Contact> (person);"
-                " MiniCRM requires one company or at least one person"
-            )
-            yield issue("company-or-person-required", "error", message, el, path)
-    elif node is CONTACT and not any(
-        (seen[tag].text or "").strip(" \t\n\r") for tag in ("FirstName", "LastName") if tag in seen
-    ):
-        yield issue("missing-element", "error", "<Contact> is missing <FirstName> or <LastName>; add one", el, path)
-    elif node is OFFER:
-        issued, prompt = seen.get("Issued"), seen.get("Prompt")
-        if issued is not None and prompt is not None:
-            late = issued_after_prompt(issued.text, prompt.text)
-            if late is not None:
-                yield issue("issued-after-prompt", "warning", late, issued, f"{path}/Issued")
+    """The rules on several values of one record (:data:`RECORD_RULES`): each where it stands."""
+    for rule in _RULES_OF.get(node, ()):
+        values = [_element_value(node, tag, seen) for tag in rule.reads]
+        if rule.suspect is not None and not rule.suspect(*values):
+            continue
+        message = rule.broken(*values)
+        if message is not None:
+            where = seen.get(rule.at) if rule.at else None
+            at = (where, f"{path}/{rule.at}") if where is not None else (el, path)
+            yield issue(rule.code, rule.severity, message, *at)
+
+
+_RULES_OF = {node: rules_of(node) for node in {rule.node for rule in RECORD_RULES}}
+
+
+def _steps(node: Node, within: Node = PROJECT) -> tuple[str, ...] | None:
+    """Return the XPath steps from a ``<Project>`` to the records of ``node`` (``Offers``, ``Offer``)."""
+    if node is within:
+        return ()
+    for child in within.children:
+        if isinstance(child, Node):
+            below = _steps(node, child)
+            if below is not None:
+                return (child.tag, *((child.item,) if child.item else ()), *below)
+    return None
+
+
+# Where the records of each screened rule stand in a batch of <Project> elements (the XSD says the others).
+_SCREENED = tuple(
+    (rule, etree.XPath("/".join(("Project", *(_steps(rule.node) or ()))))) for rule in RECORD_RULES if not rule.xsd
+)
 
 
 def _describe(place: Place, current: str | None) -> str:
@@ -378,11 +467,11 @@ class Checker:
                 add[str(el.tag)](text)
         if not all(self.all_good(tag, distinct) for tag, distinct in texts.items()):
             return False
-        for issued in container.iter("Issued"):  # the XSD's order: Prompt, Performance, Issued
-            performance = issued.getprevious()
-            prompt = performance.getprevious() if performance is not None else None
-            if prompt is not None and prompt.tag == "Prompt" and (issued.text or "")[:10] > (prompt.text or "")[:10]:
-                return False  # maybe issued after its deadline: the rule says
+        for rule, records in _SCREENED:  # the values of a valid batch have their form: the suspect test holds
+            suspect = rule.suspect or rule.broken
+            for record in cast(list[etree._Element], records(container)):
+                if suspect(*(record.findtext(tag) for tag in rule.reads)):
+                    return False  # the rule may be broken: the exact walk says
         ids = [product.get("Id") for product in container.iter("Product")]
         if len(set(ids)) != len(ids):  # one product in several offers, or twice in one?
             for products in container.iter("Products"):
