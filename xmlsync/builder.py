@@ -8,14 +8,14 @@ into an lxml element for callers who want one. Building never touches a file (se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from lxml import etree
 
+from xmlsync import compiled
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError
-from xmlsync.fields import PROJECT, ROOT_TAG, Leaf, Node, Values
+from xmlsync.fields import ROOT_TAG
 from xmlsync.kinds import format_date, format_decimal
 from xmlsync.mapping import Walked, as_record, walk
 from xmlsync.records import Project
@@ -47,61 +47,6 @@ def project_text(walked: Walked, *, pretty: bool = True) -> str:
     return "".join(out)
 
 
-def _generate(node: Node, namespace: dict[str, Any]) -> str:
-    """Return the name of the generated writer of one record of ``node`` (generating those of its children).
-
-    The writer is made from the field table once, at import: one line per field, in the table's order.
-    """
-    name = f"_emit_{node.element}_{id(node)}"  # one per node (two nodes write a <Customer>)
-    tag = node.element
-    lines = [f"def {name}(walked, out, d, N):", "    ident, values = walked", "    here, inner = N[d], N[d + 1]"]
-    opening = f'{{here}}<{tag} Id="{{ident}}">' if node.ident is not None else f"{{here}}<{tag}>"
-    if node.ident is not None and not node.ident_required:
-        lines.append(f"    out.append(f\"{{here}}<{tag}>\" if ident is None else f'{opening}')")
-    else:
-        lines.append(f"    out.append(f'{opening}')")
-    names = [f"v{i}" for i in range(len(node.children))]
-    lines.append(f"    {', '.join(names)}{',' if len(names) == 1 else ''} = values")
-    run: list[str] = []  # consecutive required leaves: written with one append
-
-    def flush() -> None:
-        if run:
-            lines.append(f'    out.append(f"{"".join(run)}")')
-            run.clear()
-
-    for var, child in zip(names, node.children, strict=True):
-        if isinstance(child, Leaf):
-            value = f"{{{var}}}" if child.kind.plain else f"{{escape({var})}}"
-            leaf = f"{{inner}}<{child.tag}>{value}</{child.tag}>"
-            if child.required:
-                run.append(leaf)
-                continue
-            flush()
-            lines.append(f'    if {var} is not None:\n        out.append(f"{leaf}")')
-            continue
-        flush()
-        if isinstance(child, Node):
-            inner = _generate(child, namespace)
-            if child.item is None:
-                call = f"{inner}({var}, out, d + 1, N)"
-                lines.append(f"    {call}" if child.required else f"    if {var} is not None:\n        {call}")
-            else:
-                test = "True" if child.required else var
-                lines.append(f"    if {test}:")
-                lines.append(f'        out.append(f"{{inner}}<{child.tag}>")')
-                lines.append(f"        for item in {var}:\n            {inner}(item, out, d + 2, N)")
-                lines.append(f'        out.append(f"{{inner}}</{child.tag}>")')
-        elif isinstance(child, Values):
-            lines.append(f"    if {var}:")
-            lines.append(f"        _values(out, {child.tag!r}, {child.item!r}, {var}, d + 1, N)")
-        else:
-            lines.append(f"    if {var}:\n        _custom(out, {child.wrapper!r}, {var}, d + 1, N)")
-    flush()
-    lines.append(f'    out.append(f"{{here}}</{tag}>")')
-    exec("\n".join(lines), namespace)  # our own code, made from the field table
-    return name
-
-
 def _values(out: list[str], tag: str, item: str, texts: list[str], depth: int, newlines: tuple[str, ...]) -> None:
     here, inner, leaf = newlines[depth], newlines[depth + 1], newlines[depth + 2]
     out.append(f"{here}<{tag}>")
@@ -123,13 +68,7 @@ def _custom(
         out.append(f"{newlines[depth - 1]}</{wrapper}>")
 
 
-def _writer() -> Callable[[Walked, list[str], int, tuple[str, ...]], None]:
-    namespace: dict[str, Any] = {"escape": escape, "_values": _values, "_custom": _custom}
-    writer: Callable[[Walked, list[str], int, tuple[str, ...]], None] = namespace[_generate(PROJECT, namespace)]
-    return writer
-
-
-_EMIT_PROJECT = _writer()
+_EMIT_PROJECT = compiled.xml_writer(escape, _values, _custom)  # one line per field, from the field table
 
 
 def build_project(project: Project, config: BuildConfig | None = None) -> etree._Element:

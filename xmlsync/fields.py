@@ -82,6 +82,8 @@ class Node:
         item: The element of each item of a list.
         ident: The kind of its ``Id`` attribute, if it has one; ``ident_required`` if it must.
         flat: The prefix of its fields in flat profiles (``Offer`` for ``Offer.Number``).
+        unique_ids: The Ids of a list's items are unique within the list (``duplicate-product-id``: MiniCRM
+            keeps one product line per Id).
     """
 
     tag: str
@@ -94,6 +96,7 @@ class Node:
     flat: str = ""
     attr: str = ""
     flat_required: bool = False
+    unique_ids: bool = False
     keys: tuple[str, ...] = field(default=(), init=False)
     key_set: frozenset[str] = field(default=frozenset(), init=False)
     by_tag: dict[str, Field] = field(default_factory=dict, init=False)
@@ -199,6 +202,7 @@ PRODUCT = Node(
     ident=kinds.ID,
     ident_required=True,
     flat="Product",
+    unique_ids=True,
 )
 OFFER = Node(
     "Offers",

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from xmlsync import compiled
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
 from xmlsync.fields import FlatField
@@ -160,7 +161,7 @@ class RowGrouper:
             for n, value in self._constants.items()
             if n in levels and levels[n] == "product" and n not in self.fields and value is not None
         }
-        self._read_row, self._read_product = self._generate(self._columns), self._generate(self._product_columns)
+        self._read_row, self._read_product = self._reader(self._columns), self._reader(self._product_columns)
 
     # -- values --------------------------------------------------------------------------------
 
@@ -237,49 +238,19 @@ class RowGrouper:
             )
         return number
 
-    def _generate(self, columns: list[_Column]) -> _Reader:
-        """Return the first try at reading ``columns`` of a row, generated from them.
+    def _reader(self, columns: list[_Column]) -> _Reader:
+        """Return the first try at reading ``columns`` of a row (:func:`xmlsync.compiled.row_reader`); a row it
+        cannot read is read by :meth:`normalise`, column by column, with the same readers."""
+        specs = {name: spec for name, _, _, spec, *_ in columns}
 
-        Most rows are plainly right: each text in its usual form (see :meth:`normalise`). The function
-        reads such a row with one statement per column into its values and its product line; at the first
-        value that is not plainly right (one to convert that cannot be, an empty required one) it raises
-        ``Odd``, and :meth:`normalise` reads the row column by column and says what is wrong. Both take the
-        same readers.
-        """
-        namespace: dict[str, Any] = {
-            "Odd": Odd,
-            "record_constants": self._record_constants,
-            "product_constants": self._product_constants,
-            "convert": self._or_odd,
-        }
-        lines = ["def read(cells):", "    values = dict(record_constants)", "    product = dict(product_constants)"]
-        for i, (name, _, at, spec, _, plain, usual, key) in enumerate(columns):
-            namespace[f"usual{i}"], namespace[f"field{i}"] = usual, (name, spec)
-            lines.append(f"    v = cells[{at}]")
-            if plain:
-                lines.append(f"    v = v.strip() or None if type(v) is str else convert(*field{i}, v)")
-            elif usual is not None:
-                lines.append(
-                    f"    v = r if type(v) is str and (r := usual{i}(v)) is not None else convert(*field{i}, v)"
-                )
-            else:
-                lines.append(f"    v = convert(*field{i}, v)")
-            if spec.required:
-                lines.append("    if v is None:\n        raise Odd")
-            if key is None:
-                lines.append(f"    values[{name!r}] = v")
-            else:
-                lines.append(f"    if v is not None:\n        product[{key!r}] = v")
-        lines.append("    return values, product")
-        exec("\n".join(lines), namespace)  # our own code, made from the profile's columns
-        reader: _Reader = namespace["read"]
-        return reader
+        def convert(name: str, raw: Any) -> Any:
+            try:
+                return self.convert(name, specs[name], raw)
+            except Problem:
+                raise Odd from None
 
-    def _or_odd(self, name: str, spec: FlatField, raw: Any) -> Any:
-        try:
-            return self.convert(name, spec, raw)
-        except Problem:
-            raise Odd from None
+        read = [(name, at, plain, usual, spec.required, key) for name, _, at, spec, _, plain, usual, key in columns]
+        return compiled.row_reader(read, self._record_constants, self._product_constants, convert)
 
     # -- rows ----------------------------------------------------------------------------------
 

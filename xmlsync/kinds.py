@@ -241,20 +241,6 @@ class Kind:
         """Return whether a rule or a facet of the XSD reads written values of this kind (see :mod:`xmlsync.rules`)."""
         return type(self).check is not Kind.check or self.facet is not None
 
-    @property
-    def fast(self) -> str:
-        """Return Python statements that turn a plainly right value ``v`` into its text, else ``raise Odd``.
-
-        The walk's generated first try (:mod:`xmlsync.mapping`) inlines them; anything else (a number for a
-        text, a character XML cannot hold...) is left to :meth:`read`, which says what is wrong.
-        """
-        if self.blank:
-            return (
-                'if type(v) is str and not v.strip(" \\t\\n\\r"):\n    v = None\n'
-                "elif type(v) is not str:\n    raise Odd\nelse:\n    texts.append(v)"
-            )
-        return "if type(v) is not str or not v.strip():\n    raise Odd\ntexts.append(v)"
-
     def typed(self, text: str) -> Any:
         """Return the Python value of a canonical text, for typed records."""
         return text
@@ -317,13 +303,6 @@ class Currency(Kind):
 
 class Status(Kind):
     """An offer status: any non-empty text, or one of ``config.statuses`` when the user lists them."""
-
-    @property
-    def fast(self) -> str:
-        return (
-            "if type(v) is not str or not v.strip() or (statuses is not None and v not in statuses):\n    raise Odd\n"
-            "texts.append(v)"
-        )
 
     def read(self, value: Any, config: BuildConfig) -> str | None:
         status = super().read(value, config)
@@ -395,10 +374,6 @@ class Id(Kind):
 
     def typed(self, text: str) -> int:
         return int(text)
-
-    @property
-    def fast(self) -> str:
-        return "if type(v) is not int or not 0 <= v <= MAX_ID:\n    raise Odd\nv = str(v)"
 
     def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
         if profile.id_offset:
@@ -481,16 +456,6 @@ class Number(Kind):
     def typed(self, text: str) -> Decimal:
         return Decimal(text)
 
-    @property
-    def fast(self) -> str:
-        return (
-            "if type(v) is str and CANONICAL_DECIMAL(v):\n    pass\n"
-            "elif type(v) is str and DECIMAL_TEXT(v):\n    v = trim_decimal(v)\n"
-            "elif type(v) is int and -LIMIT < v < LIMIT:\n    v = str(v)\n"
-            "elif type(v) is Decimal and v.is_finite() and fits(v):\n    v = decimal_text(v)\n"
-            "else:\n    raise Odd"
-        )
-
     def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
         if profile.decimal_separator != ".":
             return None
@@ -569,15 +534,6 @@ class When(Kind):
 
     def typed(self, text: str) -> date:
         return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
-
-    @property
-    def fast(self) -> str:
-        return (
-            "if type(v) is str and parse_date(v) is not None:\n    pass\n"
-            "elif type(v) is date:\n    v = v.isoformat()\n"
-            "elif type(v) is datetime and v.tzinfo is None:\n    v = format_date(v.replace(microsecond=0))\n"
-            "else:\n    raise Odd"
-        )
 
     def flat_value(self, value: Any, profile: Profile) -> Any:
         if isinstance(value, datetime):
@@ -666,13 +622,6 @@ class Vat(Kind):
                 " (accept the code with --vat-code)",
             )
         return None
-
-    @property
-    def fast(self) -> str:
-        return (
-            'if type(v) is not str or v[-1:] != "%" or not RATE(v):\n    raise Odd\n'
-            "if not CANONICAL_RATE(v):\n    v = trim_rate(v)"
-        )
 
     def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
         canonical, rate = CANONICAL_RATE.fullmatch, RATE.fullmatch

@@ -14,33 +14,13 @@ import collections
 import difflib
 from collections.abc import Callable, Container, Mapping
 from dataclasses import replace
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
+from xmlsync import compiled
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
 from xmlsync.fields import OFFER, ORDER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
-from xmlsync.kinds import (
-    CANONICAL_DECIMAL,
-    CANONICAL_RATE,
-    DECIMAL_TEXT,
-    INVALID_XML_CHAR,
-    LIMIT,
-    MAX_ID,
-    RATE,
-    TEXT,
-    Odd,
-    Problem,
-    custom_fields,
-    decimal_text,
-    describe,
-    fits,
-    format_date,
-    parse_date,
-    trim_decimal,
-    trim_rate,
-)
+from xmlsync.kinds import TEXT, Odd, Problem, custom_fields, describe
 from xmlsync.records import Project
 from xmlsync.rules import RECORD_RULES, RecordRule
 
@@ -183,131 +163,13 @@ class _Walk:
             return None
 
 
-# -- the first try, generated from the table ------------------------------------------------------------
+# -- the first try --------------------------------------------------------------------------------------
 #
-# Most records of a feed are plainly right. For them, the walk's first try is a function per node,
-# generated once from the field table with each kind's ``fast`` statements inlined: a type test and an
-# append per value. At the first value that is not plainly right it raises ``Odd`` and the record takes
-# the full walk above, which reads every value by its kind and reports each problem. Both read the same
-# table and the same kinds, so there is nothing to keep in agreement.
+# Most records of a feed are plainly right. For them, the walk's first try is generated from the field table
+# and the rule table (:func:`xmlsync.compiled.first_try`): the same kinds' ``read`` and the same rules, with
+# no issue built. A record it cannot vouch for takes the full walk above, which reports each problem.
 
-
-def _generate(node: Node, functions: dict[str, Any], namespace: dict[str, Any]) -> str:
-    """Return the name of the generated first-try function of ``node`` (generating those of its children)."""
-    name = f"_first_{node.element}_{id(node)}"  # one per node: an order's Customer is not an offer's
-    keys = f"{name}_keys"
-    namespace[keys] = node.key_set
-    lines = [
-        f"def {name}(obj, config, texts, good, known):",
-        "    statuses = config.statuses",
-        f"    if type(obj) is not dict or not {keys}.issuperset(obj):",
-        "        raise Odd",
-        "    get = obj.get",
-    ]
-
-    def value(kind: Any, key: str, required: bool, target: str) -> None:
-        lines.append(f"    v = get({key!r})")
-        lines.append("    if v is None:")
-        lines.append("        raise Odd" if required else "        pass")
-        lines.append("    else:")
-        lines.extend(f"        {line}" for line in kind.fast.splitlines())
-        if kind.checked:
-            lines.append(
-                f"        if v is not None and v not in known[{key!r}] and not good({key!r}, v):\n            raise Odd"
-            )
-        lines.append(f"    {target} = v")
-
-    if node.ident is not None:
-        value(node.ident, "Id", node.ident_required, "ident")
-    else:
-        lines.append("    ident = None")
-    for i, child in enumerate(node.children):
-        if isinstance(child, Leaf):
-            value(child.kind, child.tag, child.required, f"v{i}")
-        elif isinstance(child, Node):
-            inner = _generate(child, functions, namespace)
-            lines.append(f"    v = get({child.tag!r})")
-            if child.item is None:
-                absent = "raise Odd" if child.required else f"v{i} = None"
-                lines.append(f"    if v is None:\n        {absent}")
-                lines.append(f"    else:\n        v{i} = {inner}(v, config, texts, good, known)")
-            else:
-                lines.append("    if v is None:\n        v = ()")
-                lines.append("    elif type(v) is not list:\n        raise Odd")
-                if child.required:
-                    lines.append("    if not v:\n        raise Odd")
-                lines.append(f"    v{i} = [{inner}(item, config, texts, good, known) for item in v]")
-        elif isinstance(child, Values):
-            lines.append(f"    v{i} = get({child.tag!r})")
-            lines.append(f"    if v{i} is None:\n        v{i} = []")
-            lines.append(f"    elif type(v{i}) is not list:\n        raise Odd")
-            lines.append(f"    for item in v{i}:")
-            lines.append("        if type(item) is not str or not item.strip():\n            raise Odd")
-            if child.kind.checked:
-                check = f"item not in known[{child.item!r}] and not good({child.item!r}, item)"
-                lines.append(f"        if {check}:\n            raise Odd")
-            lines.append(f"    texts.extend(v{i})")
-        else:  # custom card fields
-            reserved = f"{name}_reserved"
-            namespace[reserved] = child.reserved
-            lines.append(f"    v{i} = get({child.tag!r})")
-            lines.append(f"    if v{i} is not None:")
-            lines.append(f"        try:\n            v{i} = custom_fields(v{i}, {reserved}, config)")
-            lines.append("        except Problem:\n            raise Odd from None")
-    for number, rule in enumerate(RECORD_RULES):  # a record that may break a rule takes the full walk
-        if rule.node is not node:
-            continue
-        namespace[f"{name}_rule{number}"] = rule
-        args = []
-        for tag in rule.reads:
-            child = node.by_tag[tag]
-            at = f"v{node.children.index(child)}"
-            if isinstance(child, Node):  # a record: whether it is there; a list: how many items it has
-                at = f"{at} is not None" if child.item is None else f"len({at})"
-            args.append(at)
-        values = ", ".join(args)
-        test = f"{name}_rule{number}.broken({values}) is not None"
-        if rule.suspect is not None:
-            test = f"{name}_rule{number}.suspect({values}) and {test}"
-        lines.append(f"    if {test}:\n        raise Odd")
-    if node is OFFER or node is ORDER:
-        products = node.children.index(PRODUCT)
-        lines.append(f"    if len({{product[0] for product in v{products}}}) != len(v{products}):\n        raise Odd")
-    if node is PROJECT:
-        lines.append('    if INVALID_XML_CHAR("".join(texts)):\n        raise Odd')
-    lines.append(f"    return ident, [{', '.join(f'v{i}' for i in range(len(node.children)))}]")
-    exec("\n".join(lines), namespace)  # our own code, made from the field table
-    functions[name] = namespace[name]
-    return name
-
-
-def _first_try() -> Any:
-    namespace: dict[str, Any] = {
-        "Odd": Odd,
-        "Problem": Problem,
-        "custom_fields": custom_fields,
-        "INVALID_XML_CHAR": INVALID_XML_CHAR.search,
-        "MAX_ID": MAX_ID,
-        "LIMIT": LIMIT,
-        "CANONICAL_DECIMAL": CANONICAL_DECIMAL.fullmatch,
-        "CANONICAL_RATE": CANONICAL_RATE.fullmatch,
-        "decimal_text": decimal_text,
-        "DECIMAL_TEXT": DECIMAL_TEXT.fullmatch,
-        "trim_decimal": trim_decimal,
-        "RATE": RATE.fullmatch,
-        "trim_rate": trim_rate,
-        "parse_date": parse_date,
-        "Decimal": Decimal,
-        "date": date,
-        "datetime": datetime,
-        "format_date": format_date,
-        "fits": fits,
-    }
-    functions: dict[str, Any] = {}
-    return functions[_generate(PROJECT, functions, namespace)]
-
-
-_FIRST_TRY = _first_try()
+_FIRST_TRY = compiled.first_try(PROJECT)
 
 
 def _any(tag: str, text: str) -> bool:
@@ -330,8 +192,8 @@ def first_try(
     it vouched for already (:attr:`~xmlsync.rules.Checker.known`), which are not asked again.
     """
     try:
-        read: Walked = _FIRST_TRY(data, config, [], good, known)
-    except Odd:
+        read: Walked = _FIRST_TRY(data, config, good, known)
+    except (Odd, Problem):
         return None
     return read
 
@@ -351,8 +213,8 @@ def walk(
         source: Where it came from (``offers.json:[3]``), used in messages.
         config: Normalisation options; the defaults are documented on :class:`BuildConfig`.
         first_only: Stop at the first problem (one issue at most).
-        fast: Take the generated first try (:func:`first_try`) before the full walk; ``False`` reads every
-            value by its kind's ``read`` (the same result, slower).
+        fast: Take the first try (:func:`first_try`) before the full walk; ``False`` takes the full walk alone
+            (the same result, slower).
     """
     config = config or BuildConfig()
     read = first_try(data, config) if fast else None

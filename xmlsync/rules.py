@@ -26,7 +26,7 @@ from lxml import etree
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, Severity
-from xmlsync.fields import CONTACT, OFFER, PRODUCT, PROJECT, PROJECT_ELEMENTS, Custom, Leaf, Node, Values
+from xmlsync.fields import CONTACT, OFFER, PROJECT, PROJECT_ELEMENTS, Custom, Leaf, Node, Values
 from xmlsync.kinds import ISO_4217, Kind, canonical_date, ean_check_digit_ok, field_name_ok, parse_date, show
 from xmlsync.paths import element_line, record_label
 from xmlsync.schema import type_help
@@ -363,6 +363,15 @@ def _steps(node: Node, within: Node = PROJECT) -> tuple[str, ...] | None:
     return None
 
 
+def _nodes(node: Node = PROJECT) -> Iterator[Node]:
+    """Yield the node and every node below it in the field table."""
+    yield node
+    for child in node.children:
+        if isinstance(child, Node):
+            yield from _nodes(child)
+
+
+_UNIQUE_IDS = tuple(dict.fromkeys(node for node in _nodes() if node.unique_ids))  # Products: Ids within a list
 # Where the records of each screened rule stand in a batch of <Project> elements (the XSD says the others).
 _SCREENED = tuple(
     (rule, etree.XPath("/".join(("Project", *(_steps(rule.node) or ()))))) for rule in RECORD_RULES if not rule.xsd
@@ -472,12 +481,13 @@ class Checker:
             for record in cast(list[etree._Element], records(container)):
                 if suspect(*(record.findtext(tag) for tag in rule.reads)):
                     return False  # the rule may be broken: the exact walk says
-        ids = [product.get("Id") for product in container.iter("Product")]
-        if len(set(ids)) != len(ids):  # one product in several offers, or twice in one?
-            for products in container.iter("Products"):
-                listed = [product.get("Id") for product in products]
-                if len(set(listed)) != len(listed):
-                    return False
+        for unique in _UNIQUE_IDS:
+            ids = [item.get("Id") for item in container.iter(unique.element)]
+            if len(set(ids)) != len(ids):  # one product in several offers, or twice in one?
+                for items in container.iter(unique.tag):
+                    listed = [item.get("Id") for item in items]
+                    if len(set(listed)) != len(listed):
+                        return False
         if _NESTED_OFFER_FIELD(container) or (hints and _hinted(container)):
             return False
         for project in cast(list[etree._Element], _CARD_FIELDS(container)):
@@ -619,7 +629,7 @@ class Checker:
                 yield _unknown(item, el, f"<{field.tag}> holds only <{field.item}>", at, issue)
                 continue
             ident = item.get("Id")
-            if field is PRODUCT and ident is not None and ids.setdefault(ident, position) != position:
+            if field.unique_ids and ident is not None and ids.setdefault(ident, position) != position:
                 yield issue("duplicate-product-id", "error", duplicate_product(ident, ids[ident]), item, f"{at}/@Id")
             yield from self._locate(item, field, at, issue)
 
