@@ -124,8 +124,7 @@ def test_the_pre_commit_snippet_limits_the_files() -> None:
 
 def test_summaries_group_thousands() -> None:
     from xmlsync.pipeline import BuildResult
-    from xmlsync.report import verdict
-    from xmlsync.validate import FileReport
+    from xmlsync.validate import FileReport, verdict
 
     result = BuildResult(projects=12345, offers=1, products=1234567, rows=1234567, rejected=1000)
     assert result.summary() == "12,345 projects, 1 offer, 1,234,567 products from 1,234,567 input rows, 1,000 rejected"
@@ -188,3 +187,37 @@ def test_the_readme_says_which_erp_date_is_which_and_how_full_names_map() -> Non
     for words in ("`Issued` is the date the offer was made", "`Performance` the date of delivery",
                   "`Prompt` the deadline", "**A single full-name column**", "`Contact.LastName` alone"):  # fmt: skip
         assert words in section
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    """No import cycle, at the top of a module, under TYPE_CHECKING or inside a function (a lazy import)."""
+    import ast
+
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts): p for p in (ROOT / "xmlsync").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("xmlsync"):
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            found.update(t for t in targets if t in modules and t != name and not t.endswith("__init__"))
+    graph = {name: {d for d in deps if d != "xmlsync"} for name, deps in graph.items()}
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            name, trail = stack.pop()
+            for dep in graph.get(name, ()):
+                if dep == start:
+                    return [*trail, dep]
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append((dep, [*trail, dep]))
+        return None
+
+    assert len(graph) > 30
+    assert [cycle for name in sorted(graph) if (cycle := cycle_from(name))] == []

@@ -245,7 +245,9 @@ def test_schema_files_and_rest_answers_of_any_shape(tmp_path_factory: Any, field
     import json
 
     from xmlsync import XmlSyncError
-    from xmlsync.minicrm import KIND, SystemSchema, schema_issues
+    from xmlsync.config import SCHEMA_KIND as KIND
+    from xmlsync.config import SystemSchema
+    from xmlsync.system import schema_issues
 
     path = tmp_path_factory.mktemp("s") / "schema.json"
     path.write_text(

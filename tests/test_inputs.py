@@ -292,7 +292,7 @@ def test_a_bad_profile_is_reported_key_by_key(tmp_path: Path) -> None:
 
 def test_profile_values_are_read() -> None:
     profile = load_profile(SEMICOLON)
-    assert (profile.encoding, profile.delimiter, profile.decimal_separator, profile.thousands_separator) == (
+    assert (profile.encoding, profile.delimiter, profile.locale.decimal_separator, profile.locale.thousands_separator) == (
         "utf-8-sig", ";", ",", " ",
     )  # fmt: skip
     assert profile.constants["Project.CategoryId"] == 39
@@ -449,10 +449,10 @@ def test_sql_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_decimals_from_every_reader_keep_their_digits() -> None:
+    from xmlsync.config import Locale
     from xmlsync.kinds import DECIMAL
-    from xmlsync.profile import Profile
 
-    profile = Profile(decimal_separator=",", thousands_separator=" ")
+    profile = Locale(decimal_separator=",", thousands_separator=" ")
     assert DECIMAL.flat_value("1 250,50", profile) == Decimal("1250.50")
     assert DECIMAL.flat_value("1\u00a0250,5", profile) == Decimal("1250.5")
     assert DECIMAL.flat_value(7490.5, profile) == Decimal("7490.5")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from xmlsync import compiled
+from xmlsync.config import Locale
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
 from xmlsync.fields import FlatField
@@ -37,13 +38,13 @@ HASH_BITS = {"53-bit": 52, "63-bit": 56}
 MEMO_VALUES = 10_000  # distinct (field, raw value) conversions remembered by a RowGrouper
 
 
-def offset_id(number: int, profile: Profile) -> int:
-    """Return an Id with the profile's ``id_offset`` added.
+def offset_id(number: int, locale: Locale) -> int:
+    """Return an Id with the source's ``id_offset`` added.
 
     Raises:
         Problem: ``invalid-id`` when the sum is past 2^53 - 1.
     """
-    offset = profile.id_offset
+    offset = locale.id_offset
     if offset and number + offset > SAFE_ID:
         raise Problem(
             "invalid-id",
@@ -125,7 +126,7 @@ class RowGrouper:
                 spec,
                 not name.startswith("Product."),
                 spec.kind.flat == "text" and direct,
-                spec.kind.flat_usual(profile) if direct else None,
+                spec.kind.flat_usual(profile.locale) if direct else None,
                 str(spec.path[4]) if _level(spec.path) == "product" else None,
             )
             for name, column, spec in columns
@@ -205,11 +206,11 @@ class RowGrouper:
             return mapped[str(text)]
         if name in self.profile.country_fields:
             return self.country(str(text))
-        value = spec.kind.flat_value(text, self.profile)
+        value = spec.kind.flat_value(text, self.profile.locale)
         if spec.kind.flat != "id":
             return value
         number = self.hashed(name.split(".")[0], value) if isinstance(value, str) else value
-        return offset_id(number, self.profile)
+        return offset_id(number, self.profile.locale)
 
     def country(self, value: str) -> str:
         language = self.profile.country_language
@@ -227,10 +228,10 @@ class RowGrouper:
 
     def hashed(self, entity: str, text: str) -> int:
         """Return the stable Id of a non-numeric key, refusing two keys that hash alike."""
-        number = stable_id(entity, text, self.profile.id_scheme)
+        number = stable_id(entity, text, self.profile.locale.id_scheme)
         if len(self._keys) >= MEMO_VALUES:
             self._keys.clear()  # bounded: only the keys of the records being grouped are ever needed
-        self._keys[f"{entity} {number + self.profile.id_offset}"] = text
+        self._keys[f"{entity} {number + self.profile.locale.id_offset}"] = text
         known = self._seen.first(f"id:{entity}", str(number), Place(text, None, None))
         if known is not None and known.path != text:
             raise Problem(
@@ -522,9 +523,9 @@ def record_ids(
             return node
         raw = node["Id"]
         try:
-            value = kind.flat_value(raw.strip() if isinstance(raw, str) else raw, profile)
-            hashed = stable_id(entity, value, profile.id_scheme) if isinstance(value, str) else int(value)
-            number = offset_id(hashed, profile)
+            value = kind.flat_value(raw.strip() if isinstance(raw, str) else raw, profile.locale)
+            hashed = stable_id(entity, value, profile.locale.id_scheme) if isinstance(value, str) else int(value)
+            number = offset_id(hashed, profile.locale)
         except Problem as problem:
             issues.append(Issue(problem.code, problem.message, source, None, f"{path}Id"))
             return node

@@ -19,7 +19,7 @@ from xmlsync.readers.base import STDIN_NAME, Table
 from xmlsync.readers.sql_reader import mask_url
 
 if TYPE_CHECKING:
-    from xmlsync.minicrm import SystemSchema
+    from xmlsync.config import SystemSchema
 
 EXTENSIONS = {
     ".json": "json",
@@ -265,7 +265,7 @@ def mapping_issues(spec: InputSpec, profile: Profile, schema: SystemSchema | Non
     ``schema`` of the MiniCRM system, against what it holds (custom field names, constants and value maps)."""
     issues = check_columns(profile, _header_of(spec, profile), spec.name)
     if schema is not None:
-        from xmlsync.minicrm import profile_schema_issues
+        from xmlsync.system import profile_schema_issues
 
         issues += profile_schema_issues(schema, profile.columns, profile.constants, profile.values, profile.source)
     return issues

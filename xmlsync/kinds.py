@@ -19,13 +19,10 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from xmlsync.config import BuildConfig
-
-if TYPE_CHECKING:
-    from xmlsync.profile import Profile
+from xmlsync.config import BuildConfig, Locale
 
 INVALID_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_ID = 2**63 - 1
@@ -245,11 +242,11 @@ class Kind:
         """Return the Python value of a canonical text, for typed records."""
         return text
 
-    def flat_value(self, value: Any, profile: Profile) -> Any:
+    def flat_value(self, value: Any, locale: Locale) -> Any:
         """Return the value of a flat input's cell (a stripped text, or a typed value from XLSX and SQL)."""
         return as_text(value)
 
-    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
+    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
         """Return a function giving the value of a cell's text in its usual form, or ``None`` for any other text.
 
         A flat input's grouper tries it on every cell first; for ``None`` it calls :meth:`flat_value`, which
@@ -375,12 +372,12 @@ class Id(Kind):
     def typed(self, text: str) -> int:
         return int(text)
 
-    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
-        if profile.id_offset:
+    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
+        if locale.id_offset:
             return None
         return lambda text: int(text) if text.isdigit() and text.isascii() and len(text) < 19 else None
 
-    def flat_value(self, value: Any, profile: Profile) -> Any:
+    def flat_value(self, value: Any, locale: Locale) -> Any:
         """Return the Id of a cell, or its text (a key to hash) when it is no number at all."""
         if self.flat == "number":
             return self._whole(value)
@@ -402,7 +399,7 @@ class Id(Kind):
                 f"{flat_show(text)} is a number but not a valid Id (a whole number from 0 to {MAX_ID}); fix the key"
                 " in the source (hashing it would make a new Id)",
             )
-        if profile.non_numeric_ids != "hash":
+        if locale.non_numeric_ids != "hash":
             raise Problem("invalid-id", f"{text!r} is not a whole number; MiniCRM needs numeric Ids")
         return text
 
@@ -456,13 +453,13 @@ class Number(Kind):
     def typed(self, text: str) -> Decimal:
         return Decimal(text)
 
-    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
-        if profile.decimal_separator != ".":
+    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
+        if locale.decimal_separator != ".":
             return None
         canonical, loose = CANONICAL_DECIMAL.fullmatch, DECIMAL_TEXT.fullmatch
         return lambda text: text if canonical(text) else trim_decimal(text) if loose(text) else None
 
-    def flat_value(self, value: Any, profile: Profile) -> Any:
+    def flat_value(self, value: Any, locale: Locale) -> Any:
         if isinstance(value, bool):
             raise Problem("invalid-number", f"{value!r} is not a number")
         if isinstance(value, int | Decimal | float):
@@ -474,17 +471,17 @@ class Number(Kind):
             return number
         text = str(value)
         cleaned = text
-        thousands = profile.thousands_separator
+        thousands = locale.thousands_separator
         if thousands:
             separators = (thousands, "\u00a0", "\u202f") if thousands == " " else (thousands,)
             for sep in separators:
                 cleaned = cleaned.replace(sep, "")
-        if profile.decimal_separator == ",":
+        if locale.decimal_separator == ",":
             if "." in cleaned:
                 raise Problem("invalid-number", f"{text!r} has a '.', but the profile's decimal separator is ','")
             cleaned = cleaned.replace(",", ".")
         if not _DECIMAL.fullmatch(cleaned):
-            expected = "1 250,50" if profile.decimal_separator == "," else "1250.50"
+            expected = "1 250,50" if locale.decimal_separator == "," else "1250.50"
             raise Problem("invalid-number", f"{text!r} is not a number in the profile's format, e.g. {expected}")
         try:
             number = Decimal(cleaned)
@@ -535,7 +532,7 @@ class When(Kind):
     def typed(self, text: str) -> date:
         return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
 
-    def flat_value(self, value: Any, profile: Profile) -> Any:
+    def flat_value(self, value: Any, locale: Locale) -> Any:
         if isinstance(value, datetime):
             return value  # read turns an aware one into the local time of the profile's zone
         if isinstance(value, date):
@@ -550,7 +547,7 @@ class When(Kind):
                 continue
             return parsed if "%H" in fmt else parsed.date()
         found: dict[datetime, str] = {}
-        for fmt in profile.date_formats:
+        for fmt in locale.date_formats:
             try:
                 found.setdefault(datetime.strptime(text, fmt), fmt)
             except ValueError:
@@ -562,8 +559,8 @@ class When(Kind):
             (parsed, fmt), *_ = found.items()
             return parsed if any(code in fmt for code in ("%H", "%I", "%M")) else parsed.date()
         hint = (
-            f"the profile's formats are {', '.join(profile.date_formats)}"
-            if profile.date_formats
+            f"the profile's formats are {', '.join(locale.date_formats)}"
+            if locale.date_formats
             else 'use YYYY-MM-DD or set [locale] date_formats, e.g. ["%d.%m.%Y"]'
         )
         raise Problem("invalid-date", f"{text!r} is not a date in a known format; {hint}")
@@ -623,14 +620,14 @@ class Vat(Kind):
             )
         return None
 
-    def flat_usual(self, profile: Profile) -> Callable[[str], Any] | None:
+    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
         canonical, rate = CANONICAL_RATE.fullmatch, RATE.fullmatch
         return lambda text: text if canonical(text) else trim_rate(text) if rate(text) else None
 
-    def flat_value(self, value: Any, profile: Profile) -> Any:
+    def flat_value(self, value: Any, locale: Locale) -> Any:
         if isinstance(value, str):
-            return value.replace(",", ".") if profile.decimal_separator == "," else value
-        return DECIMAL.flat_value(value, profile)
+            return value.replace(",", ".") if locale.decimal_separator == "," else value
+        return DECIMAL.flat_value(value, locale)
 
 
 class Choice(Kind):

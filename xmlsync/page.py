@@ -18,7 +18,7 @@ from lxml.builder import E  # type: ignore[import-not-found]  # lxml-stubs leave
 
 from xmlsync.errors import Issue
 from xmlsync.safe import open_feed
-from xmlsync.validate import FileReport
+from xmlsync.validate import FileReport, summary, verdict
 
 if TYPE_CHECKING:
     from xmlsync.diff import FeedDiff
@@ -113,7 +113,6 @@ def _issue_row(issue: Issue, file_number: int, listed: dict[int, str]) -> Any:
 
 def validate_page(reports: Sequence[FileReport]) -> str:
     """Return the HTML page of a validation: per file its verdict and issues, each linked to its line."""
-    from xmlsync.report import summary, verdict
 
     body: list[etree._Element] = [E.p(summary(reports))]
     for number, report in enumerate(reports, start=1):

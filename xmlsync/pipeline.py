@@ -47,7 +47,7 @@ from xmlsync.writer import (
 )
 
 if TYPE_CHECKING:
-    from xmlsync.minicrm import SystemSchema
+    from xmlsync.config import SystemSchema
 
 OnInvalid = Literal["fail", "skip"]
 
@@ -347,7 +347,7 @@ def _system_issues(
 ) -> list[list[Issue]]:
     """Return, for each built record (place, index, source...) and its ``<Project>`` in ``container``, what the
     system of ``schema`` would refuse of it."""
-    from xmlsync.minicrm import project_schema_issues
+    from xmlsync.system import project_schema_issues
 
     projects = container.iterchildren(etree.Element)
     return [
@@ -566,7 +566,7 @@ def build_file(
     """
     config = config or BuildConfig()
     if profile is not None:  # what the profile says of its input's values (its policy is the caller's to apply)
-        config = profile.locale(config)
+        config = profile.reading(config)
     if on_invalid == "skip" and rejects is None:
         if not isinstance(output, str | Path):
             raise ValueError("skipping invalid records into a rejects file needs a rejects path with a stream output")

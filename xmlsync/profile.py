@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfoNotFoundError
 
-from xmlsync.config import BuildConfig, NumbersAsText
+from xmlsync.config import BuildConfig, Locale, NumbersAsText, SystemSchema
 from xmlsync.countries import LANGUAGES
 from xmlsync.errors import InputError, Issue
 from xmlsync.fields import CUSTOM_PREFIXES, FLAT_FIELDS, FlatField
@@ -126,12 +126,7 @@ class Profile:
         sheet: XLSX sheet name (``None``: the first sheet).
         table: SQL table to read when no query is given.
         query: SQL query.
-        decimal_separator: ``.`` or ``,``.
-        thousands_separator: Grouping character allowed in numbers (``""``: none).
-        date_formats: ``strptime`` formats tried after the ISO forms.
-        non_numeric_ids: ``hash`` (stable Ids for keys such as ``OF-2024/0017``) or ``error``.
-        id_scheme: ``53-bit`` (hashed Ids below 2^53, the default) or ``63-bit`` (those of earlier releases).
-        id_offset: Added to every Id of this source (several ERPs or shops feeding one MiniCRM system).
+        locale: How its input writes numbers, dates and Ids (``[locale]`` and ``[ids]``).
         columns: Field -> input column. Without a profile every field maps to a column of its own name.
         constants: Field -> value used for every record.
         values: Field -> {input value: MiniCRM value}.
@@ -149,12 +144,7 @@ class Profile:
     sheet: str | None = None
     table: str | None = None
     query: str | None = None
-    decimal_separator: str = "."
-    thousands_separator: str = ""
-    date_formats: tuple[str, ...] = ()
-    non_numeric_ids: str = "hash"
-    id_scheme: str = "53-bit"
-    id_offset: int = 0
+    locale: Locale = field(default_factory=Locale)
     columns: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, Any] = field(default_factory=dict)
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -191,10 +181,8 @@ class Profile:
         policy = self.policy
         schema_file = minicrm_schema or policy.minicrm_schema
         if schema_file is not None:
-            from xmlsync.minicrm import SystemSchema
-
             base = replace(base, schema=SystemSchema.load(schema_file))
-        return self.locale(
+        return self.reading(
             replace(
                 base,
                 vat_codes=frozenset(vat_codes) if vat_codes else (policy.vat_codes or base.vat_codes),
@@ -221,7 +209,7 @@ class Profile:
             f"locale: a VAT value between 0 and 1 is {fractions}",
         ]
 
-    def locale(self, base: BuildConfig) -> BuildConfig:
+    def reading(self, base: BuildConfig) -> BuildConfig:
         """Return ``base`` with what the profile says of its input's values (``numbers_as_text``, ``vat_fractions``)."""
         numbers = self.numbers_as_text if base.numbers_as_text == "integers" else base.numbers_as_text
         return replace(
@@ -433,12 +421,7 @@ def load_profile(path: str | Path) -> Profile:
         vat_fractions=vat_fractions,
         timezone=timezone,
         policy=policy,
-        decimal_separator=decimal,
-        thousands_separator=thousands,
-        date_formats=tuple(date_formats),
-        non_numeric_ids=non_numeric,
-        id_scheme=scheme,
-        id_offset=id_offset,
+        locale=Locale(decimal, thousands, tuple(date_formats), non_numeric, scheme, id_offset),
         columns=columns,
         constants=constants,
         values=values,

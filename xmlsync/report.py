@@ -10,7 +10,7 @@ from lxml import etree
 
 from xmlsync.errors import Issue
 from xmlsync.page import validate_page
-from xmlsync.validate import FileReport
+from xmlsync.validate import FileReport, summary, verdict
 
 _PROJECT_PATH = re.compile(r"^/Projects/Project\[(\d+)\]")
 _INDEX = re.compile(r"\[\d+\]")
@@ -22,27 +22,6 @@ other formats always keep every issue."""
 
 
 FORMAT_VERSION = 1  # of the JSON report: raised when a key changes meaning or goes away, not when one is added
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def verdict(report: FileReport) -> str:
-    """Return ``valid``, ``valid (1 warning)`` or ``not valid (2 errors, 1 warning)``."""
-    counts = [_plural(report.errors, "error")] if report.errors else []
-    if report.warnings:
-        counts.append(_plural(report.warnings, "warning"))
-    text = ("valid" if report.valid else "not valid") + (f" ({', '.join(counts)})" if counts else "")
-    if not report.complete:
-        text += "; stopped at the error limit (--max-errors), more may follow"
-    return text
-
-
-def summary(reports: Sequence[FileReport]) -> str:
-    """Return ``3 files: 2 valid, 1 not valid``."""
-    valid = sum(1 for report in reports if report.valid)
-    return f"{_plural(len(reports), 'file')}: {valid} valid, {len(reports) - valid} not valid"
 
 
 def _place(issue: Issue) -> tuple[str, str, str] | None:

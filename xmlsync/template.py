@@ -9,10 +9,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from xmlsync.config import SystemSchema
 from xmlsync.countries import COUNTRIES
 from xmlsync.fields import FLAT_FIELDS
-from xmlsync.minicrm import SystemSchema, card_categories, template_lines
 from xmlsync.profile import Profile
+from xmlsync.system import card_categories, template_lines
 
 _WORD = re.compile(r"[^0-9a-z]+")
 

@@ -487,6 +487,27 @@ def _size(stream: IO[bytes]) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) and not isinstance(stream, gzip.GzipFile) else None
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def verdict(report: FileReport) -> str:
+    """Return ``valid``, ``valid (1 warning)`` or ``not valid (2 errors, 1 warning)``."""
+    counts = [_plural(report.errors, "error")] if report.errors else []
+    if report.warnings:
+        counts.append(_plural(report.warnings, "warning"))
+    text = ("valid" if report.valid else "not valid") + (f" ({', '.join(counts)})" if counts else "")
+    if not report.complete:
+        text += "; stopped at the error limit (--max-errors), more may follow"
+    return text
+
+
+def summary(reports: Sequence[FileReport]) -> str:
+    """Return ``3 files: 2 valid, 1 not valid``."""
+    valid = sum(1 for report in reports if report.valid)
+    return f"{_plural(len(reports), 'file')}: {valid} valid, {len(reports) - valid} not valid"
+
+
 def check_files(
     paths: Sequence[str | Path],
     *,
@@ -498,7 +519,7 @@ def check_files(
     """Validate several files (``-`` is stdin) with one rule state per file and one error limit in all.
 
     With ``rules.schema``, each file is also checked against what that MiniCRM system holds
-    (:func:`~xmlsync.minicrm.schema_issues`; not stdin, which cannot be read twice).
+    (:func:`~xmlsync.system.schema_issues`; not stdin, which cannot be read twice).
 
     Raises:
         UnreadableError: If a file cannot be opened or read.
@@ -512,7 +533,7 @@ def check_files(
             source, name=name, rules=rules, max_errors=remaining, keep_projects=keep_projects, progress=progress
         )
         if rules is not None and rules.schema is not None and source is path:
-            from xmlsync.minicrm import with_schema_issues
+            from xmlsync.system import with_schema_issues
 
             report.issues = with_schema_issues(report.issues, path, rules.schema, name)
         reports.append(report)
