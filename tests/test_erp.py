@@ -281,12 +281,12 @@ def hungarian_with(tmp_path: Path, line: int, old: bytes, new: bytes) -> Path:
 
 def test_errors_name_the_erp_keys_the_exact_row_and_1_based_paths(runner: CliRunner, tmp_path: Path) -> None:
     profile = filled_profile(runner, tmp_path)
-    # A VAT code on the second product line of the first offer (line 3), found when the record is read.
+    # A VAT code on the second product line of the first offer (line 3), found when its cell is read.
     source = hungarian_with(tmp_path, 3, b";27", b";AAM")
     code, stderr, _ = build(runner, tmp_path, str(source), "--profile", str(profile))
     assert (code, stderr.splitlines()[0]) == (
         1,
-        f"{source}:3: Offers[1].Products[2].VAT (Project P-01001 (Id 2962584582889106)): 'AAM' is not a VAT rate;"
+        f"{source}:3: ÁFA -> Product.VAT (Project P-01001 > Offer OF-2024/0017): 'AAM' is not a VAT rate;"
         " use a percentage such as 27% (or allow the code with --vat-code) [invalid-vat]",
     )
     # A value of the second offer of a project (rows 2 to 4; the offer is on line 4), found by the tree check.

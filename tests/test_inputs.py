@@ -450,13 +450,15 @@ def test_sql_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_decimals_from_every_reader_keep_their_digits() -> None:
     from xmlsync.config import Locale
+    from xmlsync.config import BuildConfig
     from xmlsync.kinds import DECIMAL
 
-    profile = Locale(decimal_separator=",", thousands_separator=" ")
-    assert DECIMAL.flat_value("1 250,50", profile) == Decimal("1250.50")
-    assert DECIMAL.flat_value("1\u00a0250,5", profile) == Decimal("1250.5")
-    assert DECIMAL.flat_value(7490.5, profile) == Decimal("7490.5")
-    assert DECIMAL.flat_value(48990, profile) == Decimal(48990)
+    locale, config = Locale(decimal_separator=",", thousands_separator=" "), BuildConfig()
+    assert DECIMAL.read("1 250,50", config, locale) == "1250.5"  # a cell, read as its locale says
+    assert DECIMAL.read("1\u00a0250,5", config, locale) == "1250.5"
+    assert DECIMAL.read(7490.5, config, locale) == "7490.5"  # an XLSX number: its shortest repr
+    assert DECIMAL.read(Decimal("48990.000"), config, locale) == "48990"  # a PostgreSQL numeric
+    assert DECIMAL.read("1250.5", config) == "1250.5"  # a JSON value: no locale
 
 
 # -- hostile and malformed values: one located line each, never a traceback ---------------------------------------

@@ -307,7 +307,7 @@ def test_other_numbers_for_a_text_field_are_refused(raw: Any, numbers: Any, kind
         (
             "Offers.0.Id",
             "9" * 5000,
-            "Offers[1].Id (Project 99999): '999999999999999999999999999999999999... is out of range; an Id must be"
+            "Offers[1].Id (Project 99999): '9999999999999999999999999999999999999...' is out of range; an Id must be"
             " between 0 and 9223372036854775807 [invalid-id]",
         ),
     ],

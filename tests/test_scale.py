@@ -197,7 +197,7 @@ def test_a_split_build_killed_after_some_projects_leaves_the_old_parts(tmp_path:
 def test_a_build_killed_after_some_projects_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "offers.xml"
     target.write_bytes(b"old feed")
-    monkeypatch.setattr(pipeline, "read_records", lambda spec, profile, on_open: interrupted(3))
+    monkeypatch.setattr(pipeline, "read_records", lambda spec, profile, on_open, config: interrupted(3))
     with pytest.raises(RuntimeError, match="killed"):
         build_file("unused.jsonl", target, on_invalid="skip")
     assert os.listdir(tmp_path) == ["offers.xml"]

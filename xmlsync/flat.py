@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from xmlsync import compiled
-from xmlsync.config import Locale
+from xmlsync.config import BuildConfig, Locale
 from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
 from xmlsync.fields import FlatField
-from xmlsync.kinds import Odd, Problem, flat_show
+from xmlsync.kinds import Key, Odd, Problem, show
 from xmlsync.profile import Profile, spec_of
 from xmlsync.readers.base import RawRecord, Row
 from xmlsync.seen import Place, SeenIds
@@ -105,8 +105,10 @@ class RowGrouper:
         header: The input's columns, to tell which fields are mapped.
     """
 
-    def __init__(self, profile: Profile, header: tuple[str, ...]) -> None:
+    def __init__(self, profile: Profile, header: tuple[str, ...], config: BuildConfig | None = None) -> None:
         self.profile = profile
+        self.config = config or profile.reading(BuildConfig())
+        self.locale = profile.locale
         self.fields = profile.mapped_fields(header)
         # The keys hashed so far, by Id, in bounded memory: two keys with one Id are refused.
         self._seen = SeenIds()
@@ -116,8 +118,9 @@ class RowGrouper:
         self._key_places = [
             (entity, place[column]) for entity in ("Project", "Offer") if (column := self.fields.get(f"{entity}.Id"))
         ]
-        # Columns of the project, offer and contact repeat on every product line of a record. A text in its
-        # usual form is read at once: kept as it is (a plain text), or by the kind's flat_usual.
+        # Columns of the project, offer and contact repeat on every product line of a record. A cell is read at
+        # once by its kind (kept as it is, for a plain text) unless a value map, a country or an Id's key may
+        # apply: then by convert, which remembers what it read.
         self._columns: list[_Column] = [
             (
                 name,
@@ -126,7 +129,7 @@ class RowGrouper:
                 spec,
                 not name.startswith("Product."),
                 spec.kind.flat == "text" and direct,
-                spec.kind.flat_usual(profile.locale) if direct else None,
+                self._reading(spec) if direct else None,
                 str(spec.path[4]) if _level(spec.path) == "product" else None,
             )
             for name, column, spec in columns
@@ -206,11 +209,32 @@ class RowGrouper:
             return mapped[str(text)]
         if name in self.profile.country_fields:
             return self.country(str(text))
-        value = spec.kind.flat_value(text, self.profile.locale)
-        if spec.kind.flat != "id":
+        try:
+            value = spec.kind.read(text, self.config, self.locale)
+        except Key as key:  # a key such as P-00123 where an Id goes: its stable Id
+            return offset_id(self.hashed(name.split(".")[0], key.key), self.locale)
+        if value is None or spec.kind.flat not in ("id", "number"):
             return value
-        number = self.hashed(name.split(".")[0], value) if isinstance(value, str) else value
-        return offset_id(number, self.profile.locale)
+        return int(value) if spec.kind.flat == "number" else offset_id(int(value), self.locale)
+
+    def _reading(self, spec: FlatField) -> Callable[[str], Any]:
+        """Return the reader of a column's texts, giving what :meth:`convert` gives, or ``None`` for a text
+        it must look at (a blank one, a key to hash: it remembers its Id)."""
+        read, config, locale, flat = spec.kind.read, self.config, self.locale, spec.kind.flat
+        if flat not in ("id", "number"):
+            return lambda text: read(stripped, config, locale) if (stripped := text.strip()) else None
+        offset = locale.id_offset if flat == "id" else 0
+
+        def reading(text: str) -> Any:
+            try:
+                number = int(read(text, config, locale) or 0) if text.strip() else None
+            except Key:
+                return None
+            if number is None or number + offset > SAFE_ID:  # convert says what is wrong
+                return None
+            return number + offset
+
+        return reading
 
     def country(self, value: str) -> str:
         language = self.profile.country_language
@@ -228,10 +252,10 @@ class RowGrouper:
 
     def hashed(self, entity: str, text: str) -> int:
         """Return the stable Id of a non-numeric key, refusing two keys that hash alike."""
-        number = stable_id(entity, text, self.profile.locale.id_scheme)
+        number = stable_id(entity, text, self.locale.id_scheme)
         if len(self._keys) >= MEMO_VALUES:
             self._keys.clear()  # bounded: only the keys of the records being grouped are ever needed
-        self._keys[f"{entity} {number + self.profile.locale.id_offset}"] = text
+        self._keys[f"{entity} {number + self.locale.id_offset}"] = text
         known = self._seen.first(f"id:{entity}", str(number), Place(text, None, None))
         if known is not None and known.path != text:
             raise Problem(
@@ -271,7 +295,7 @@ class RowGrouper:
             self._last_values, product = self._read_row(cells)
             self._last_repeated = repeated
             return self._last_values, product, self._constant_issues[:], False
-        except Odd:
+        except (Odd, Problem):
             pass  # read column by column below, to say what is wrong
         values = self._last_values if repeat else dict(self._record_constants)
         product = dict(self._product_constants)
@@ -363,7 +387,7 @@ class RowGrouper:
             issues.append(
                 Issue(
                     "conflicting-rows",
-                    f"{name} is {flat_show(value)} here but {flat_show(first[0])} at {first[1]} for the same {what};"
+                    f"{name} is {show(value)} here but {show(first[0])} at {first[1]} for the same {what};"
                     " rows of one record must agree",
                     source=row.source,
                     path=f"{self.fields.get(name, name)} -> {name}",
@@ -494,9 +518,11 @@ def _span(first: str, last: str) -> str:
     return f"{head}:{start}-{end}" if head == other and head else f"{first}..{last}"
 
 
-def group_rows(rows: Iterable[Row], profile: Profile, header: tuple[str, ...]) -> Iterator[RawRecord]:
-    """Normalise and group ``rows`` (one product line each) into project records."""
-    return RowGrouper(profile, header).group(rows)
+def group_rows(
+    rows: Iterable[Row], profile: Profile, header: tuple[str, ...], config: BuildConfig | None = None
+) -> Iterator[RawRecord]:
+    """Normalise and group ``rows`` (one product line each) into project records; ``config`` as the build's."""
+    return RowGrouper(profile, header, config).group(rows)
 
 
 # Where a record keyed like the XML tree holds its Ids, by the entity their keys are hashed as.
@@ -516,21 +542,25 @@ def record_ids(
     issues: list[Issue] = []
     spec = spec_of("Project.Id")
     assert spec is not None
-    kind = spec.kind
+    kind, config = spec.kind, BuildConfig()
 
     def convert(node: dict[str, Any], entity: str, path: str) -> dict[str, Any]:
         if "Id" not in node or node["Id"] is None:
             return node
         raw = node["Id"]
+        key = None
         try:
-            value = kind.flat_value(raw.strip() if isinstance(raw, str) else raw, profile.locale)
-            hashed = stable_id(entity, value, profile.locale.id_scheme) if isinstance(value, str) else int(value)
+            try:
+                hashed = int(kind.read(raw.strip() if isinstance(raw, str) else raw, config, profile.locale) or 0)
+            except Key as found:
+                key = found.key
+                hashed = stable_id(entity, key, profile.locale.id_scheme)
             number = offset_id(hashed, profile.locale)
         except Problem as problem:
             issues.append(Issue(problem.code, problem.message, source, None, f"{path}Id"))
             return node
-        if isinstance(value, str):
-            keys.append((f"{entity} {number}", value))
+        if key is not None:
+            keys.append((f"{entity} {number}", key))
         return {**node, "Id": number}
 
     out = convert(record, "Project", "")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
 from xmlsync.fields import FLAT_FIELDS
 from xmlsync.flat import group_rows
@@ -215,12 +216,16 @@ def check_columns(profile: Profile, header: tuple[str, ...], input_name: str) ->
 
 
 def read_records(
-    spec: InputSpec, profile: Profile | None = None, *, on_open: OnOpen | None = None
+    spec: InputSpec,
+    profile: Profile | None = None,
+    *,
+    on_open: OnOpen | None = None,
+    config: BuildConfig | None = None,
 ) -> Generator[RawRecord, None, None]:
     """Yield the project records of an input, lazily.
 
     ``on_open`` is called with the stream of a JSON Lines or CSV file once it is open (see
-    :class:`InputMeter`).
+    :class:`InputMeter`); a flat input's cells are read with ``config``, the build's options.
 
     Raises:
         InputError: For an input that cannot be read at all, or a profile that does not fit its header.
@@ -244,7 +249,7 @@ def read_records(
         errors = [issue for issue in check_columns(profile, table.header, spec.name) if issue.severity == "error"]
         if errors:
             raise InputError(errors)
-        yield from group_rows(table.rows, profile, table.header)
+        yield from group_rows(table.rows, profile, table.header, config)
     finally:
         table.close()
 

@@ -93,6 +93,15 @@ class Problem(Exception):
         self.message = message
 
 
+class Key(Problem):
+    """A cell that holds a key, no number, where an Id goes (``P-00123``), and the source's locale says to hash
+    such keys: the reader makes its stable Id (:func:`xmlsync.flat.stable_id`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("invalid-id", f"{key!r} is not a whole number; MiniCRM needs numeric Ids")
+        self.key = key
+
+
 class Verdict(NamedTuple):
     """A rule broken by a written value: its code, severity and message."""
 
@@ -134,10 +143,12 @@ def show(value: object) -> str:
     """Return a short ``repr`` of a value for messages (long texts and huge numbers cut)."""
     if isinstance(value, Decimal):
         text = format(value, "f") if value.is_finite() and fits(value) else str(value)
+    elif isinstance(value, date):
+        text = repr(format_date(value))
     elif isinstance(value, int) and value.bit_length() > 128:
         text = "a number of more than 38 digits"  # repr() of an int past 4300 digits fails
     elif isinstance(value, str) and len(value) > 40:
-        text = repr(value[:40])
+        return repr(f"{value[:37]}...")
     else:
         text = repr(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
@@ -189,8 +200,15 @@ class Kind:
         if facet is not None:
             self.facet = facet
 
-    def read(self, value: Any, config: BuildConfig) -> str | None:
-        """Return the canonical text of a raw value, ``None`` to leave an optional element out."""
+    def read(self, value: Any, config: BuildConfig, locale: Locale | None = None) -> str | None:
+        """Return the canonical text of a raw value, ``None`` to leave an optional element out.
+
+        The value is a JSON or typed value; with ``locale``, a flat input's cell (a stripped text, or a typed
+        value from XLSX and SQL) written the way the source's locale says (decimal comma, local dates...).
+        Anything that cannot be read raises :class:`Problem`, saying what is wrong.
+        """
+        if locale is not None:
+            value = as_text(value)
         text = value if type(value) is str else self._text_of(value, config)  # a text: the usual case, first
         bad = INVALID_XML_CHAR.search(text)
         if bad is not None:
@@ -242,19 +260,6 @@ class Kind:
         """Return the Python value of a canonical text, for typed records."""
         return text
 
-    def flat_value(self, value: Any, locale: Locale) -> Any:
-        """Return the value of a flat input's cell (a stripped text, or a typed value from XLSX and SQL)."""
-        return as_text(value)
-
-    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
-        """Return a function giving the value of a cell's text in its usual form, or ``None`` for any other text.
-
-        A flat input's grouper tries it on every cell first; for ``None`` it calls :meth:`flat_value`, which
-        reads every form and says what is wrong. It is the same value: numbers and rates in canonical form are
-        kept as their text, which the walk writes as it is.
-        """
-        return None
-
 
 # Names and signs of currencies whose meaning is certain, as ERPs print them: read as their ISO 4217 code.
 # A profile's value map for Offer.CurrencyCode is applied before, so it can say otherwise.
@@ -279,8 +284,8 @@ class Currency(Kind):
 
     facet = re.compile("[A-Z]{3}").fullmatch
 
-    def read(self, value: Any, config: BuildConfig) -> str | None:
-        text = super().read(value, config)
+    def read(self, value: Any, config: BuildConfig, locale: Locale | None = None) -> str | None:
+        text = super().read(value, config, locale)
         if text is None or self.facet(text):
             return text
         key = text.strip().casefold()
@@ -301,8 +306,8 @@ class Currency(Kind):
 class Status(Kind):
     """An offer status: any non-empty text, or one of ``config.statuses`` when the user lists them."""
 
-    def read(self, value: Any, config: BuildConfig) -> str | None:
-        status = super().read(value, config)
+    def read(self, value: Any, config: BuildConfig, locale: Locale | None = None) -> str | None:
+        status = super().read(value, config, locale)
         allowed = config.statuses
         if allowed is not None and status not in allowed:
             raise Problem(
@@ -346,7 +351,11 @@ class Id(Kind):
         super().__init__("IdType")
         self.flat = flat
 
-    def read(self, value: Any, config: BuildConfig) -> str | None:
+    def read(self, value: Any, config: BuildConfig, locale: Locale | None = None) -> str | None:
+        """Return an Id's digits. A cell (``locale``) may hold a key that is no number (``P-00123``): with
+        ``non_numeric_ids = "hash"`` that is :class:`Key`, for the reader to make its stable Id."""
+        if locale is not None:
+            value = self._cell(value, locale)
         if type(value) is int and 0 <= value <= MAX_ID:
             return str(value)
         return str(self.number(value))
@@ -372,13 +381,8 @@ class Id(Kind):
     def typed(self, text: str) -> int:
         return int(text)
 
-    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
-        if locale.id_offset:
-            return None
-        return lambda text: int(text) if text.isdigit() and text.isascii() and len(text) < 19 else None
-
-    def flat_value(self, value: Any, locale: Locale) -> Any:
-        """Return the Id of a cell, or its text (a key to hash) when it is no number at all."""
+    def _cell(self, value: Any, locale: Locale) -> int:
+        """Return the Id of a cell; raise :class:`Key` for a key to hash (no number at all)."""
         if self.flat == "number":
             return self._whole(value)
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
@@ -386,22 +390,22 @@ class Id(Kind):
             if exact.is_finite() and exact == exact.to_integral_value() and 0 <= exact <= MAX_ID:
                 return int(exact)
             raise Problem(
-                "invalid-id", f"{flat_show(value)} is not a valid Id; MiniCRM needs a whole number from 0 to {MAX_ID}"
+                "invalid-id", f"{show(value)} is not a valid Id; MiniCRM needs a whole number from 0 to {MAX_ID}"
             )
         text = str(value).strip()
         if _DIGITS.fullmatch(text):
             if len(text.lstrip("0")) < 20 and int(text) <= MAX_ID:
                 return int(text)
-            raise Problem("invalid-id", f"{flat_show(text)} is out of range; an Id must be between 0 and {MAX_ID}")
+            raise Problem("invalid-id", f"{show(text)} is out of range; an Id must be between 0 and {MAX_ID}")
         if _NUMERIC.fullmatch(text):
             raise Problem(
                 "invalid-id",
-                f"{flat_show(text)} is a number but not a valid Id (a whole number from 0 to {MAX_ID}); fix the key"
+                f"{show(text)} is a number but not a valid Id (a whole number from 0 to {MAX_ID}); fix the key"
                 " in the source (hashing it would make a new Id)",
             )
         if locale.non_numeric_ids != "hash":
             raise Problem("invalid-id", f"{text!r} is not a whole number; MiniCRM needs numeric Ids")
-        return text
+        raise Key(text)
 
     @staticmethod
     def _whole(value: Any) -> int:
@@ -411,7 +415,7 @@ class Id(Kind):
             return int(value)
         if isinstance(value, str) and _DIGITS.fullmatch(value) and len(value.lstrip("0")) < 20:
             return int(value)
-        raise Problem("invalid-number", f"{flat_show(value)} is not a whole number up to {MAX_ID}")
+        raise Problem("invalid-number", f"{show(value)} is not a whole number up to {MAX_ID}")
 
 
 class Number(Kind):
@@ -420,7 +424,11 @@ class Number(Kind):
     flat = "decimal"
     plain = True
 
-    def read(self, value: Any, config: BuildConfig) -> str | None:
+    def read(self, value: Any, config: BuildConfig, locale: Locale | None = None) -> str | None:
+        if locale is not None and (
+            locale.decimal_separator != "." or not (type(value) is str and CANONICAL_DECIMAL.fullmatch(value))
+        ):  # with a decimal comma, 2.5 is no number
+            value = self._cell(value, locale)
         if type(value) is str and CANONICAL_DECIMAL.fullmatch(value):
             return value  # the usual case: written as it is
         if type(value) is str and DECIMAL_TEXT.fullmatch(value):
@@ -453,21 +461,16 @@ class Number(Kind):
     def typed(self, text: str) -> Decimal:
         return Decimal(text)
 
-    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
-        if locale.decimal_separator != ".":
-            return None
-        canonical, loose = CANONICAL_DECIMAL.fullmatch, DECIMAL_TEXT.fullmatch
-        return lambda text: text if canonical(text) else trim_decimal(text) if loose(text) else None
-
-    def flat_value(self, value: Any, locale: Locale) -> Any:
+    def _cell(self, value: Any, locale: Locale) -> Decimal:
+        """Return the number of a cell, written with the locale's separators."""
         if isinstance(value, bool):
             raise Problem("invalid-number", f"{value!r} is not a number")
         if isinstance(value, int | Decimal | float):
             number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
             if not number.is_finite():
-                raise Problem("invalid-number", f"{flat_show(value)} is not a number")
+                raise Problem("invalid-number", f"{show(value)} is not a number")
             if not fits(number):
-                raise Problem("invalid-number", f"{flat_show(value)} {TOO_MANY_DIGITS}")
+                raise Problem("invalid-number", f"{show(value)} {TOO_MANY_DIGITS}")
             return number
         text = str(value)
         cleaned = text
@@ -488,7 +491,7 @@ class Number(Kind):
         except InvalidOperation:  # pragma: no cover - the pattern excludes it
             raise Problem("invalid-number", f"{text!r} is not a number") from None
         if not fits(number):
-            raise Problem("invalid-number", f"{flat_show(text)} {TOO_MANY_DIGITS}")
+            raise Problem("invalid-number", f"{show(text)} {TOO_MANY_DIGITS}")
         return number
 
 
@@ -498,9 +501,11 @@ class When(Kind):
     flat = "date"
     plain = True
 
-    def read(self, value: Any, config: BuildConfig) -> str | None:
+    def read(self, value: Any, config: BuildConfig, locale: Locale | None = None) -> str | None:
         if type(value) is str and parse_date(value) is not None:
             return value  # the usual case: written as it is
+        if locale is not None:
+            value = self._cell(value, locale)
         if isinstance(value, str) and (stamp := _STAMP.fullmatch(value.strip())) is not None:
             day, clock, offset = stamp.groups()
             if offset is not None:
@@ -532,7 +537,8 @@ class When(Kind):
     def typed(self, text: str) -> date:
         return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
 
-    def flat_value(self, value: Any, locale: Locale) -> Any:
+    def _cell(self, value: Any, locale: Locale) -> Any:
+        """Return the date of a cell: a typed one, an ISO or database text, or one of the locale's formats."""
         if isinstance(value, datetime):
             return value  # read turns an aware one into the local time of the profile's zone
         if isinstance(value, date):
@@ -576,9 +582,12 @@ class Vat(Kind):
     flat = "vat"
     facet = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?%|[A-Z][A-Z0-9_]{0,31}").fullmatch
 
-    def read(self, value: Any, config: BuildConfig) -> str | None:
+    def read(self, value: Any, config: BuildConfig, locale: Locale | None = None) -> str | None:
         if type(value) is str and value[-1:] == "%" and CANONICAL_RATE.fullmatch(value):
             return value  # the usual case
+        if locale is not None:
+            value = value.replace(",", ".") if isinstance(value, str) and locale.decimal_separator == "," else value
+            value = value if isinstance(value, str) else DECIMAL._cell(value, locale)
         if type(value) is str and value[-1:] == "%" and RATE.fullmatch(value):
             return trim_rate(value)
         if isinstance(value, int | Decimal) and not isinstance(value, bool) and fits(Decimal(value)):
@@ -619,15 +628,6 @@ class Vat(Kind):
                 " (accept the code with --vat-code)",
             )
         return None
-
-    def flat_usual(self, locale: Locale) -> Callable[[str], Any] | None:
-        canonical, rate = CANONICAL_RATE.fullmatch, RATE.fullmatch
-        return lambda text: text if canonical(text) else trim_rate(text) if rate(text) else None
-
-    def flat_value(self, value: Any, locale: Locale) -> Any:
-        if isinstance(value, str):
-            return value.replace(",", ".") if locale.decimal_separator == "," else value
-        return DECIMAL.flat_value(value, locale)
 
 
 class Choice(Kind):
@@ -696,16 +696,6 @@ def parse_date(text: str) -> date | None:
         return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         return None
-
-
-def flat_show(value: Any) -> str:
-    """Return a short ``repr`` of a flat input's value for messages."""
-    shown = value.isoformat() if isinstance(value, date) else str(value) if isinstance(value, Decimal) else value
-    if isinstance(shown, str) and len(shown) > 40:
-        return repr(f"{shown[:37]}...")
-    if isinstance(shown, int) and shown.bit_length() > 128:
-        return "a number of more than 38 digits"
-    return repr(shown)
 
 
 def as_text(value: Any) -> str:

@@ -589,7 +589,7 @@ def build_file(
     records = (
         _raw_records(cast(Iterable[Any], source), profile)
         if given
-        else read_records(spec, profile, on_open=meter.opened)
+        else read_records(spec, profile, on_open=meter.opened, config=config)
     )
     if progress is not None:
         progress = _with_fraction(progress, meter)
