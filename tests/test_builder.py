@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -107,4 +109,28 @@ def test_custom_fields_follow_offers_and_fill_the_offer_project() -> None:
     assert [child.tag for child in el] == ["Name", "CategoryId", "StatusId", "Contacts", "Offers", "Enum1951"]
     assert etree.tostring(el.find("Offers/Offer/Project"), encoding="unicode") == (
         "<Project><String1616>x</String1616><UserId>Kovács Éva</UserId></Project>"
+    )
+
+
+def test_a_second_output_is_one_renderer_and_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch engine takes its output by name; the record is checked as XML Sync whatever it writes."""
+    from xmlsync import builder
+    from xmlsync.config import BuildConfig
+    from xmlsync.fields import OFFER, PROJECT
+    from xmlsync.mapping import field_value
+    from xmlsync.pipeline import build_batch
+    from xmlsync.readers import RawRecord
+
+    def numbers(walked: Any, config: BuildConfig) -> bytes:  # the offer numbers of a card, reached by field
+        offers = field_value(walked, PROJECT, "Offers")
+        return ",".join(field_value(offer, OFFER, "Number") for offer in offers).encode()
+
+    monkeypatch.setitem(builder.RENDERERS, "numbers", numbers)
+    records = json.loads((FIXTURES / "offers.json").read_text(encoding="utf-8"))
+    broken = {**records[1], "Offers": [{**records[1]["Offers"][0], "CurrencyCode": "HUN"}]}
+    built = build_batch([(RawRecord(records[0], "a"), 1), (RawRecord(broken, "b"), 2)], BuildConfig(), "numbers")
+    assert [b.rendered for b in built] == [b"OF-2024/0017", f"{records[1]['Offers'][0]['Number']}".encode()]
+    assert [[issue.code for issue in b.after] for b in built] == [[], ["unknown-currency"]]
+    assert build_batch([(RawRecord(records[0], "a"), 1)], BuildConfig())[0].rendered.startswith(
+        b'\n  <Project Id="10001">'
     )

@@ -449,8 +449,7 @@ def test_sql_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_decimals_from_every_reader_keep_their_digits() -> None:
-    from xmlsync.config import Locale
-    from xmlsync.config import BuildConfig
+    from xmlsync.config import BuildConfig, Locale
     from xmlsync.kinds import DECIMAL
 
     locale, config = Locale(decimal_separator=",", thousands_separator=" "), BuildConfig()

@@ -9,6 +9,7 @@ into an lxml element for callers who want one. Building never touches a file (se
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from lxml import etree
 
@@ -38,6 +39,24 @@ def escape(text: str) -> str:
     if "\r" in text:
         text = text.replace("\r", "&#13;")
     return text
+
+
+class Renderer(Protocol):
+    """Writes one walked record (:data:`~xmlsync.mapping.Walked`) as the bytes of an output."""
+
+    def __call__(self, walked: Walked, config: BuildConfig) -> bytes:
+        """Return the record's bytes in the output."""
+        ...
+
+
+def render_xml(walked: Walked, config: BuildConfig) -> bytes:
+    """The ``<Project>`` element of XML Sync (:func:`project_text`), as it stands in a feed."""
+    return project_text(walked, pretty=config.pretty).encode()
+
+
+RENDERERS: dict[str, Renderer] = {"xml": render_xml}
+"""The outputs a build can write, by name: a new output is one renderer and one entry here. Whatever the
+output, every record is checked as its XML Sync ``<Project>`` (the rules are those of the feed)."""
 
 
 def project_text(walked: Walked, *, pretty: bool = True) -> str:

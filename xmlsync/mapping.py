@@ -28,7 +28,12 @@ from xmlsync.rules import RECORD_RULES, RecordRule
 # a text (Leaf), ``(Id, values)`` (Node), a list of those (list Node), a list of texts (Values), a list of
 # (name, text) pairs (Custom), or ``None`` for an element left out.
 Walked = tuple[str | None, list[Any]]
-_DOCUMENTS = tuple((PROJECT.children.index(node), node.children.index(PRODUCT)) for node in (OFFER, ORDER))
+
+
+def field_value(walked: Walked, node: Node, tag: str) -> Any:
+    """Return what the walk read of the child ``tag`` of a record of ``node``: reached by field, not by place
+    (``field_value(project, PROJECT, "Offers")`` is the list of its walked offers)."""
+    return walked[1][node.order[tag]]
 
 
 _ERROR_RULES: dict[Node, list[RecordRule]] = {}
@@ -42,7 +47,7 @@ def rule_values(node: Node, rule: RecordRule, values: list[Any]) -> list[Any]:
     found = []
     for tag in rule.reads:
         field = node.by_tag[tag]
-        value = values[node.children.index(field)]
+        value = values[node.order[tag]]
         if isinstance(field, Node):
             value = value is not None if field.item is None else len(value or ())
         found.append(value)
@@ -230,8 +235,8 @@ def walk(
 
 def counts(walked: Walked) -> tuple[int, int]:
     """Return how many offers (and orders) and product lines a walked project holds."""
-    documents = [(document, products) for index, products in _DOCUMENTS for document in walked[1][index]]
-    return len(documents), sum(len(document[1][products]) for document, products in documents)
+    documents = [(document, node) for node in (OFFER, ORDER) for document in field_value(walked, PROJECT, node.tag)]
+    return len(documents), sum(len(field_value(document, node, PRODUCT.tag)) for document, node in documents)
 
 
 def typed(walked: Walked, node: Node = PROJECT) -> Any:

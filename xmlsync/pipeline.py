@@ -20,12 +20,12 @@ from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from lxml import etree
 
-from xmlsync.builder import OWN_TEXT, project_text
+from xmlsync.builder import OWN_TEXT, RENDERERS, project_text, render_xml
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OptionsError, OutputError, XmlSyncError
 from xmlsync.fields import OFFER, ORDER, PROJECT
 from xmlsync.inputs import InputMeter, InputSpec, read_records
-from xmlsync.mapping import as_record, counts, first_try, walk
+from xmlsync.mapping import as_record, counts, field_value, first_try, walk
 from xmlsync.paths import ROOT_TAG
 from xmlsync.profile import Profile
 from xmlsync.readers import RawRecord
@@ -262,15 +262,12 @@ def _project_named(issues: Iterable[Issue]) -> str | None:
 Batch = list[tuple[RawRecord, int]]  # records with their (1-based) place in the feed
 
 
-_OFFERS, _ORDERS = PROJECT.children.index(OFFER), PROJECT.children.index(ORDER)
-
-
 class Built(NamedTuple):
     """What became of one record in :func:`build_batch`: everything but the Id checks, which need order."""
 
     before: tuple[Issue, ...]  # reading and mapping problems, or the schema issues of the built project
     after: tuple[Issue, ...]  # rule issues (they come after those of the Ids)
-    xml: bytes | None  # the serialised <Project>, if it was built
+    rendered: bytes | None  # the record as the output writes it (a <Project> of XML Sync), if it was built
     ids: ProjectIds | None
     offers: int = 0
     products: int = 0
@@ -279,7 +276,7 @@ class Built(NamedTuple):
 _WORKER_RULES: dict[BuildConfig, Checker] = {}
 
 
-def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
+def build_batch(batch: Batch, config: BuildConfig, output: str = "xml") -> list[Built]:
     """Walk, build, check (all but the Ids) and serialise a batch of records; it has no state.
 
     Each record takes the one walk (:func:`~xmlsync.mapping.walk`) to its values and the text of its
@@ -287,11 +284,14 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
     construction (the field table and the XSD agree, see ``tests/test_fields.py``). The others, few, are
     parsed together and checked like any feed (:func:`check_batch_content`: the XSD and the rules), so a
     build never writes what ``validate`` would refuse, and says where in the words ``validate`` uses.
-    This runs in the worker processes of a build with several jobs, and in-process with one.
+    This runs in the worker processes of a build with several jobs, and in-process with one. ``output`` names
+    the renderer of what is written (:data:`~xmlsync.builder.RENDERERS`); the checks are the same for all.
     """
+    render = RENDERERS[output]
     checker = _WORKER_RULES.get(config) or _WORKER_RULES.setdefault(config, Checker(config))
     outcomes: list[Built | list[Issue] | None] = []
-    suspects: list[tuple[int, int, str, str, ProjectIds, int, int]] = []  # place, index, source, text, Ids, counts
+    # place, index, source, XML text, rendered, Ids, counts
+    suspects: list[tuple[int, int, str, str, bytes, ProjectIds, int, int]] = []
     screened: list[tuple[int, int, str, str]] = []  # place, index, source, text
     for raw, index in batch:
         if raw.issues:
@@ -305,13 +305,15 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
                 outcomes.append(issues)
                 continue
         text = project_text(read, pretty=config.pretty)
-        ids = ProjectIds(read[0], None, *(tuple((doc[0], None) for doc in read[1][i]) for i in (_OFFERS, _ORDERS)))
+        documents = (field_value(read, PROJECT, node.tag) for node in (OFFER, ORDER))
+        ids = ProjectIds(read[0], None, *(tuple((document[0], None) for document in found) for found in documents))
+        rendered = text.encode() if render is render_xml else render(read, config)
         if clean:
-            outcomes.append(Built((), (), text.encode(), ids, *counts(read)))
+            outcomes.append(Built((), (), rendered, ids, *counts(read)))
             if config.schema is not None:  # valid by construction, but is it valid for this system?
                 screened.append((len(outcomes) - 1, index, raw.source, text))
         else:
-            suspects.append((len(outcomes), index, raw.source, text, ids, *counts(read)))
+            suspects.append((len(outcomes), index, raw.source, text, rendered, ids, *counts(read)))
             outcomes.append([])
     if suspects:
         texts = "".join(suspect[3] for suspect in suspects)
@@ -322,8 +324,8 @@ def build_batch(batch: Batch, config: BuildConfig) -> list[Built]:
         if config.schema is not None:
             more = _system_issues(suspects, container, config.schema)
             found = [[*issues, *extra] for issues, extra in zip(found, more, strict=True)]
-        for (at, _, _, text, ids, offers, products), content in zip(suspects, found, strict=True):
-            outcomes[at] = Built((), _unlined(content), text.encode(), ids, offers, products)
+        for (at, _, _, _, rendered, ids, offers, products), content in zip(suspects, found, strict=True):
+            outcomes[at] = Built((), _unlined(content), rendered, ids, offers, products)
     if screened and config.schema is not None:
         texts = "".join(clean[3] for clean in screened)
         container = etree.fromstring(f"<{ROOT_TAG}>{texts}</{ROOT_TAG}>".encode(), OWN_TEXT)
@@ -372,16 +374,18 @@ def _batches(records: Iterable[RawRecord]) -> Iterator[Batch]:
         yield batch
 
 
-def _built_batches(records: Iterable[RawRecord], config: BuildConfig, jobs: int) -> Iterator[tuple[Batch, list[Built]]]:
+def _built_batches(
+    records: Iterable[RawRecord], config: BuildConfig, jobs: int, output: str = "xml"
+) -> Iterator[tuple[Batch, list[Built]]]:
     """Yield each batch with what :func:`build_batch` made of it, in order; in ``jobs`` processes if > 1."""
     if jobs <= 1:
         for batch in _batches(records):
-            yield batch, build_batch(batch, config)
+            yield batch, build_batch(batch, config, output)
         return
     with _worker_pool(jobs) as pool:
         window: collections.deque[tuple[Batch, concurrent.futures.Future[list[Built]]]] = collections.deque()
         for batch in _batches(records):
-            window.append((batch, pool.submit(build_batch, batch, config)))
+            window.append((batch, pool.submit(build_batch, batch, config, output)))
             if len(window) >= 2 * jobs:  # bounded: memory stays flat however fast the input is read
                 done, future = window.popleft()
                 yield done, future.result()
@@ -481,16 +485,16 @@ class _FeedRun:
                 if self.delta is not None and self.rejects is not None:
                     self.delta.set_aside(result.ids.project if result.ids else _project_named(result.before))
                 continue
-            if self.issues or result.xml is None:
+            if self.issues or result.rendered is None:
                 continue
             if (
                 self.delta is not None
                 and result.ids is not None
-                and not self.delta.wanted(result.ids, result.xml, raw.keys)
+                and not self.delta.wanted(result.ids, result.rendered, raw.keys)
             ):
                 continue
             try:
-                self.sink.write_serialised(result.xml, f"Project {result.ids.project}" if result.ids else None)
+                self.sink.write_serialised(result.rendered, f"Project {result.ids.project}" if result.ids else None)
             except OutputError as exc:
                 raise OutputError([replace(issue, source=issue.source or raw.source) for issue in exc.issues]) from None
             self.projects += 1
