@@ -494,7 +494,7 @@ def build(
         statuses=statuses,
         strict=strict,
     )
-    on_invalid = on_invalid or profile.policy.on_invalid or "fail"
+    on_invalid = profile.on_invalid(on_invalid)
     split = Split(split_records, split_bytes) if split_records or split_bytes else None
     if output == "-" and split is not None:
         raise click.UsageError("--split-records and --split-bytes write files: give -o PATH, not -o -")
@@ -912,7 +912,7 @@ def sync_command(
         nights=Path(nights_path) if nights_path else None,
         keep_nights=keep_nights,
         push=PushConfig(base_url=base_url, timeout=timeout, state=Path(state_path)),
-        on_invalid="fail" if (on_invalid or profile.policy.on_invalid) == "fail" else "skip",
+        on_invalid="fail" if profile.on_invalid(on_invalid, "skip") == "fail" else "skip",
         split=Split(None, split_bytes) if split_bytes else None,
         full=full,
         dry_run=dry_run,

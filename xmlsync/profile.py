@@ -173,7 +173,7 @@ class Profile:
 
         Command-line flags override the profile: ``vat_codes`` and ``statuses`` when not empty, ``strict``
         when not ``None``, ``minicrm_schema`` (a file of ``xmlsync minicrm schema``, read here) when given.
-        The profile's locale (``numbers_as_text``, ``vat_fractions``) always applies.
+        What the profile says of its input's values (:meth:`reading`) is for the build to apply, once.
 
         Raises:
             InputError: ``minicrm-schema`` if the schema file cannot be read.
@@ -182,14 +182,17 @@ class Profile:
         schema_file = minicrm_schema or policy.minicrm_schema
         if schema_file is not None:
             base = replace(base, schema=SystemSchema.load(schema_file))
-        return self.reading(
-            replace(
-                base,
-                vat_codes=frozenset(vat_codes) if vat_codes else (policy.vat_codes or base.vat_codes),
-                statuses=frozenset(statuses) if statuses else (policy.statuses or base.statuses),
-                strict=strict if strict is not None else (policy.strict if policy.strict is not None else base.strict),
-            )
+        return replace(
+            base,
+            vat_codes=frozenset(vat_codes) if vat_codes else (policy.vat_codes or base.vat_codes),
+            statuses=frozenset(statuses) if statuses else (policy.statuses or base.statuses),
+            strict=strict if strict is not None else (policy.strict if policy.strict is not None else base.strict),
         )
+
+    def on_invalid(self, flag: str | None, default: str = "fail") -> str:
+        """Return what a run does with an invalid record: the flag, else the profile's ``[policy] on_invalid``,
+        else ``default`` (``fail`` for a build, ``skip`` for the nightly ``sync``)."""
+        return flag or self.policy.on_invalid or default
 
     def policy_lines(self) -> list[str]:
         """Return the effective policy of a run with this profile and no flags, a line per setting."""
