@@ -116,10 +116,10 @@ def test_a_second_output_is_one_renderer_and_one_entry(monkeypatch: pytest.Monke
     """The batch engine takes its output by name; the record is checked as XML Sync whatever it writes."""
     from xmlsync import builder
     from xmlsync.config import BuildConfig
-    from xmlsync.fields import OFFER, PROJECT
-    from xmlsync.mapping import field_value
     from xmlsync.pipeline import build_batch
     from xmlsync.readers import RawRecord
+    from xmlsync.tree.fields import OFFER, PROJECT
+    from xmlsync.walk import field_value
 
     def numbers(walked: Any, config: BuildConfig) -> bytes:  # the offer numbers of a card, reached by field
         offers = field_value(walked, PROJECT, "Offers")

@@ -328,7 +328,7 @@ def test_build_records_makes_a_delta_feed_from_python(tmp_path: Path) -> None:
     import io
 
     from xmlsync import State, Target, build_records
-    from xmlsync.safe import iter_compact_projects
+    from xmlsync.feeds import iter_compact_projects
     from xmlsync.state import digest
 
     records = json.loads((FIXTURES / "offers.json").read_text(encoding="utf-8"))

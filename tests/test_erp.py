@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from tests.conftest import FIXTURES, GOLDEN
 from xmlsync import InputError
 from xmlsync.cli import cli
-from xmlsync.inputs import InputSpec, open_table
-from xmlsync.profile import Profile, load_profile
+from xmlsync.profiles import Profile, load_profile
+from xmlsync.readers.inputs import InputSpec, open_table
 
 ERP = FIXTURES / "erp"
 EXPECTED = GOLDEN / "erp" / "expected.xml"
@@ -345,7 +345,7 @@ def test_a_profiles_names_extend_the_usual_column_names(runner: CliRunner, tmp_p
 
 
 def test_no_usual_column_name_is_given_to_two_fields() -> None:
-    from xmlsync.template import COLUMN_NAMES, _key
+    from xmlsync.profiles.template import COLUMN_NAMES, _key
 
     owners: dict[str, set[str]] = {}
     for name, columns in COLUMN_NAMES.items():

@@ -1,4 +1,4 @@
-"""The field table (xmlsync.fields) and the bundled XSD describe the same tree, element by element."""
+"""The field table (xmlsync.tree.fields) and the bundled XSD describe the same tree, element by element."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from xmlsync import fields
-from xmlsync.fields import FLAT_FIELDS, PROJECT, Custom, Node
 from xmlsync.schema import schema_path
+from xmlsync.tree import fields
+from xmlsync.tree.fields import FLAT_FIELDS, PROJECT, Custom, Node
 
 
 def rich_schema() -> Any:

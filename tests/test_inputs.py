@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from tests.conftest import FIXTURES, GOLDEN
 from xmlsync import InputError
 from xmlsync.cli import cli
-from xmlsync.flat import HASH_OFFSET, stable_id
-from xmlsync.profile import load_profile
+from xmlsync.profiles import load_profile
+from xmlsync.readers.rows import HASH_OFFSET, stable_id
 
 ERP = FIXTURES / "erp"
 PROFILE = ERP / "erp.toml"
@@ -450,7 +450,7 @@ def test_sql_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_decimals_from_every_reader_keep_their_digits() -> None:
     from xmlsync.config import BuildConfig, Locale
-    from xmlsync.kinds import DECIMAL
+    from xmlsync.tree.kinds import DECIMAL
 
     locale, config = Locale(decimal_separator=",", thousands_separator=" "), BuildConfig()
     assert DECIMAL.read("1 250,50", config, locale) == "1250.5"  # a cell, read as its locale says

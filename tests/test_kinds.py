@@ -1,4 +1,4 @@
-"""The value kinds (xmlsync/kinds.py): each reads a JSON value and a flat cell alike into the canonical text."""
+"""The value kinds (xmlsync/tree/kinds.py): each reads a JSON value and a flat cell alike into the canonical text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from xmlsync.config import BuildConfig, Locale
-from xmlsync.kinds import (
+from xmlsync.tree.kinds import (
     CATEGORY,
     CURRENCY,
     DATE,

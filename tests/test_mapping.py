@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import FIXTURES
 from xmlsync import BuildConfig, InputError, project_from_dict
-from xmlsync.records import Email, Product
+from xmlsync.tree.records import Email, Product
 
 
 def sample_record() -> dict[str, Any]:
@@ -331,7 +331,7 @@ def test_empty_optional_values_are_left_out() -> None:
 
 
 def test_the_walk_stops_at_the_first_problem_when_asked() -> None:
-    from xmlsync.mapping import walk
+    from xmlsync.walk import walk
 
     record = with_change("Offers.0.Status", ...)
     record["Offers"][0]["CurrencyCode"] = True

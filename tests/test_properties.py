@@ -12,12 +12,12 @@ from lxml import etree
 
 from tests.conftest import SAMPLE_XML
 from xmlsync import BuildConfig, InputError, check_file
-from xmlsync.mapping import first_try, walk
-from xmlsync.paths import CONTAINERS
 from xmlsync.pipeline import write_feed
 from xmlsync.readers import RawRecord
 from xmlsync.rules import ISO_4217, PROJECT_ELEMENTS, FeedRules
 from xmlsync.schema import schema_valid
+from xmlsync.tree.paths import CONTAINERS
+from xmlsync.walk import first_try, walk
 
 XML_TEXT = st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff") | st.sampled_from(
     "\t\n\r&<>\"'"

@@ -26,15 +26,15 @@ from xmlsync import (
     OutputError,
     build_file,
     check_file,
+    idstore,
     pipeline,
     rules,
-    seen,
     write_feed,
     writer,
 )
 from xmlsync.cli import ByteSize, ProgressLine, cli
 from xmlsync.pipeline import BATCH, Progress, Split, write_projects
-from xmlsync.profile import load_profile
+from xmlsync.profiles import load_profile
 from xmlsync.readers import RawRecord
 from xmlsync.writer import SplitFeed
 
@@ -424,7 +424,7 @@ def _peak_python_memory(count: int, tmp_path: Path) -> int:
 
 def test_memory_does_not_grow_with_the_number_of_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # What may grow is bounded on purpose: Ids in memory before they move to SQLite, values known good.
-    monkeypatch.setattr(seen, "MEMORY_KEYS", 100)
+    monkeypatch.setattr(idstore, "MEMORY_KEYS", 100)
     monkeypatch.setattr(rules, "_GOOD_VALUES", 500)
     small, large = _peak_python_memory(300, tmp_path), _peak_python_memory(3000, tmp_path)
     # A record takes about 2 KB as XML and several as objects: keeping it, or its tree, would show here
@@ -433,7 +433,7 @@ def test_memory_does_not_grow_with_the_number_of_records(tmp_path: Path, monkeyp
 
 
 def test_a_duplicate_past_the_in_memory_ids_is_reported_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seen, "MEMORY_KEYS", 50)  # the Ids move to SQLite after 25 projects
+    monkeypatch.setattr(idstore, "MEMORY_KEYS", 50)  # the Ids move to SQLite after 25 projects
     records = [record(n) for n in range(1, 301)]
     records[250]["Id"] = 7
     source = write_jsonl(tmp_path / "in.jsonl", records)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xmlsync.seen import Place, SeenIds
+from xmlsync.idstore import Place, SeenIds
 
 
 @pytest.mark.parametrize("memory_keys", [1000, 2])

@@ -1,9 +1,9 @@
 """xmlsync: ERP offer records -> MiniCRM XML Sync feeds, validated against the bundled XSD.
 
-The steps, one module each: :mod:`~xmlsync.readers` (read), :mod:`~xmlsync.mapping` (map and
+The steps, one module each: :mod:`~xmlsync.readers` (read), :mod:`~xmlsync.walk` (map and
 normalise), :mod:`~xmlsync.builder` (build), :mod:`~xmlsync.validate` (check against the XSD and the
 rules) and :mod:`~xmlsync.writer` (write atomically). :func:`build_file` runs them all. The tree they share
-is described once, in :mod:`~xmlsync.fields`; each kind of value in :mod:`~xmlsync.kinds`.
+is described once, in :mod:`~xmlsync.tree.fields`; each kind of value in :mod:`~xmlsync.tree.kinds`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from xmlsync.errors import (
     ValidationError,
     XmlSyncError,
 )
-from xmlsync.records import (
+from xmlsync.rules import RuleConfig
+from xmlsync.schema import schema_path, schema_text
+from xmlsync.tree.records import (
     Address,
     Business,
     Contact,
@@ -34,8 +36,6 @@ from xmlsync.records import (
     Product,
     Project,
 )
-from xmlsync.rules import RuleConfig
-from xmlsync.schema import schema_path, schema_text
 from xmlsync.validate import (
     FileReport,
     check_file,
@@ -51,15 +51,15 @@ if TYPE_CHECKING:
     from xmlsync.builder import build_project, build_tree
     from xmlsync.diff import FeedDiff, diff_feeds
     from xmlsync.export import export_feed, iter_records
-    from xmlsync.inputs import InputSpec
-    from xmlsync.mapping import project_from_dict
     from xmlsync.pipeline import BuildResult, Change, Progress, Split, build_file, build_records, write_feed
-    from xmlsync.profile import Profile, load_profile
+    from xmlsync.profiles import Profile, load_profile
     from xmlsync.push import Credentials, PushConfig, PushError
     from xmlsync.push import push as push_feeds  # noqa: F401 - in __all__, by name
+    from xmlsync.readers.inputs import InputSpec
     from xmlsync.state import State, StateError, Target
     from xmlsync.sync import SyncConfig, SyncResult
     from xmlsync.sync import sync as run_sync  # noqa: F401 - in __all__, by name
+    from xmlsync.walk import project_from_dict
 
 # Loaded on first use, so that checking a feed does not load the build (``xmlsync.validate`` is loaded above:
 # the name is also the function's, which must win over the module's).
@@ -70,7 +70,7 @@ _LAZY = {
     "diff_feeds": "diff",
     "export_feed": "export",
     "iter_records": "export",
-    "project_from_dict": "mapping",
+    "project_from_dict": "walk",
     "BuildResult": "pipeline",
     "Progress": "pipeline",
     "Split": "pipeline",
@@ -78,9 +78,9 @@ _LAZY = {
     "build_records": "pipeline",
     "write_feed": "pipeline",
     "Change": "pipeline",
-    "InputSpec": "inputs",
-    "Profile": "profile",
-    "load_profile": "profile",
+    "InputSpec": "readers.inputs",
+    "Profile": "profiles",
+    "load_profile": "profiles",
     "Credentials": "push",
     "PushConfig": "push",
     "PushError": "push",

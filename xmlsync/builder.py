@@ -1,7 +1,7 @@
-"""Build: what the walk read (:mod:`xmlsync.mapping`) -> the XML text of a ``<Project>``, in the table's order.
+"""Build: what the walk read (:mod:`xmlsync.walk`) -> the XML text of a ``<Project>``, in the table's order.
 
-One writer for every record: it follows :data:`~xmlsync.fields.PROJECT`, so the order of the elements is
-the documented order of MiniCRM's sample, said once in :mod:`xmlsync.fields`. The text is what lxml writes
+One writer for every record: it follows :data:`~xmlsync.tree.fields.PROJECT`, so the order of the elements is
+the documented order of MiniCRM's sample, said once in :mod:`xmlsync.tree.fields`. The text is what lxml writes
 for the same tree (indented by two spaces, or compact), byte for byte; :func:`build_project` parses it
 into an lxml element for callers who want one. Building never touches a file (see :mod:`xmlsync.writer`).
 """
@@ -16,10 +16,10 @@ from lxml import etree
 from xmlsync import compiled
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError
-from xmlsync.fields import ROOT_TAG
-from xmlsync.kinds import format_date, format_decimal
-from xmlsync.mapping import Walked, as_record, walk
-from xmlsync.records import Project
+from xmlsync.tree.fields import ROOT_TAG
+from xmlsync.tree.kinds import format_date, format_decimal
+from xmlsync.tree.records import Project
+from xmlsync.walk import Walked, as_record, walk
 
 __all__ = ["build_project", "build_tree", "format_date", "format_decimal", "project_text"]
 
@@ -42,7 +42,7 @@ def escape(text: str) -> str:
 
 
 class Renderer(Protocol):
-    """Writes one walked record (:data:`~xmlsync.mapping.Walked`) as the bytes of an output."""
+    """Writes one walked record (:data:`~xmlsync.walk.Walked`) as the bytes of an output."""
 
     def __call__(self, walked: Walked, config: BuildConfig) -> bytes:
         """Return the record's bytes in the output."""
@@ -93,7 +93,7 @@ _EMIT_PROJECT = compiled.xml_writer(escape, _values, _custom)  # one line per fi
 def build_project(project: Project, config: BuildConfig | None = None) -> etree._Element:
     """Return the ``<Project>`` element of one typed card, in the order of MiniCRM's sample.
 
-    The record takes the walk of every record (:func:`~xmlsync.mapping.walk`).
+    The record takes the walk of every record (:func:`~xmlsync.walk.walk`).
 
     Raises:
         InputError: If a value of the record cannot be written (e.g. a character XML cannot hold).

@@ -20,7 +20,7 @@ import click
 # Each command imports what it needs when it runs, so that `xmlsync validate` does not load the build.
 from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import InputError, OptionsError, UnreadableError, XmlSyncError
-from xmlsync.profile import ENCODINGS, FORMATS, Profile, load_profile
+from xmlsync.profiles import ENCODINGS, FORMATS, Profile, load_profile
 from xmlsync.report import FORMATS as REPORT_FORMATS
 from xmlsync.report import render, resolve_format
 from xmlsync.schema import schema_text
@@ -74,9 +74,9 @@ _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 
 if TYPE_CHECKING:
-    from xmlsync.inputs import InputSpec
     from xmlsync.pipeline import Progress
     from xmlsync.push import Credentials, Upload
+    from xmlsync.readers.inputs import InputSpec
     from xmlsync.validate import FileProgress
 
     _IntParamType = click.ParamType[int]
@@ -352,7 +352,7 @@ def _input(
         raise click.UsageError("give either INPUT or --from-sql URL")
     if table is not None and query is not None:
         raise click.UsageError("give either --query or --table, not both")
-    from xmlsync.inputs import InputSpec
+    from xmlsync.readers.inputs import InputSpec
 
     return InputSpec(path=path, format=input_format, sql_url=sql_url, table=table, query=query)
 
@@ -1114,7 +1114,7 @@ def init(
         xmlsync mapping init --from-sql sqlite:///erp.db --table offers -o erp.toml
         xmlsync mapping init erp.csv --minicrm-schema minicrm-schema.json -o erp.toml
     """
-    from xmlsync.inputs import mapping_template
+    from xmlsync.readers.inputs import mapping_template
     from xmlsync.writer import atomic_output, refuse_overlaps
 
     spec = _input(input_path, input_format, sql_url, table, query)
@@ -1192,7 +1192,7 @@ def check(
         xmlsync mapping check erp.toml erp.csv
         xmlsync mapping check erp.toml --from-sql sqlite:///erp.db
     """
-    from xmlsync.inputs import mapping_issues
+    from xmlsync.readers.inputs import mapping_issues
 
     spec = _input(input_path, input_format, sql_url, table, query)
     try:

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from xmlsync.fields import PROJECT, Leaf, Node, Values
-from xmlsync.kinds import Odd, Problem, custom_fields
 from xmlsync.rules import RECORD_RULES
+from xmlsync.tree.fields import PROJECT, Leaf, Node, Values
+from xmlsync.tree.kinds import Odd, Problem, custom_fields
 
 
 def _define(name: str, lines: list[str], namespace: dict[str, Any]) -> Any:
@@ -30,7 +30,7 @@ def _define(name: str, lines: list[str], namespace: dict[str, Any]) -> Any:
 # Most records of a feed are plainly right. For them, the first try is a function per node: each value read
 # by its kind's ``read``, each rule of the table tested, and no issue built. At the first value that cannot
 # be read, or that a rule or a facet may not take, it raises ``Odd`` (or the kind's ``Problem`` passes), and
-# the record takes the full walk of :mod:`xmlsync.mapping`, which reports each problem.
+# the record takes the full walk of :mod:`xmlsync.walk`, which reports each problem.
 
 
 def first_try(node: Node = PROJECT) -> Callable[..., Any]:
@@ -207,7 +207,7 @@ def row_reader(
 
     Most rows are plainly right: each text in its usual form. The reader reads such a row with one statement
     per column; at the first value that is not plainly right (one ``convert(name, cell)`` cannot read, an
-    empty required one) it raises ``Odd``, and the grouper (:mod:`xmlsync.flat`) reads the row column by
+    empty required one) it raises ``Odd``, and the grouper (:mod:`xmlsync.readers.rows`) reads the row column by
     column and says what is wrong.
     """
     namespace: dict[str, Any] = {

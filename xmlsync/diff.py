@@ -21,8 +21,8 @@ from typing import Literal
 from lxml import etree
 
 from xmlsync.errors import Issue, OutputError
-from xmlsync.paths import CONTAINERS
-from xmlsync.safe import Source, iter_compact_projects, safe_parser, source_name
+from xmlsync.feeds import Source, iter_compact_projects, safe_parser, source_name
+from xmlsync.tree.paths import CONTAINERS
 
 Kind = Literal["added", "removed", "changed", "repeated"]
 _PARSER = safe_parser()  # for the projects kept in the store

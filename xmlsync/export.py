@@ -20,9 +20,9 @@ from typing import IO, Any
 from lxml import etree
 
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import OFFER, PROJECT_ELEMENTS, VALUE_LISTS, Leaf
-from xmlsync.paths import CONTAINERS, element_line, element_path
-from xmlsync.safe import Source, iter_projects, source_name
+from xmlsync.feeds import Source, iter_projects, source_name
+from xmlsync.tree.fields import OFFER, PROJECT_ELEMENTS, VALUE_LISTS, Leaf
+from xmlsync.tree.paths import CONTAINERS, element_line, element_path
 
 _MAX_ID_DIGITS = 19
 

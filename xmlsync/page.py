@@ -17,7 +17,7 @@ from lxml import etree
 from lxml.builder import E  # type: ignore[import-not-found]  # lxml-stubs leave the builder out
 
 from xmlsync.errors import Issue
-from xmlsync.safe import open_feed
+from xmlsync.feeds import open_feed
 from xmlsync.validate import FileReport, summary, verdict
 
 if TYPE_CHECKING:

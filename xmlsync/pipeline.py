@@ -23,17 +23,17 @@ from lxml import etree
 from xmlsync.builder import OWN_TEXT, RENDERERS, project_text, render_xml
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OptionsError, OutputError, XmlSyncError
-from xmlsync.fields import OFFER, ORDER, PROJECT
-from xmlsync.inputs import InputMeter, InputSpec, read_records
-from xmlsync.mapping import as_record, counts, field_value, first_try, walk
-from xmlsync.paths import ROOT_TAG
-from xmlsync.profile import Profile
+from xmlsync.profiles import Profile
 from xmlsync.readers import RawRecord
+from xmlsync.readers.inputs import InputMeter, InputSpec, read_records
 from xmlsync.readers.sql_reader import sqlite_path
-from xmlsync.records import Project
 from xmlsync.rules import Checker, ProjectIds
 from xmlsync.state import State, Target, Verdict, digest
+from xmlsync.tree.fields import OFFER, ORDER, PROJECT
+from xmlsync.tree.paths import ROOT_TAG
+from xmlsync.tree.records import Project
 from xmlsync.validate import BATCH, check_batch_content
+from xmlsync.walk import as_record, counts, field_value, first_try, walk
 from xmlsync.writer import (
     FeedWriter,
     ProjectSink,
@@ -279,7 +279,7 @@ _WORKER_RULES: dict[BuildConfig, Checker] = {}
 def build_batch(batch: Batch, config: BuildConfig, output: str = "xml") -> list[Built]:
     """Walk, build, check (all but the Ids) and serialise a batch of records; it has no state.
 
-    Each record takes the one walk (:func:`~xmlsync.mapping.walk`) to its values and the text of its
+    Each record takes the one walk (:func:`~xmlsync.walk.walk`) to its values and the text of its
     ``<Project>``. A record whose every value the kinds vouch for, and where no rule can fire, is valid by
     construction (the field table and the XSD agree, see ``tests/test_fields.py``). The others, few, are
     parsed together and checked like any feed (:func:`check_batch_content`: the XSD and the rules), so a
@@ -543,7 +543,7 @@ def build_file(
     """Build the feed for an input into ``output``.
 
     ``source`` is a path (``-`` for stdin; the format comes from the extension or the profile) or an
-    :class:`~xmlsync.inputs.InputSpec`. ``output`` is a path, replaced atomically, or a binary stream,
+    :class:`~xmlsync.readers.inputs.InputSpec`. ``output`` is a path, replaced atomically, or a binary stream,
     which receives the feed only once it is complete and valid.
 
     Args:
@@ -634,7 +634,7 @@ def _raw_records(
 ) -> Generator[RawRecord, None, None]:
     """Yield the caller's records (dicts keyed like the XML tree, or typed projects) as read records; with a
     profile, their Ids as the profile reads a flat input's (non-numeric keys hashed, ``id_offset`` added)."""
-    from xmlsync.flat import record_ids
+    from xmlsync.readers.rows import record_ids
 
     for index, record in enumerate(records):
         data: Any = as_record(record) if isinstance(record, Project) else record

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import InputError, Issue, OptionsError, XmlSyncError
-from xmlsync.safe import iter_compact_projects
+from xmlsync.feeds import iter_compact_projects
 from xmlsync.state import State, Target, digest
 from xmlsync.validate import check_files
 from xmlsync.writer import parse_part_list

@@ -1,12 +1,12 @@
 """Business rules the XSD cannot express: a table of small rules and one :class:`Checker` that applies them.
 
-The rules on one value are the value kinds' ``check`` (:mod:`xmlsync.kinds`: ISO 4217 currency codes,
+The rules on one value are the value kinds' ``check`` (:mod:`xmlsync.tree.kinds`: ISO 4217 currency codes,
 calendar dates, EAN check digits, VAT codes, e-mail addresses). The rules on more than one value are the
 functions below, each next to its code and message: two dates of an offer, product Ids within an offer or
 order, a card's company or person, a contact's name, and Project, Offer and Order Ids across the feed.
 
 The :class:`Checker` reads a ``<Project>`` as MiniCRM does, children by name in any order, along the field
-table (:mod:`xmlsync.fields`): it says every problem of every element, where it is. The bundled XSD is the
+table (:mod:`xmlsync.tree.fields`): it says every problem of every element, where it is. The bundled XSD is the
 canonical form, what ``build`` writes; libxml2 answers for a whole batch at once whether it is, and only
 projects of a batch that is not are read here element by element (:mod:`xmlsync.validate`).
 
@@ -26,11 +26,11 @@ from lxml import etree
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, Severity
-from xmlsync.fields import CONTACT, OFFER, PROJECT, PROJECT_ELEMENTS, Custom, Leaf, Node, Values
-from xmlsync.kinds import ISO_4217, Kind, canonical_date, ean_check_digit_ok, field_name_ok, parse_date, show
-from xmlsync.paths import element_line, record_label
+from xmlsync.idstore import Place, SeenIds
 from xmlsync.schema import type_help
-from xmlsync.seen import Place, SeenIds
+from xmlsync.tree.fields import CONTACT, OFFER, PROJECT, PROJECT_ELEMENTS, Custom, Leaf, Node, Values
+from xmlsync.tree.kinds import ISO_4217, Kind, canonical_date, ean_check_digit_ok, field_name_ok, parse_date, show
+from xmlsync.tree.paths import element_line, record_label
 
 __all__ = ["ISO_4217", "PROJECT_ELEMENTS", "Checker", "FeedRules", "RuleConfig", "ean_check_digit_ok"]
 
@@ -387,7 +387,7 @@ def _describe(place: Place, current: str | None) -> str:
 class Checker:
     """Applies the rules to one project after another, remembering Ids across the feed.
 
-    Ids are kept in :class:`~xmlsync.seen.SeenIds`, so memory stays flat however long the feed is; call
+    Ids are kept in :class:`~xmlsync.idstore.SeenIds`, so memory stays flat however long the feed is; call
     :meth:`close` (or use the object as a context manager) when done.
 
     Args:

@@ -22,12 +22,12 @@ from typing import Any
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OptionsError, XmlSyncError
-from xmlsync.inputs import InputSpec
 from xmlsync.pipeline import BuildResult, Change, OnInvalid, Split, build_file
-from xmlsync.profile import Profile
+from xmlsync.profiles import Profile
 from xmlsync.push import Credentials, Delivered, Event, PushConfig, check_base_url, check_uploads, push, requests_for
-from xmlsync.records import Project
+from xmlsync.readers.inputs import InputSpec
 from xmlsync.state import State, Target
+from xmlsync.tree.records import Project
 from xmlsync.writer import atomic_output
 
 MARKER = ".xmlsync-night"

@@ -20,9 +20,9 @@ from lxml import etree
 
 from xmlsync.config import SystemSchema
 from xmlsync.errors import Issue, XmlSyncError
-from xmlsync.fields import PROJECT_ELEMENTS
-from xmlsync.paths import element_line, element_path
-from xmlsync.safe import Source, iter_projects, open_feed, source_name
+from xmlsync.feeds import Source, iter_projects, open_feed, source_name
+from xmlsync.tree.fields import PROJECT_ELEMENTS
+from xmlsync.tree.paths import element_line, element_path
 
 _TEXT = re.compile(r"Text\((\d+)\)")
 _INT = re.compile(r"-?[0-9]+")

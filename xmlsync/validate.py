@@ -29,9 +29,7 @@ from lxml import etree
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import Issue, UnreadableError, ValidationError
-from xmlsync.paths import ROOT_TAG, element_line
-from xmlsync.rules import Checker, batch_ids, project_ids
-from xmlsync.safe import (
+from xmlsync.feeds import (
     DTD_MESSAGE,
     DoctypeFound,
     GuardedStream,
@@ -46,7 +44,9 @@ from xmlsync.safe import (
     syntax_issue,
     unreadable_issue,
 )
+from xmlsync.rules import Checker, batch_ids, project_ids
 from xmlsync.schema import Document, schema_valid
+from xmlsync.tree.paths import ROOT_TAG, element_line
 
 if TYPE_CHECKING:
     pass
@@ -114,7 +114,7 @@ def check_batch_content(
 ) -> list[list[Issue]]:
     """Like :func:`check_batch` without the Ids: for each project, its issues. ``hints``: whether a text may
     be a template's placeholder or escaped twice (``False`` when the file's bytes hold none, see
-    :class:`~xmlsync.safe.GuardedStream`).
+    :class:`~xmlsync.feeds.GuardedStream`).
 
     This part has no state, so batches may be checked in any order, or in other processes; the Ids are
     then checked in feed order with :meth:`~xmlsync.rules.Checker.check_ids`.

@@ -31,8 +31,8 @@ from types import TracebackType
 from typing import IO, Any, Protocol, cast
 
 from xmlsync.errors import Issue, OptionsError, OutputError
-from xmlsync.kinds import fits
-from xmlsync.paths import ROOT_TAG
+from xmlsync.tree.kinds import fits
+from xmlsync.tree.paths import ROOT_TAG
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _SPOOL_BYTES = 16 * 1024 * 1024  # what a stream output keeps in memory before it spools to a temporary file

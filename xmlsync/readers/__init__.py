@@ -1,7 +1,7 @@
 """Read: input files -> plain records, each with the place it came from.
 
 A reader yields :class:`RawRecord` items lazily; mapping them to typed records is the next step
-(:mod:`xmlsync.mapping`).
+(:mod:`xmlsync.walk`).
 """
 
 from __future__ import annotations

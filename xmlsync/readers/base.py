@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from xmlsync.errors import InputError, Issue
 
 if TYPE_CHECKING:
-    from xmlsync.profile import Profile
+    from xmlsync.profiles import Profile
 
 STDIN_NAME = "<stdin>"
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from xmlsync.errors import InputError, Issue
-from xmlsync.profile import Profile
+from xmlsync.profiles import Profile
 from xmlsync.readers.base import STDIN_NAME, Numbered, Row, Table, header_and_rows
 
 

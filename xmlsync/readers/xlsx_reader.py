@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from xmlsync.errors import InputError, Issue
-from xmlsync.profile import Profile
+from xmlsync.profiles import Profile
 from xmlsync.readers.base import Row, Table, header_and_rows
 
 # Bounds that keep memory flat whatever a small file inflates to (see _check_inflation).

@@ -95,7 +95,7 @@ class Problem(Exception):
 
 class Key(Problem):
     """A cell that holds a key, no number, where an Id goes (``P-00123``), and the source's locale says to hash
-    such keys: the reader makes its stable Id (:func:`xmlsync.flat.stable_id`)."""
+    such keys: the reader makes its stable Id (:func:`xmlsync.readers.rows.stable_id`)."""
 
     def __init__(self, key: str) -> None:
         super().__init__("invalid-id", f"{key!r} is not a whole number; MiniCRM needs numeric Ids")
@@ -747,7 +747,7 @@ class Country(Kind):
     text is a warning (``unknown-country``): MiniCRM matches the name, and may not know it."""
 
     def check(self, tag: str, text: str, config: BuildConfig) -> Verdict | None:
-        from xmlsync.countries import COUNTRY_NAMES
+        from xmlsync.tree.countries import COUNTRY_NAMES
 
         if text in COUNTRY_NAMES:
             return None

@@ -8,32 +8,20 @@ import stat
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import FLAT_FIELDS
-from xmlsync.flat import group_rows
-from xmlsync.profile import Profile
-from xmlsync.readers import RawRecord, open_input, read_json, read_jsonl
+from xmlsync.profiles import Profile
+from xmlsync.readers import RawRecord, open_input
 from xmlsync.readers.base import STDIN_NAME, Table
+from xmlsync.readers.formats import EXTENSIONS, FORMATS
+from xmlsync.readers.rows import group_rows
 from xmlsync.readers.sql_reader import mask_url
+from xmlsync.tree.fields import FLAT_FIELDS
 
 if TYPE_CHECKING:
     from xmlsync.config import SystemSchema
-
-EXTENSIONS = {
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".csv": "csv",
-    ".txt": "csv",
-    ".tsv": "csv",
-    ".xlsx": "xlsx",
-    ".sqlite": "sql",
-    ".sqlite3": "sql",
-    ".db": "sql",
-}
 
 
 @dataclass(frozen=True)
@@ -131,26 +119,20 @@ def open_table(spec: InputSpec, profile: Profile, *, on_open: OnOpen | None = No
 
     ``on_open`` is called with the stream of a CSV file once it is open (see :class:`InputMeter`).
     """
-    fmt = detect_format(spec, profile)
-    if fmt == "sql":
-        from xmlsync.readers.sql_reader import read_sql
-
+    fmt = FORMATS[detect_format(spec, profile)]
+    if fmt.shape == "database":
         url = spec.sql_url or f"sqlite:///{spec.path}"
         if spec.table is not None or spec.query is not None:  # the command line's choice, whole
-            return read_sql(url, table=spec.table, query=spec.query)
-        return read_sql(url, table=profile.table, query=profile.query)
-    if fmt not in ("csv", "xlsx"):
-        raise InputError([Issue("not-flat", f"{fmt} input is nested, not a table with columns", source=spec.name)])
+            return cast(Table, fmt.load()(url, table=spec.table, query=spec.query))
+        return cast(Table, fmt.load()(url, table=profile.table, query=profile.query))
+    if fmt.shape == "nested":
+        message = f"{fmt.name} input is nested, not a table with columns"
+        raise InputError([Issue("not-flat", message, source=spec.name)])
+    read = fmt.load()
     stream, name = open_input(spec.path or "-")
-    if fmt == "xlsx":
-        from xmlsync.readers.xlsx_reader import read_xlsx
-
-        return read_xlsx(stream, name, profile)
-    from xmlsync.readers.csv_reader import read_csv
-
-    if on_open is not None:
+    if on_open is not None and fmt.metered:
         on_open(stream)
-    return read_csv(stream, name, profile)
+    return cast(Table, read(stream, name, profile))
 
 
 def check_columns(profile: Profile, header: tuple[str, ...], input_name: str) -> list[Issue]:
@@ -231,13 +213,14 @@ def read_records(
         InputError: For an input that cannot be read at all, or a profile that does not fit its header.
     """
     profile = profile or Profile()
-    fmt = detect_format(spec, profile)
-    if fmt in ("json", "jsonl"):
+    fmt = FORMATS[detect_format(spec, profile)]
+    if fmt.shape == "nested":
+        read = fmt.load()
         stream, name = open_input(spec.path or "-")
-        if on_open is not None and fmt == "jsonl":
+        if on_open is not None and fmt.metered:
             on_open(stream)
         try:
-            yield from (read_jsonl if fmt == "jsonl" else read_json)(stream, name)
+            yield from read(stream, name)
         except OSError as exc:  # a read that fails is the input's problem, whatever is being written
             issue = Issue("unreadable-input", f"cannot read the file: {exc.strerror or exc}", source=name)
             raise InputError([issue]) from None
@@ -283,9 +266,9 @@ def mapping_template(
 
     With ``sniff``, the delimiter of a CSV input is found from its first lines (``;``, ``,``, tab or ``|``);
     with ``schema``, the value maps and custom fields of that MiniCRM system (see
-    :func:`~xmlsync.template.profile_template`).
+    :func:`~xmlsync.profiles.template.profile_template`).
     """
-    from xmlsync.template import profile_template
+    from xmlsync.profiles.template import profile_template
 
     fmt = detect_format(spec, profile)
     if sniff and fmt == "csv" and spec.path not in (None, "-"):

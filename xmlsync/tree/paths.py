@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from xmlsync.fields import CONTAINERS, RECORD_TAGS, ROOT_TAG
+from xmlsync.tree.fields import CONTAINERS, RECORD_TAGS, ROOT_TAG
 
 __all__ = ["CONTAINERS", "ROOT_TAG", "element_line", "element_path", "record_label"]
 

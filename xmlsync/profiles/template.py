@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from xmlsync.config import SystemSchema
-from xmlsync.countries import COUNTRIES
-from xmlsync.fields import FLAT_FIELDS
-from xmlsync.profile import Profile
+from xmlsync.profiles import Profile
 from xmlsync.system import card_categories, template_lines
+from xmlsync.tree.countries import COUNTRIES
+from xmlsync.tree.fields import FLAT_FIELDS
 
 _WORD = re.compile(r"[^0-9a-z]+")
 

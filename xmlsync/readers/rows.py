@@ -3,7 +3,7 @@
 Readers of flat inputs (CSV, XLSX, SQL) yield :class:`Row` items; :func:`group_rows` normalises each value
 as the profile says (decimal comma, local dates, value maps, country codes, stable Ids) and groups
 contiguous rows into Project -> Offer -> Products. The records it yields have the shape of the JSON input
-and go on to :mod:`xmlsync.mapping`.
+and go on to :mod:`xmlsync.walk`.
 
 Rows of one project, and of one offer within it, must be contiguous (sort the export by project and offer
 key): this keeps memory flat however long the input is. A project key that comes back later makes a second
@@ -21,13 +21,13 @@ from typing import Any
 
 from xmlsync import compiled
 from xmlsync.config import BuildConfig, Locale
-from xmlsync.countries import COUNTRIES, LANGUAGES, country_name
 from xmlsync.errors import Issue
-from xmlsync.fields import FlatField
-from xmlsync.kinds import Key, Odd, Problem, show
-from xmlsync.profile import Profile, spec_of
+from xmlsync.idstore import Place, SeenIds
+from xmlsync.profiles import Profile, spec_of
 from xmlsync.readers.base import RawRecord, Row
-from xmlsync.seen import Place, SeenIds
+from xmlsync.tree.countries import COUNTRIES, LANGUAGES, country_name
+from xmlsync.tree.fields import FlatField
+from xmlsync.tree.kinds import Key, Odd, Problem, show
 
 # Hashed Ids live above this offset, away from the small numeric keys ERPs use.
 HASH_OFFSET = 10**12

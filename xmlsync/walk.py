@@ -1,11 +1,11 @@
 """Map and normalise: one walk of a record (a dict keyed like the XML tree) along the field table.
 
-:func:`walk` goes through the record and :data:`~xmlsync.fields.PROJECT` side by side, once. Each value
-is read by its kind (:mod:`xmlsync.kinds`) into the canonical text of the feed; a bad one becomes an
+:func:`walk` goes through the record and :data:`~xmlsync.tree.fields.PROJECT` side by side, once. Each value
+is read by its kind (:mod:`xmlsync.tree.kinds`) into the canonical text of the feed; a bad one becomes an
 :class:`~xmlsync.errors.Issue` naming the record and the field, and the walk goes on, so every problem of
 a record is reported at once (or, with ``first_only``, the walk stops at the first). What it read, the
 :class:`Walked` values, is written by :mod:`xmlsync.builder` or made into a typed
-:class:`~xmlsync.records.Project` by :func:`project_from_dict`. Clean and dirty records take the same walk.
+:class:`~xmlsync.tree.records.Project` by :func:`project_from_dict`. Clean and dirty records take the same walk.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 from xmlsync import compiled
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import OFFER, ORDER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
-from xmlsync.kinds import TEXT, Odd, Problem, custom_fields, describe
-from xmlsync.records import Project
 from xmlsync.rules import RECORD_RULES, RecordRule
+from xmlsync.tree.fields import OFFER, ORDER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
+from xmlsync.tree.kinds import TEXT, Odd, Problem, custom_fields, describe
+from xmlsync.tree.records import Project
 
 # What the walk read of one record: its Id's text and, per child field in table order, the value read:
 # a text (Leaf), ``(Id, values)`` (Node), a list of those (list Node), a list of texts (Values), a list of
@@ -240,7 +240,7 @@ def counts(walked: Walked) -> tuple[int, int]:
 
 
 def typed(walked: Walked, node: Node = PROJECT) -> Any:
-    """Return the typed record (:mod:`xmlsync.records`) of what the walk read."""
+    """Return the typed record (:mod:`xmlsync.tree.records`) of what the walk read."""
     ident, values = walked
     kwargs: dict[str, Any] = {}
     if node.ident is not None and ident is not None:

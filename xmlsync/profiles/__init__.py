@@ -43,17 +43,18 @@ from typing import Any, cast
 from zoneinfo import ZoneInfoNotFoundError
 
 from xmlsync.config import BuildConfig, Locale, NumbersAsText, SystemSchema
-from xmlsync.countries import LANGUAGES
 from xmlsync.errors import InputError, Issue
-from xmlsync.fields import CUSTOM_PREFIXES, FLAT_FIELDS, FlatField
-from xmlsync.kinds import OPTIONAL, zone
+from xmlsync.readers.formats import FORMATS as INPUT_FORMATS
+from xmlsync.tree.countries import LANGUAGES
+from xmlsync.tree.fields import CUSTOM_PREFIXES, FLAT_FIELDS, FlatField
+from xmlsync.tree.kinds import OPTIONAL, zone
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-FORMATS = ("csv", "xlsx", "sql", "json", "jsonl")
+FORMATS = tuple(INPUT_FORMATS)  # the names of the input formats (xmlsync.readers.formats)
 ENCODINGS = {
     "utf-8": "utf-8-sig",
     "utf8": "utf-8-sig",
@@ -104,7 +105,7 @@ class Policy:
 
 
 def spec_of(name: str) -> FlatField | None:
-    """Return the flat field of a name (:data:`~xmlsync.fields.FLAT_FIELDS`), custom card fields included."""
+    """Return the flat field of a name (:data:`~xmlsync.tree.fields.FLAT_FIELDS`), custom card fields included."""
     if name in FLAT_FIELDS:
         return FLAT_FIELDS[name]
     custom = name.rsplit(".", 1)[-1]

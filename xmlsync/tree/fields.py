@@ -1,9 +1,9 @@
 """The MiniCRM offer tree, described once, as data.
 
 Every element of an XML Sync offer feed is a field of this table: its tag (also the key of a JSON
-record), its place (the order of ``children``), its value kind (:mod:`xmlsync.kinds`), whether it is
-required and whether it repeats. The mapper (:mod:`xmlsync.mapping`) walks records along it, the builder
-writes what the walk read in its order, typed records (:mod:`xmlsync.records`) are made from it, the flat
+record), its place (the order of ``children``), its value kind (:mod:`xmlsync.tree.kinds`), whether it is
+required and whether it repeats. The mapper (:mod:`xmlsync.walk`) walks records along it, the builder
+writes what the walk read in its order, typed records (:mod:`xmlsync.tree.records`) are made from it, the flat
 field names of profiles (``Offer.CurrencyCode``) are derived from it, and a test compares it with the
 bundled XSD element by element. Adding an element to the format is one entry here.
 """
@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
-from xmlsync import kinds, records
-from xmlsync.kinds import Kind
+from xmlsync.tree import kinds, records
+from xmlsync.tree.kinds import Kind
 
 ROOT_TAG = "Projects"
 
@@ -77,7 +77,7 @@ class Node:
     Args:
         tag: The record key, and the element (for a list, the element around the items).
         children: The fields, in the documented order.
-        record: The typed record class (:mod:`xmlsync.records`) made from it.
+        record: The typed record class (:mod:`xmlsync.tree.records`) made from it.
         required: Whether the record must have it (for a list: at least one item).
         item: The element of each item of a list.
         ident: The kind of its ``Id`` attribute, if it has one; ``ident_required`` if it must.

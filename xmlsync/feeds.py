@@ -25,7 +25,7 @@ from typing import IO, Any, cast
 from lxml import etree
 
 from xmlsync.errors import Issue, UnreadableError, ValidationError
-from xmlsync.paths import ROOT_TAG
+from xmlsync.tree.paths import ROOT_TAG
 
 CHUNK = 64 * 1024
 _HEAD = 1024  # bytes read before anything is passed on: the byte order mark and the XML declaration
