@@ -115,8 +115,8 @@ def test_custom_fields_follow_offers_and_fill_the_offer_project() -> None:
 def test_a_second_output_is_one_renderer_and_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     """The batch engine takes its output by name; the record is checked as XML Sync whatever it writes."""
     from xmlsync import builder
+    from xmlsync.batch import build_batch
     from xmlsync.config import BuildConfig
-    from xmlsync.pipeline import build_batch
     from xmlsync.readers import RawRecord
     from xmlsync.tree.fields import OFFER, PROJECT
     from xmlsync.walk import field_value

@@ -108,7 +108,7 @@ class Jobs(_IntParamType):
             return value
         text = str(value).strip().lower()
         if text == "auto":
-            from xmlsync.pipeline import available_cpus
+            from xmlsync.pool import available_cpus
 
             return available_cpus()
         if text.isascii() and text.isdigit() and int(text) >= 1:
@@ -480,7 +480,7 @@ def build(
         xmlsync build --from-sql sqlite:///erp.db --table offers --profile erp.toml -o offers.xml
         xmlsync build big.jsonl -o feed/offers.xml --split-bytes 50MB --on-invalid skip
     """
-    from xmlsync.pipeline import Split, build_file, default_rejects_path
+    from xmlsync.pipeline import Split, build_file
     from xmlsync.state import Target
 
     spec = _input(input_path, input_format, sql_url, table, query)
@@ -496,19 +496,6 @@ def build(
     )
     on_invalid = profile.on_invalid(on_invalid)
     split = Split(split_records, split_bytes) if split_records or split_bytes else None
-    if output == "-" and split is not None:
-        raise click.UsageError("--split-records and --split-bytes write files: give -o PATH, not -o -")
-    if full and state_path is None:
-        raise click.UsageError("--full is for a delta build with --state")
-    if rejects_path is not None and on_invalid != "skip":
-        raise click.UsageError("--rejects is for the records skipped by --on-invalid skip")
-    if on_invalid == "skip" and rejects_path is None:
-        if output == "-":
-            raise click.UsageError("--on-invalid skip with -o - needs --rejects PATH")
-        try:
-            rejects_path = str(default_rejects_path(output))
-        except OptionsError as exc:
-            raise _usage(exc) from None
     target = sys.stdout.buffer if output == "-" else output
     stderr = sys.stderr
     if _verbose():

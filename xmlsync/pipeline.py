@@ -1,39 +1,34 @@
-"""The whole job, one way through: read -> map/normalise -> build -> validate -> write."""
+"""The ordered run of a build, one way through: read -> walk -> render -> check -> write.
+
+The stateless work of each batch is :mod:`xmlsync.batch` (in worker processes, :mod:`xmlsync.pool`); this
+module keeps what needs order: the Ids across the feed, the delta against the state file, the writing.
+"""
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import contextlib
 import html
-import multiprocessing
-import os
 import re
-import select
-import signal
-import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
-from lxml import etree
-
-from xmlsync.builder import OWN_TEXT, RENDERERS, project_text, render_xml
+from xmlsync.batch import Batch, Built
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OptionsError, OutputError, XmlSyncError
+from xmlsync.idstore import SeenIds
+from xmlsync.pool import built_batches
 from xmlsync.profiles import Profile
 from xmlsync.readers import RawRecord
 from xmlsync.readers.inputs import InputMeter, InputSpec, read_records
 from xmlsync.readers.sql_reader import sqlite_path
 from xmlsync.rules import Checker, ProjectIds
 from xmlsync.state import State, Target, Verdict, digest
-from xmlsync.tree.fields import OFFER, ORDER, PROJECT
 from xmlsync.tree.paths import ROOT_TAG
 from xmlsync.tree.records import Project
-from xmlsync.validate import BATCH, check_batch_content
-from xmlsync.walk import as_record, counts, field_value, first_try, walk
+from xmlsync.walk import as_record
 from xmlsync.writer import (
     FeedWriter,
     ProjectSink,
@@ -47,7 +42,7 @@ from xmlsync.writer import (
 )
 
 if TYPE_CHECKING:
-    from xmlsync.config import SystemSchema
+    pass
 
 OnInvalid = Literal["fail", "skip"]
 
@@ -135,6 +130,7 @@ def write_feed(
     progress: ProgressCallback | None = None,
     jobs: int = 1,
     delta: Delta | None = None,
+    ids: SeenIds | None = None,
 ) -> BuildResult:
     """Map, build and validate each record, streaming valid ``<Project>`` elements to ``out``.
 
@@ -150,7 +146,9 @@ def write_feed(
     """
     config = config or BuildConfig()
     with FeedWriter(out, pretty=config.pretty) as writer:
-        return write_projects(records, writer, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta)
+        return write_projects(
+            records, writer, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta, ids=ids
+        )
 
 
 def write_projects(
@@ -162,8 +160,10 @@ def write_projects(
     progress: ProgressCallback | None = None,
     jobs: int = 1,
     delta: Delta | None = None,
+    ids: SeenIds | None = None,
 ) -> BuildResult:
-    """Like :func:`write_feed`, into any sink, e.g. a :class:`~xmlsync.writer.SplitFeed`.
+    """Like :func:`write_feed`, into any sink, e.g. a :class:`~xmlsync.writer.SplitFeed`; ``ids`` is the feed's
+    Id store when the reader keeps keys in it too (one store per feed).
 
     With ``delta``, only the projects it wants (new or changed since MiniCRM confirmed them) are written.
 
@@ -172,11 +172,11 @@ def write_projects(
     same, byte for byte, as with one job.
     """
     config = config or BuildConfig()
-    with Checker(config) as rules:
+    with Checker(config, ids) as rules:
         run = _FeedRun(sink, rules, rejects, delta)
         started = time.monotonic()
         records_done = 0
-        for batch, built in _built_batches(records, config, jobs):
+        for batch, built in built_batches(records, config, jobs):
             run.commit(batch, built)
             records_done += len(batch)
             if progress is not None:
@@ -259,193 +259,6 @@ def _project_named(issues: Iterable[Issue]) -> str | None:
     return None
 
 
-Batch = list[tuple[RawRecord, int]]  # records with their (1-based) place in the feed
-
-
-class Built(NamedTuple):
-    """What became of one record in :func:`build_batch`: everything but the Id checks, which need order."""
-
-    before: tuple[Issue, ...]  # reading and mapping problems, or the schema issues of the built project
-    after: tuple[Issue, ...]  # rule issues (they come after those of the Ids)
-    rendered: bytes | None  # the record as the output writes it (a <Project> of XML Sync), if it was built
-    ids: ProjectIds | None
-    offers: int = 0
-    products: int = 0
-
-
-_WORKER_RULES: dict[BuildConfig, Checker] = {}
-
-
-def build_batch(batch: Batch, config: BuildConfig, output: str = "xml") -> list[Built]:
-    """Walk, build, check (all but the Ids) and serialise a batch of records; it has no state.
-
-    Each record takes the one walk (:func:`~xmlsync.walk.walk`) to its values and the text of its
-    ``<Project>``. A record whose every value the kinds vouch for, and where no rule can fire, is valid by
-    construction (the field table and the XSD agree, see ``tests/test_fields.py``). The others, few, are
-    parsed together and checked like any feed (:func:`check_batch_content`: the XSD and the rules), so a
-    build never writes what ``validate`` would refuse, and says where in the words ``validate`` uses.
-    This runs in the worker processes of a build with several jobs, and in-process with one. ``output`` names
-    the renderer of what is written (:data:`~xmlsync.builder.RENDERERS`); the checks are the same for all.
-    """
-    render = RENDERERS[output]
-    checker = _WORKER_RULES.get(config) or _WORKER_RULES.setdefault(config, Checker(config))
-    outcomes: list[Built | list[Issue] | None] = []
-    # place, index, source, XML text, rendered, Ids, counts
-    suspects: list[tuple[int, int, str, str, bytes, ProjectIds, int, int]] = []
-    screened: list[tuple[int, int, str, str]] = []  # place, index, source, text
-    for raw, index in batch:
-        if raw.issues:
-            outcomes.append(None)
-            continue
-        read = first_try(raw.data, config, checker.good, checker.known)
-        clean = read is not None  # else a value was odd: the full walk reads it, the tree check judges it
-        if read is None:
-            read, issues = walk(raw.data, source=raw.source, config=config)
-            if read is None:
-                outcomes.append(issues)
-                continue
-        text = project_text(read, pretty=config.pretty)
-        documents = (field_value(read, PROJECT, node.tag) for node in (OFFER, ORDER))
-        ids = ProjectIds(read[0], None, *(tuple((document[0], None) for document in found) for found in documents))
-        rendered = text.encode() if render is render_xml else render(read, config)
-        if clean:
-            outcomes.append(Built((), (), rendered, ids, *counts(read)))
-            if config.schema is not None:  # valid by construction, but is it valid for this system?
-                screened.append((len(outcomes) - 1, index, raw.source, text))
-        else:
-            suspects.append((len(outcomes), index, raw.source, text, rendered, ids, *counts(read)))
-            outcomes.append([])
-    if suspects:
-        texts = "".join(suspect[3] for suspect in suspects)
-        container = etree.fromstring(f"<{ROOT_TAG}>{texts}</{ROOT_TAG}>".encode(), OWN_TEXT)
-        found = check_batch_content(
-            container, indexes=[s[1] for s in suspects], rules=checker, sources=[s[2] for s in suspects]
-        )
-        if config.schema is not None:
-            more = _system_issues(suspects, container, config.schema)
-            found = [[*issues, *extra] for issues, extra in zip(found, more, strict=True)]
-        for (at, _, _, _, rendered, ids, offers, products), content in zip(suspects, found, strict=True):
-            outcomes[at] = Built((), _unlined(content), rendered, ids, offers, products)
-    if screened and config.schema is not None:
-        texts = "".join(clean[3] for clean in screened)
-        container = etree.fromstring(f"<{ROOT_TAG}>{texts}</{ROOT_TAG}>".encode(), OWN_TEXT)
-        for (at, *_), found_here in zip(screened, _system_issues(screened, container, config.schema), strict=True):
-            built = outcomes[at]
-            if found_here and isinstance(built, Built):
-                outcomes[at] = built._replace(after=_unlined(found_here))
-    results: list[Built] = []
-    for (raw, _), outcome in zip(batch, outcomes, strict=True):
-        if outcome is None:
-            results.append(Built(raw.issues, (), None, None))
-        elif isinstance(outcome, list):
-            results.append(Built(tuple(outcome), (), None, None))
-        else:
-            results.append(outcome)
-    return results
-
-
-def _system_issues(
-    built: Sequence[tuple[Any, ...]], container: etree._Element, schema: SystemSchema
-) -> list[list[Issue]]:
-    """Return, for each built record (place, index, source...) and its ``<Project>`` in ``container``, what the
-    system of ``schema`` would refuse of it."""
-    from xmlsync.system import project_schema_issues
-
-    projects = container.iterchildren(etree.Element)
-    return [
-        list(project_schema_issues(project, record[1], schema, record[2]))
-        for record, project in zip(built, projects, strict=True)
-    ]
-
-
-def _unlined(issues: list[Issue]) -> tuple[Issue, ...]:
-    """Return the issues of a built project without lines: they are lines of the batch, not of a file."""
-    return tuple(replace(issue, line=None) for issue in issues)
-
-
-def _batches(records: Iterable[RawRecord]) -> Iterator[Batch]:
-    batch: Batch = []
-    for index, raw in enumerate(records, start=1):
-        batch.append((raw, index))
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _built_batches(
-    records: Iterable[RawRecord], config: BuildConfig, jobs: int, output: str = "xml"
-) -> Iterator[tuple[Batch, list[Built]]]:
-    """Yield each batch with what :func:`build_batch` made of it, in order; in ``jobs`` processes if > 1."""
-    if jobs <= 1:
-        for batch in _batches(records):
-            yield batch, build_batch(batch, config, output)
-        return
-    with _worker_pool(jobs) as pool:
-        window: collections.deque[tuple[Batch, concurrent.futures.Future[list[Built]]]] = collections.deque()
-        for batch in _batches(records):
-            window.append((batch, pool.submit(build_batch, batch, config, output)))
-            if len(window) >= 2 * jobs:  # bounded: memory stays flat however fast the input is read
-                done, future = window.popleft()
-                yield done, future.result()
-        while window:
-            done, future = window.popleft()
-            yield done, future.result()
-
-
-@contextlib.contextmanager
-def _worker_pool(jobs: int) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["xmlsync.pipeline"])
-    pool = concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
-    )
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _start_worker(parent: int) -> None:
-    """Set up a worker process: Ctrl-C is the parent's to handle, and the worker ends when the parent does.
-
-    A worker's own parent is the forkserver, and its siblings hold its queues open, so nothing else would
-    end it if the main process were killed (SIGKILL, or SIGTERM before it could shut the pool down).
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(parent,), name="xmlsync-parent-watch", daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    """Wait until process ``parent`` has ended, then end this process at once."""
-    try:
-        fd = os.pidfd_open(parent)  # Linux 5.3+: readable when the process ends
-    except ProcessLookupError:
-        os._exit(1)
-    except (AttributeError, OSError):  # pragma: no cover - other systems: look twice a second
-        while True:
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:
-                pass
-            time.sleep(0.5)
-    select.select([fd], [], [])
-    os._exit(1)
-
-
-def available_cpus() -> int:
-    """Return the CPUs this process may run on (for ``jobs="auto"``)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 class _FeedRun:
     """The ordered part of a build: Id checks, then writing, rejecting or reporting each record."""
 
@@ -510,6 +323,27 @@ class _FeedRun:
             write_reject(self.rejects, raw.source, raw.rows, problems, raw.data)
 
 
+def _check_options(
+    output: str | Path | IO[bytes],
+    on_invalid: OnInvalid,
+    rejects: str | Path | None,
+    split: Split | None,
+    state: str | Path | State | None,
+    full: bool,
+) -> None:
+    """Refuse options of a build that cannot work together (each message names the flags of ``build``)."""
+    stream = not isinstance(output, str | Path) or str(output) == "-"
+    problems = [
+        (split is not None and stream, "--split-records and --split-bytes write files: give -o PATH, not -o -"),
+        (full and state is None, "--full is for a delta build with --state"),
+        (rejects is not None and on_invalid != "skip", "--rejects is for the records skipped by --on-invalid skip"),
+        (on_invalid == "skip" and rejects is None and stream, "--on-invalid skip with -o - needs --rejects PATH"),
+    ]
+    issues = [Issue("options", message) for broken, message in problems if broken]
+    if issues:
+        raise OptionsError(issues[:1])
+
+
 def default_rejects_path(output: str | Path) -> Path:
     """Return where skipped records go by default: ``offers.xml`` -> ``offers.rejects.jsonl``.
 
@@ -563,20 +397,18 @@ def build_file(
         record: With ``state``, whether the build is recorded in it; ``False`` (a dry run) leaves it as it was.
 
     Raises:
-        OptionsError: An output is an input (the ERP export, the profile) or another output; nothing was done.
+        OptionsError: Options that cannot work together (a split feed or skipped records without a file to go
+            to, ``full`` or ``rejects`` where they mean nothing), or an output that is an input (the ERP export,
+            the profile) or another output; nothing was done.
         InputError: An invalid record (``on_invalid="fail"``): every problem found.
         OutputError: The output could not be written.
-        ValueError: ``split`` with a stream output, or ``"skip"`` with a stream output and no ``rejects``.
     """
+    _check_options(output, on_invalid, rejects, split, state, full)
     config = config or BuildConfig()
     if profile is not None:  # what the profile says of its input's values (its policy is the caller's to apply)
         config = profile.reading(config)
     if on_invalid == "skip" and rejects is None:
-        if not isinstance(output, str | Path):
-            raise ValueError("skipping invalid records into a rejects file needs a rejects path with a stream output")
-        rejects = default_rejects_path(output)
-    if split is not None and not isinstance(output, str | Path):
-        raise ValueError("a split feed is written to files: give an output path")
+        rejects = default_rejects_path(cast(str | Path, output))
     given = not isinstance(source, str | Path | InputSpec)  # records of the caller's own
     spec = InputSpec() if given else source if isinstance(source, InputSpec) else InputSpec(path=str(source))
     if state is not None and target is None:
@@ -590,10 +422,11 @@ def build_file(
     own_state = state is not None and not isinstance(state, State)
     # a foreign state file is refused before any work
     delta_state = state if isinstance(state, State) else State(state) if state is not None else None
+    ids = SeenIds()  # the feed's one Id store: the Ids checked, and the keys a flat input hashed
     records = (
         _raw_records(cast(Iterable[Any], source), profile)
         if given
-        else read_records(spec, profile, on_open=meter.opened, config=config)
+        else read_records(spec, profile, on_open=meter.opened, config=config, ids=ids)
     )
     if progress is not None:
         progress = _with_fraction(progress, meter)
@@ -605,7 +438,8 @@ def build_file(
             delta = Delta(delta_state, target, full=full, on_change=on_change)
         with _reporting_os_errors(output if isinstance(output, str | Path) else None), contextlib.ExitStack() as stack:
             rejects_out = stack.enter_context(atomic_output(rejects)) if rejects is not None else None
-            result = _build_into(records, output, config, split, rejects_out, progress, jobs, delta)
+            stack.callback(ids.close)
+            result = _build_into(records, output, config, split, rejects_out, progress, jobs, delta, ids)
         if rejects is not None:
             result = replace(result, rejects=str(rejects))
         if delta_state is not None:
@@ -730,15 +564,18 @@ def _build_into(
     progress: ProgressCallback | None,
     jobs: int,
     delta: Delta | None,
+    ids: SeenIds,
 ) -> BuildResult:
     if split is not None:
         assert isinstance(output, str | Path)
         parts = SplitFeed(output, pretty=config.pretty, max_projects=split.records, max_bytes=split.size)
         with parts:
-            result = write_projects(records, parts, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta)
+            result = write_projects(
+                records, parts, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta, ids=ids
+            )
         return replace(result, parts=tuple(str(path) for path in parts.paths))
     with complete_output(output) as out:
-        return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta)
+        return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta, ids=ids)
 
 
 @contextlib.contextmanager

@@ -372,10 +372,26 @@ def _nodes(node: Node = PROJECT) -> Iterator[Node]:
 
 
 _UNIQUE_IDS = tuple(dict.fromkeys(node for node in _nodes() if node.unique_ids))  # Products: Ids within a list
-# Where the records of each screened rule stand in a batch of <Project> elements (the XSD says the others).
-_SCREENED = tuple(
-    (rule, etree.XPath("/".join(("Project", *(_steps(rule.node) or ()))))) for rule in RECORD_RULES if not rule.xsd
-)
+
+
+# Per node with screened rules (the XSD says the others): where its records stand in a batch of <Project>
+# elements, the tags its rules read, and each rule's test with the places of its values among those tags.
+_Screen = tuple[etree.XPath, tuple[str, ...], tuple[tuple[Callable[..., object], tuple[int, ...]], ...]]
+
+
+def _screens() -> tuple[_Screen, ...]:
+    """Per node with screened rules: where its records stand, the tags its rules read (each read once per
+    record), and each rule's test with the places of its values among them."""
+    screens = []
+    for node in dict.fromkeys(rule.node for rule in RECORD_RULES if not rule.xsd):
+        rules = [rule for rule in RECORD_RULES if rule.node is node and not rule.xsd]
+        tags = tuple(dict.fromkeys(tag for rule in rules for tag in rule.reads))
+        tests = tuple((rule.suspect or rule.broken, tuple(tags.index(tag) for tag in rule.reads)) for rule in rules)
+        screens.append((etree.XPath("/".join(("Project", *(_steps(node) or ())))), tags, tests))
+    return tuple(screens)
+
+
+_SCREENS = _screens()
 
 
 def _describe(place: Place, current: str | None) -> str:
@@ -394,9 +410,10 @@ class Checker:
         config: Which VAT codes are accepted and whether warnings are errors.
     """
 
-    def __init__(self, config: BuildConfig | None = None) -> None:
+    def __init__(self, config: BuildConfig | None = None, ids: SeenIds | None = None) -> None:
         self.config = config or BuildConfig()
-        self._seen = SeenIds()
+        self._own = ids is None  # a store given by the run is the run's to close
+        self._seen = ids if ids is not None else SeenIds()
         # Texts of each tag found good (no rule nor facet fails): each set is kept, and cleared in place.
         self.known: dict[str, set[str]] = {tag: set() for tag in KINDS}
 
@@ -407,8 +424,9 @@ class Checker:
         self.close()
 
     def close(self) -> None:
-        """Release the Id store."""
-        self._seen.close()
+        """Release the Id store, if it is this checker's own."""
+        if self._own:
+            self._seen.close()
 
     def reset(self) -> None:
         """Forget the values found good (the Ids stay)."""
@@ -476,11 +494,12 @@ class Checker:
                 add[str(el.tag)](text)
         if not all(self.all_good(tag, distinct) for tag, distinct in texts.items()):
             return False
-        for rule, records in _SCREENED:  # the values of a valid batch have their form: the suspect test holds
-            suspect = rule.suspect or rule.broken
+        for records, tags, tests in _SCREENS:  # a valid batch's values have their form: the suspect test holds
             for record in cast(list[etree._Element], records(container)):
-                if suspect(*(record.findtext(tag) for tag in rule.reads)):
-                    return False  # the rule may be broken: the exact walk says
+                read = [record.findtext(tag) for tag in tags]
+                for test, places in tests:
+                    if test(*[read[place] for place in places]):
+                        return False  # the rule may be broken: the exact walk says
         for unique in _UNIQUE_IDS:
             ids = [item.get("Id") for item in container.iter(unique.element)]
             if len(set(ids)) != len(ids):  # one product in several offers, or twice in one?

@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
+from xmlsync.idstore import SeenIds
 from xmlsync.profiles import Profile
 from xmlsync.readers import RawRecord, open_input
 from xmlsync.readers.base import STDIN_NAME, Table
@@ -203,11 +204,13 @@ def read_records(
     *,
     on_open: OnOpen | None = None,
     config: BuildConfig | None = None,
+    ids: SeenIds | None = None,
 ) -> Generator[RawRecord, None, None]:
     """Yield the project records of an input, lazily.
 
     ``on_open`` is called with the stream of a JSON Lines or CSV file once it is open (see
-    :class:`InputMeter`); a flat input's cells are read with ``config``, the build's options.
+    :class:`InputMeter`); a flat input's cells are read with ``config``, the build's options, and the keys it
+    hashes kept in ``ids``, the feed's Id store.
 
     Raises:
         InputError: For an input that cannot be read at all, or a profile that does not fit its header.
@@ -232,7 +235,7 @@ def read_records(
         errors = [issue for issue in check_columns(profile, table.header, spec.name) if issue.severity == "error"]
         if errors:
             raise InputError(errors)
-        yield from group_rows(table.rows, profile, table.header, config)
+        yield from group_rows(table.rows, profile, table.header, config, ids)
     finally:
         table.close()
 

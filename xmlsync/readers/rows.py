@@ -105,13 +105,20 @@ class RowGrouper:
         header: The input's columns, to tell which fields are mapped.
     """
 
-    def __init__(self, profile: Profile, header: tuple[str, ...], config: BuildConfig | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        header: tuple[str, ...],
+        config: BuildConfig | None = None,
+        ids: SeenIds | None = None,
+    ) -> None:
         self.profile = profile
         self.config = config or profile.reading(BuildConfig())
         self.locale = profile.locale
         self.fields = profile.mapped_fields(header)
         # The keys hashed so far, by Id, in bounded memory: two keys with one Id are refused.
-        self._seen = SeenIds()
+        self._own = ids is None  # a store given by the run (the feed's one Id store) is the run's to close
+        self._seen = ids if ids is not None else SeenIds()
         columns = [(name, column, spec) for name, column in self.fields.items() if (spec := spec_of(name))]
         place = {column: at for at, column in enumerate(header)}  # the last of equal names, as a dict of the row
         # Where the project and offer keys stand in a row, to name a row's issues by them.
@@ -343,7 +350,8 @@ class RowGrouper:
         try:
             yield from self._group(rows)
         finally:
-            self._seen.close()
+            if self._own:
+                self._seen.close()
 
     def _group(self, rows: Iterable[Row]) -> Iterator[RawRecord]:
         group: _Group | None = None
@@ -519,10 +527,15 @@ def _span(first: str, last: str) -> str:
 
 
 def group_rows(
-    rows: Iterable[Row], profile: Profile, header: tuple[str, ...], config: BuildConfig | None = None
+    rows: Iterable[Row],
+    profile: Profile,
+    header: tuple[str, ...],
+    config: BuildConfig | None = None,
+    ids: SeenIds | None = None,
 ) -> Iterator[RawRecord]:
-    """Normalise and group ``rows`` (one product line each) into project records; ``config`` as the build's."""
-    return RowGrouper(profile, header, config).group(rows)
+    """Normalise and group ``rows`` (one product line each) into project records; ``config`` as the build's,
+    ``ids`` the feed's Id store (the keys hashed so far are kept beside its Ids)."""
+    return RowGrouper(profile, header, config, ids).group(rows)
 
 
 # Where a record keyed like the XML tree holds its Ids, by the entity their keys are hashed as.
