@@ -1,0 +1,335 @@
+"""The commands that talk to MiniCRM: ``push``, the nightly ``sync``, and ``minicrm`` (a system's facts)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from xmlsync.cli.common import (
+    ByteSize,
+    ProgressLine,
+    _credentials,
+    _fail,
+    _input,
+    _profile,
+    _rules,
+    _usage,
+    cli,
+    input_options,
+    painted,
+    rule_options,
+    schema_option,
+    send_options,
+    sql_options,
+)
+from xmlsync.config import BuildConfig
+from xmlsync.errors import InputError, OptionsError, XmlSyncError
+
+if TYPE_CHECKING:
+    pass
+
+
+@cli.command()
+@click.argument("files", metavar="[FILE]...", nargs=-1, type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--source-url",
+    "source_urls",
+    multiple=True,
+    metavar="URL",
+    help="Have MiniCRM pull the feed published at URL (GET ...?Source=URL) instead of uploading; repeatable.",
+)
+@send_options
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    help="State file (the one build --state uses): counts the requests of the hour across runs, and records"
+    " the projects MiniCRM accepted, so that the next delta build leaves them out.",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and print what would be sent; send nothing.")
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Mapping profile whose [policy] (VAT codes, statuses, strictness) the check before sending applies.",
+)
+@schema_option
+@rule_options
+def push(
+    files: Sequence[str],
+    source_urls: Sequence[str],
+    base_url: str,
+    credentials_path: str | None,
+    state_path: str | None,
+    timeout: float,
+    dry_run: bool,
+    profile_path: str | None,
+    schema_path: str | None,
+    strict: bool | None,
+    vat_codes: Sequence[str],
+) -> None:
+    """Send validated feeds to MiniCRM's XML Sync: upload them, or have MiniCRM pull a published URL.
+
+    Every file is validated first; nothing is sent unless all are valid. A part list (offers.parts.json)
+    sends its parts in order. Requests are paced to MiniCRM's 180 an hour; 429, 5xx and timeouts are
+    retried. Exits 0 only when MiniCRM accepted every request.
+
+    \b
+    Example:
+        xmlsync push offers.xml   # with MINICRM_SYSTEM_ID and MINICRM_API_KEY set
+        xmlsync push feed/offers.parts.json --credentials minicrm.toml --state push-state.json
+        xmlsync push --source-url https://erp.example.hu/feeds/offers.xml
+    """
+    from xmlsync.push import Delivered, PushConfig, check_base_url, check_uploads, requests_for
+    from xmlsync.push import push as push_requests
+
+    if not files and not source_urls:
+        raise click.UsageError("give the FILEs to upload, or --source-url URL")
+    try:
+        check_base_url(base_url)
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    rules = _rules(
+        _profile(profile_path), BuildConfig(), schema_path, "nothing was sent", vat_codes=vat_codes, strict=strict
+    )
+    credentials = _credentials(credentials_path)
+    try:
+        requests = requests_for(files, source_urls)
+        issues = check_uploads(requests, rules)
+        for warning in (issue for issue in issues if issue.severity == "warning"):
+            click.echo(painted(str(warning)), err=True)
+        if any(issue.severity == "error" for issue in issues):
+            raise InputError([issue for issue in issues if issue.severity == "error"])
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was sent") from None
+    if dry_run:
+        for request in requests:
+            click.echo(request.describe(credentials.system_id, base_url))
+        return
+    config = PushConfig(base_url=base_url, timeout=timeout, state=Path(state_path) if state_path else None)
+
+    def accepted(delivered: Delivered) -> None:
+        tries = f" after {delivered.tries} tries" if delivered.tries > 1 else ""
+        click.echo(f"{delivered.request.target}: accepted by MiniCRM{tries}")
+
+    try:
+        push_requests(
+            requests,
+            credentials,
+            config,
+            on_event=lambda line: click.echo(line, err=True),
+            on_delivered=accepted,
+            on_progress=ProgressLine(sys.stderr).upload if sys.stderr.isatty() else None,
+        )
+    except XmlSyncError as exc:  # a refusal (PushError), or a state file xmlsync did not write
+        raise _fail(exc, "the later feeds were not sent") from None
+
+
+@cli.command("sync")
+@click.argument(
+    "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
+)
+@click.option(
+    "--state",
+    "state_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The state file: what MiniCRM confirmed, per system and address; created on the first night.",
+)
+@input_options
+@sql_options
+@send_options
+@schema_option
+@rule_options
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["fail", "skip"]),
+    help="skip (the default for sync, or the profile's [policy] on_invalid): set invalid records aside, list them"
+    " every night, and send the rest. fail: send nothing while a record is invalid.",
+)
+@click.option(
+    "--nights",
+    "nights_path",
+    type=click.Path(file_okay=False),
+    help="Folder for each night's feed, rejects and review (default: beside the state file, STATE.nights).",
+)
+@click.option(
+    "--keep-nights",
+    type=click.IntRange(min=1),
+    default=14,
+    show_default=True,
+    help="How many nights' folders to keep; older ones that sync made are removed.",
+)
+@click.option("--split-bytes", type=ByteSize(), metavar="SIZE", help="Write the night's feed in parts of SIZE.")
+@click.option("--full", is_flag=True, help="Send every project, not only what changed.")
+@click.option("--dry-run", is_flag=True, help="Build, check and review; send nothing and leave the state as it was.")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for another run holding the state file.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print the summary and the skipped records only.")
+def sync_command(
+    input_path: str | None,
+    state_path: str,
+    profile_path: str | None,
+    input_format: str | None,
+    sql_url: str | None,
+    query: str | None,
+    table: str | None,
+    base_url: str,
+    credentials_path: str | None,
+    timeout: float,
+    schema_path: str | None,
+    strict: bool | None,
+    vat_codes: Sequence[str],
+    on_invalid: str | None,
+    nights_path: str | None,
+    keep_nights: int,
+    split_bytes: int | None,
+    full: bool,
+    dry_run: bool,
+    lock_wait: float,
+    quiet: bool,
+) -> None:
+    """The nightly job in one command: delta build, checks, push and confirmation, under one lock.
+
+    Builds what changed since MiniCRM last confirmed it, into a new night's folder (feed, rejects,
+    review.txt), checks it as validate does, sends it paced to MiniCRM's limit, and confirms what MiniCRM
+    accepted. A night with nothing to send sends nothing. A night that fails leaves its changes for the
+    next. Exit 0: everything was accepted, or nothing had to go; 1: something waits (see the lines above).
+
+    \b
+    Example:
+        xmlsync sync erp.csv --profile erp.toml --state minicrm-state.db
+        xmlsync sync --from-sql sqlite:///erp.db --table offers --profile erp.toml --state s.db --dry-run
+    """
+    from xmlsync.pipeline import Split
+    from xmlsync.push import Delivered, PushConfig
+    from xmlsync.sync import SyncConfig, sync
+
+    spec = _input(input_path, input_format, sql_url, table, query)
+    profile = _profile(profile_path)
+    rules = _rules(profile, BuildConfig(), schema_path, "nothing was sent", vat_codes=vat_codes, strict=strict)
+    credentials = _credentials(credentials_path)
+    config = SyncConfig(
+        state=Path(state_path),
+        nights=Path(nights_path) if nights_path else None,
+        keep_nights=keep_nights,
+        push=PushConfig(base_url=base_url, timeout=timeout, state=Path(state_path)),
+        on_invalid="fail" if profile.on_invalid(on_invalid, "skip") == "fail" else "skip",
+        split=Split(None, split_bytes) if split_bytes else None,
+        full=full,
+        dry_run=dry_run,
+        lock_wait=lock_wait,
+    )
+
+    def accepted(delivered: Delivered) -> None:
+        if not quiet:
+            click.echo(f"{delivered.request.target}: accepted by MiniCRM", err=True)
+
+    try:
+        result = sync(
+            spec, credentials, config, rules, profile, on_event=lambda line: click.echo(line, err=True),
+            on_delivered=accepted,
+        )  # fmt: skip
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was sent") from None
+    for warning in result.build.warnings:
+        if not quiet:
+            click.echo(painted(str(warning)), err=True)
+    for issue in result.skipped:  # every night, --quiet or not: a skipped record never reaches MiniCRM
+        click.echo(painted(f"skipped: {issue}"), err=True)
+    if result.build.skipped > len(result.skipped):
+        click.echo(f"skipped: {result.build.skipped - len(result.skipped):,} more, in {result.build.rejects}", err=True)
+    click.echo(f"{result.night}: {result.summary()}")
+    if not quiet:
+        for change in result.changes:
+            click.echo(f"  {change.verdict:<8} {change.label()}")
+        for project, name in list(zip(result.build.gone, result.build.gone_names, strict=True))[:10]:
+            click.echo(f"  gone     {name or '(no name)'} (Project {project})")
+        if result.changes or result.build.gone:
+            click.echo(f"  (all of it in {result.review})")
+    if result.refused:
+        files = "1 file of this night waits" if result.waiting == 1 else f"{result.waiting:,} files of this night wait"
+        raise _fail(XmlSyncError(result.refused), f"{files} for the next sync")
+
+
+@cli.group()
+def minicrm() -> None:
+    """Fetch what a MiniCRM system holds (categories, card fields, statuses, users), for validate.
+
+    \b
+    Example:
+        xmlsync minicrm categories
+        xmlsync minicrm schema 39 --offer-category 41 -o minicrm-schema.json
+    """
+
+
+@minicrm.command()
+@send_options
+def categories(base_url: str, credentials_path: str | None, timeout: float) -> None:
+    """Print the system's categories, an id and a name a line.
+
+    \b
+    Example:
+        xmlsync minicrm categories   # with MINICRM_SYSTEM_ID and MINICRM_API_KEY set
+    """
+    from xmlsync.minicrm import fetch_categories
+
+    credentials = _credentials(credentials_path)
+    try:
+        found = fetch_categories(credentials, base_url, timeout=timeout)
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was fetched") from None
+    for ident, name in found.items():
+        click.echo(f"{ident}\t{name}")
+
+
+@minicrm.command("schema")
+@click.argument("category_ids", metavar="CATEGORY_ID...", nargs=-1, required=True)
+@click.option("--offer-category", metavar="ID", help="The category of the offer cards (an offer's own <Project>).")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True), help="The file to write."
+)
+@send_options
+def minicrm_schema(
+    category_ids: Sequence[str],
+    offer_category: str | None,
+    output: str,
+    base_url: str,
+    credentials_path: str | None,
+    timeout: float,
+) -> None:
+    """Save the card fields of categories (types, statuses, users, enum values) as a file to commit.
+
+    \b
+    Example:
+        xmlsync minicrm schema 39 --offer-category 41 -o minicrm-schema.json
+        xmlsync validate --minicrm-schema minicrm-schema.json feeds/
+    """
+    from xmlsync.minicrm import fetch_schema
+    from xmlsync.writer import complete_output
+
+    credentials = _credentials(credentials_path)
+    try:
+        found = fetch_schema(credentials, base_url, category_ids, offer_category=offer_category, timeout=timeout)
+        with complete_output(sys.stdout.buffer if output == "-" else output) as out:
+            out.write(found.to_json().encode("utf-8"))
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, f"{output} was not written") from None
+    if output != "-":
+        shown = ", ".join(found.fields)
+        click.echo(f"{output}: written, the fields of categories {shown}", err=True)
