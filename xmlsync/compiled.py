@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from xmlsync.rules import RECORD_RULES
+from xmlsync.rules import rules_of
 from xmlsync.tree.fields import PROJECT, Leaf, Node, Values
 from xmlsync.tree.kinds import Odd, Problem, custom_fields
 
@@ -99,9 +99,7 @@ def _first_try(node: Node, namespace: dict[str, Any]) -> str:
             namespace[f"{name}_reserved"] = child.reserved
             lines.append(f"    v{i} = get({child.tag!r})")
             lines.append(f"    if v{i} is not None:\n        v{i} = custom_fields(v{i}, {name}_reserved, config)")
-    for number, rule in enumerate(RECORD_RULES):  # a record that may break a rule takes the full walk
-        if rule.node is not node:
-            continue
+    for number, rule in enumerate(rules_of(node)):  # a record that may break a rule takes the full walk
         namespace[f"{name}_rule{number}"] = rule
         args = []
         for tag in rule.reads:

@@ -132,9 +132,12 @@ RECORD_RULES: tuple[RecordRule, ...] = (
 )  # fmt: skip
 
 
+_RULES_OF = {node: tuple(rule for rule in RECORD_RULES if rule.node is node) for node in {r.node for r in RECORD_RULES}}
+
+
 def rules_of(node: Node) -> tuple[RecordRule, ...]:
-    """Return the rules on the records of ``node``."""
-    return tuple(rule for rule in RECORD_RULES if rule.node is node)
+    """Return the rules on the records of ``node``, in the table's order."""
+    return _RULES_OF.get(node, ())
 
 
 def duplicate_product(product_id: str, first: int) -> str:
@@ -337,7 +340,7 @@ def _record_rules(
     el: etree._Element, node: Node, path: str, seen: dict[str, etree._Element], issue: _IssueFactory
 ) -> Iterator[Issue]:
     """The rules on several values of one record (:data:`RECORD_RULES`): each where it stands."""
-    for rule in _RULES_OF.get(node, ()):
+    for rule in rules_of(node):
         values = [_element_value(node, tag, seen) for tag in rule.reads]
         if rule.suspect is not None and not rule.suspect(*values):
             continue
@@ -346,9 +349,6 @@ def _record_rules(
             where = seen.get(rule.at) if rule.at else None
             at = (where, f"{path}/{rule.at}") if where is not None else (el, path)
             yield issue(rule.code, rule.severity, message, *at)
-
-
-_RULES_OF = {node: rules_of(node) for node in {rule.node for rule in RECORD_RULES}}
 
 
 def _steps(node: Node, within: Node = PROJECT) -> tuple[str, ...] | None:
@@ -384,7 +384,7 @@ def _screens() -> tuple[_Screen, ...]:
     record), and each rule's test with the places of its values among them."""
     screens = []
     for node in dict.fromkeys(rule.node for rule in RECORD_RULES if not rule.xsd):
-        rules = [rule for rule in RECORD_RULES if rule.node is node and not rule.xsd]
+        rules = [rule for rule in rules_of(node) if not rule.xsd]
         tags = tuple(dict.fromkeys(tag for rule in rules for tag in rule.reads))
         tests = tuple((rule.suspect or rule.broken, tuple(tags.index(tag) for tag in rule.reads)) for rule in rules)
         screens.append((etree.XPath("/".join(("Project", *(_steps(node) or ())))), tags, tests))

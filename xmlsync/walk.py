@@ -19,7 +19,7 @@ from typing import Any
 from xmlsync import compiled
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue
-from xmlsync.rules import RECORD_RULES, RecordRule
+from xmlsync.rules import RecordRule, rules_of
 from xmlsync.tree.fields import OFFER, ORDER, PRODUCT, PROJECT, Custom, Leaf, Node, Values
 from xmlsync.tree.kinds import TEXT, Odd, Problem, custom_fields, describe
 from xmlsync.tree.records import Project
@@ -34,12 +34,6 @@ def field_value(walked: Walked, node: Node, tag: str) -> Any:
     """Return what the walk read of the child ``tag`` of a record of ``node``: reached by field, not by place
     (``field_value(project, PROJECT, "Offers")`` is the list of its walked offers)."""
     return walked[1][node.order[tag]]
-
-
-_ERROR_RULES: dict[Node, list[RecordRule]] = {}
-for _rule in RECORD_RULES:
-    if _rule.severity == "error":
-        _ERROR_RULES.setdefault(_rule.node, []).append(_rule)
 
 
 def rule_values(node: Node, rule: RecordRule, values: list[Any]) -> list[Any]:
@@ -97,7 +91,9 @@ class _Walk:
                 values.append(self.values(raw, child, at))  # type: ignore[arg-type]
             else:
                 values.append(self.custom(raw, child, at))  # type: ignore[arg-type]
-        for rule in _ERROR_RULES.get(node, ()):  # the record's errors; its warnings are the tree check's
+        for rule in rules_of(node):  # the record's errors; its warnings are the tree check's
+            if rule.severity != "error":
+                continue
             message = rule.broken(*rule_values(node, rule, values))
             if message is not None:
                 self.report(f"{at}{rule.at}" if rule.at else path, rule.code, message)
