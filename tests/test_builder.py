@@ -125,7 +125,7 @@ def test_a_second_output_is_one_renderer_and_one_entry(monkeypatch: pytest.Monke
         offers = field_value(walked, PROJECT, "Offers")
         return ",".join(field_value(offer, OFFER, "Number") for offer in offers).encode()
 
-    monkeypatch.setitem(builder.RENDERERS, "numbers", numbers)
+    monkeypatch.setitem(builder.RENDERERS, "numbers", builder.Output(numbers, builder.RENDERERS["offer-json"].sink))
     records = json.loads((FIXTURES / "offers.json").read_text(encoding="utf-8"))
     broken = {**records[1], "Offers": [{**records[1]["Offers"][0], "CurrencyCode": "HUN"}]}
     built = build_batch([(RawRecord(records[0], "a"), 1), (RawRecord(broken, "b"), 2)], BuildConfig(), "numbers")

@@ -19,6 +19,7 @@ from xmlsync.errors import Issue
 from xmlsync.readers import RawRecord
 from xmlsync.rules import Checker, ProjectIds
 from xmlsync.tree.fields import OFFER, ORDER, PROJECT
+from xmlsync.tree.kinds import Problem
 from xmlsync.tree.paths import ROOT_TAG
 from xmlsync.validate import check_batch_content
 from xmlsync.walk import counts, field_value, first_try, walk
@@ -54,7 +55,7 @@ def build_batch(batch: Batch, config: BuildConfig, output: str = "xml") -> list[
     This runs in the worker processes of a build with several jobs, and in-process with one. ``output`` names
     the renderer of what is written (:data:`~xmlsync.builder.RENDERERS`); the checks are the same for all.
     """
-    render = RENDERERS[output]
+    render = RENDERERS[output].render
     checker = _WORKER_RULES.get(config) or _WORKER_RULES.setdefault(config, Checker(config))
     outcomes: list[Built | list[Issue] | None] = []
     # place, index, source, XML text, rendered, Ids, counts
@@ -74,7 +75,11 @@ def build_batch(batch: Batch, config: BuildConfig, output: str = "xml") -> list[
         text = project_text(read, pretty=config.pretty)
         documents = (field_value(read, PROJECT, node.tag) for node in (OFFER, ORDER))
         ids = ProjectIds(read[0], None, *(tuple((document[0], None) for document in found) for found in documents))
-        rendered = text.encode() if render is render_xml else render(read, config)
+        try:
+            rendered = text.encode() if render is render_xml else render(read, config)
+        except Problem as refused:  # what this output cannot hold (an Orders record as Offer JSON...)
+            outcomes.append([Issue(refused.code, refused.message, source=raw.source, record=f"Project {read[0]}")])
+            continue
         if clean:
             outcomes.append(Built((), (), rendered, ids, *counts(read)))
             if config.schema is not None:  # valid by construction, but is it valid for this system?

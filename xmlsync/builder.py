@@ -8,8 +8,9 @@ into an lxml element for callers who want one. Building never touches a file (se
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from typing import IO, NamedTuple, Protocol
 
 from lxml import etree
 
@@ -20,6 +21,7 @@ from xmlsync.tree.fields import ROOT_TAG
 from xmlsync.tree.kinds import format_date, format_decimal
 from xmlsync.tree.records import Project
 from xmlsync.walk import Walked, as_record, walk
+from xmlsync.writer import FeedWriter, LinesWriter, ProjectSink
 
 __all__ = ["build_project", "build_tree", "format_date", "format_decimal", "project_text"]
 
@@ -54,7 +56,23 @@ def render_xml(walked: Walked, config: BuildConfig) -> bytes:
     return project_text(walked, pretty=config.pretty).encode()
 
 
-RENDERERS: dict[str, Renderer] = {"xml": render_xml}
+class Output(NamedTuple):
+    """One output of a build: the renderer of a walked record, and the writer its records stream into."""
+
+    render: Renderer
+    sink: Callable[[IO[bytes], BuildConfig], AbstractContextManager[ProjectSink]]
+
+
+def _offer_json(walked: Walked, config: BuildConfig) -> bytes:
+    from xmlsync.offers import render_offer_json  # the Offer JSON API's bodies: loaded when asked for
+
+    return render_offer_json(walked, config)
+
+
+RENDERERS: dict[str, Output] = {
+    "xml": Output(render_xml, lambda out, config: FeedWriter(out, pretty=config.pretty)),
+    "offer-json": Output(_offer_json, lambda out, config: LinesWriter(out)),
+}
 """The outputs a build can write, by name: a new output is one renderer and one entry here. Whatever the
 output, every record is checked as its XML Sync ``<Project>`` (the rules are those of the feed)."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from xmlsync.batch import Batch, Built
+from xmlsync.builder import RENDERERS
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, Issue, OptionsError, OutputError, XmlSyncError
 from xmlsync.idstore import SeenIds
@@ -30,7 +31,6 @@ from xmlsync.tree.paths import ROOT_TAG
 from xmlsync.tree.records import Project
 from xmlsync.walk import as_record
 from xmlsync.writer import (
-    FeedWriter,
     ProjectSink,
     SplitFeed,
     atomic_output,
@@ -131,8 +131,10 @@ def write_feed(
     jobs: int = 1,
     delta: Delta | None = None,
     ids: SeenIds | None = None,
+    output: str = "xml",
 ) -> BuildResult:
-    """Map, build and validate each record, streaming valid ``<Project>`` elements to ``out``.
+    """Map, build and validate each record, streaming valid ``<Project>`` elements to ``out`` (or the records
+    as ``output`` renders them: :data:`~xmlsync.builder.RENDERERS`).
 
     Each record is read, built, checked, written and forgotten, so memory does not grow with the feed.
 
@@ -145,9 +147,9 @@ def write_feed(
         InputError: Without ``rejects``: every problem found, each naming its record and field or XML path.
     """
     config = config or BuildConfig()
-    with FeedWriter(out, pretty=config.pretty) as writer:
+    with RENDERERS[output].sink(out, config) as writer:
         return write_projects(
-            records, writer, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta, ids=ids
+            records, writer, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta, ids=ids, output=output
         )
 
 
@@ -161,6 +163,7 @@ def write_projects(
     jobs: int = 1,
     delta: Delta | None = None,
     ids: SeenIds | None = None,
+    output: str = "xml",
 ) -> BuildResult:
     """Like :func:`write_feed`, into any sink, e.g. a :class:`~xmlsync.writer.SplitFeed`; ``ids`` is the feed's
     Id store when the reader keeps keys in it too (one store per feed).
@@ -176,7 +179,7 @@ def write_projects(
         run = _FeedRun(sink, rules, rejects, delta)
         started = time.monotonic()
         records_done = 0
-        for batch, built in built_batches(records, config, jobs):
+        for batch, built in built_batches(records, config, jobs, output):
             run.commit(batch, built)
             records_done += len(batch)
             if progress is not None:
@@ -330,8 +333,14 @@ def _check_options(
     split: Split | None,
     state: str | Path | State | None,
     full: bool,
+    render: str = "xml",
 ) -> None:
     """Refuse options of a build that cannot work together (each message names the flags of ``build``)."""
+    if render not in RENDERERS:
+        raise OptionsError([Issue("options", f"no output {render!r}; outputs: {', '.join(RENDERERS)}")])
+    if render != "xml" and (split is not None or state is not None):
+        message = "a split feed and a delta are XML Sync's: --split-* and --state go with build, not with this output"
+        raise OptionsError([Issue("options", message)])
     stream = not isinstance(output, str | Path) or str(output) == "-"
     problems = [
         (split is not None and stream, "--split-records and --split-bytes write files: give -o PATH, not -o -"),
@@ -373,6 +382,7 @@ def build_file(
     full: bool = False,
     on_change: ChangeCallback | None = None,
     record: bool = True,
+    render: str = "xml",
 ) -> BuildResult:
     """Build the feed for an input into ``output``.
 
@@ -395,6 +405,9 @@ def build_file(
         full: With ``state``, write every project all the same (they are recorded as built).
         on_change: With ``state``, called with each project the delta sends (new or changed), as it is built.
         record: With ``state``, whether the build is recorded in it; ``False`` (a dry run) leaves it as it was.
+        render: What is written, by name (:data:`~xmlsync.builder.RENDERERS`): the XML Sync feed (``xml``), or
+            the Offer JSON API's request bodies (``offer-json``, one JSON line per offer). Every record is
+            checked as its XML Sync ``<Project>`` whatever is written.
 
     Raises:
         OptionsError: Options that cannot work together (a split feed or skipped records without a file to go
@@ -403,7 +416,7 @@ def build_file(
         InputError: An invalid record (``on_invalid="fail"``): every problem found.
         OutputError: The output could not be written.
     """
-    _check_options(output, on_invalid, rejects, split, state, full)
+    _check_options(output, on_invalid, rejects, split, state, full, render)
     config = config or BuildConfig()
     if profile is not None:  # what the profile says of its input's values (its policy is the caller's to apply)
         config = profile.reading(config)
@@ -439,7 +452,7 @@ def build_file(
         with _reporting_os_errors(output if isinstance(output, str | Path) else None), contextlib.ExitStack() as stack:
             rejects_out = stack.enter_context(atomic_output(rejects)) if rejects is not None else None
             stack.callback(ids.close)
-            result = _build_into(records, output, config, split, rejects_out, progress, jobs, delta, ids)
+            result = _build_into(records, output, config, split, rejects_out, progress, jobs, delta, ids, render)
         if rejects is not None:
             result = replace(result, rejects=str(rejects))
         if delta_state is not None:
@@ -565,6 +578,7 @@ def _build_into(
     jobs: int,
     delta: Delta | None,
     ids: SeenIds,
+    render: str = "xml",
 ) -> BuildResult:
     if split is not None:
         assert isinstance(output, str | Path)
@@ -575,7 +589,9 @@ def _build_into(
             )
         return replace(result, parts=tuple(str(path) for path in parts.paths))
     with complete_output(output) as out:
-        return write_feed(records, out, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta, ids=ids)
+        return write_feed(
+            records, out, config, rejects=rejects, progress=progress, jobs=jobs, delta=delta, ids=ids, output=render
+        )
 
 
 @contextlib.contextmanager

@@ -267,6 +267,25 @@ class FeedWriter:
             self._out.write(_closing(self._pretty, self.count))
 
 
+class LinesWriter:
+    """Streams rendered records that are lines of their own (JSON Lines): each written as it is."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self.count = 0
+
+    def __enter__(self) -> LinesWriter:
+        return self
+
+    def write_serialised(self, data: bytes, record: str | None) -> None:
+        """Write one record's lines."""
+        self._out.write(data)
+        self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def part_path(target: str | Path, number: int) -> Path:
     """Return the path of part ``number`` of a split feed: ``offers.xml`` -> ``offers-0001.xml``."""
     path = Path(target)

@@ -290,3 +290,70 @@ def infer(sample: str) -> None:
         click.echo(infer_schema(sample), nl=False)
     except XmlSyncError as exc:
         raise _fail(exc, "no skeleton was printed") from None
+
+
+@cli.group()
+def offer() -> None:
+    """Offers through MiniCRM's Offer JSON API (the offer document, numbered, with its PDF).
+
+    \b
+    Example:
+        xmlsync offer build fixtures/offers.json -o requests.jsonl
+    """
+
+
+@offer.command("build")
+@click.argument(
+    "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    help="The JSON Lines file of request bodies to write (replaced atomically), or - for stdout.",
+)
+@input_options
+@sql_options
+@rule_options
+@schema_option
+def offer_build(
+    input_path: str | None,
+    output: str,
+    profile_path: str | None,
+    input_format: str | None,
+    sql_url: str | None,
+    query: str | None,
+    table: str | None,
+    strict: bool | None,
+    vat_codes: Sequence[str],
+    schema_path: str | None,
+) -> None:
+    """Write the request bodies of POST /Api/Offer, one JSON line per offer of each record; nothing is sent.
+
+    The same inputs, profiles, policy and checks as build: every record is checked as its XML Sync
+    <Project>, and any problem stops the run with nothing written. A record without offers, an Orders
+    record and a country whose MiniCRM id is not known are refused.
+
+    \b
+    Example:
+        xmlsync offer build fixtures/offers.json -o requests.jsonl
+        xmlsync offer build erp.csv --profile erp.toml -o -
+    """
+    from xmlsync.pipeline import build_file
+
+    spec = _input(input_path, input_format, sql_url, table, query)
+    profile = _profile(profile_path)
+    config = _rules(
+        profile, BuildConfig(), schema_path, _not_written(output, False), vat_codes=vat_codes, strict=strict
+    )
+    try:
+        result = build_file(spec, sys.stdout.buffer if output == "-" else output, config, profile, render="offer-json")
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, _not_written(output, False)) from None
+    for warning in result.warnings:
+        click.echo(painted(str(warning)), err=True)
+    offers = f"{result.offers:,} offer{'' if result.offers == 1 else 's'}"
+    click.echo(f"{output if output != '-' else '<stdout>'}: wrote {offers} of {result.projects:,} projects", err=True)
