@@ -21,6 +21,7 @@ from xmlsync.cli.common import (
     _verbose,
     base_url_option,
     cli,
+    input_argument,
     input_options,
     painted,
     rule_options,
@@ -36,9 +37,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument(
-    "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
-)
+@input_argument
 @click.option(
     "-o",
     "--output",
@@ -303,9 +302,7 @@ def offer() -> None:
 
 
 @offer.command("build")
-@click.argument(
-    "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
-)
+@input_argument
 @click.option(
     "-o",
     "--output",

@@ -307,6 +307,13 @@ def _verbose() -> bool:
     return bool(context is not None and (context.find_root().obj or {}).get("verbose"))
 
 
+def input_argument(func: F) -> F:
+    """``[INPUT]``: the ERP export to read (``-`` for stdin), or none with ``--from-sql``; shared by the builds."""
+    return click.argument(
+        "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
+    )(func)
+
+
 def input_options(func: F) -> F:
     """Options that say how to read the input, shared by build and mapping."""
     func = click.option(

@@ -19,6 +19,7 @@ from xmlsync.cli.common import (
     _rules,
     _usage,
     cli,
+    input_argument,
     input_options,
     painted,
     rule_options,
@@ -130,9 +131,7 @@ def push(
 
 
 @cli.command("sync")
-@click.argument(
-    "input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False, exists=True, allow_dash=True)
-)
+@input_argument
 @click.option(
     "--state",
     "state_path",
