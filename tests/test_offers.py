@@ -8,7 +8,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from tests.conftest import FIXTURES, GOLDEN
+from tests.conftest import FIXTURES, GOLDEN, KEY, MiniCRM
 from xmlsync.cli import cli
 
 RECORDS = json.loads((FIXTURES / "offers.json").read_text(encoding="utf-8"))
@@ -95,3 +95,44 @@ def test_a_split_or_a_delta_is_xml_syncs(tmp_path: Path) -> None:
         "a split feed and a delta are XML Sync's: --split-* and --state go with build, not with this output [options]"
     )
     assert not (tmp_path / "r.jsonl").exists()
+
+
+# -- offer get and offer status, against a loopback stand-in of MiniCRM's Offer API --------------------------------
+
+OFFER = {"Id": 5123, "Number": "OF-2024/0017", "DocumentId": 991, "DocumentUrl": "https://r3.minicrm.hu/d/991"}
+
+
+def test_offer_get_prints_the_offer_as_minicrm_answers(runner: CliRunner, minicrm: MiniCRM, env: None) -> None:
+    minicrm.rest["/Api/Offer/5123"] = OFFER
+    result = runner.invoke(cli, ["offer", "get", "5123", "--base-url", minicrm.url])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert json.loads(result.stdout) == OFFER
+    assert KEY not in result.output
+    assert [(r["method"], r["path"]) for r in minicrm.received] == [("GET", "/Api/Offer/5123")]
+
+
+def test_offer_status_posts_the_status_and_the_card_fields(runner: CliRunner, minicrm: MiniCRM, env: None) -> None:
+    minicrm.rest["/Api/Offer/5123/Project"] = {"Id": 5123}
+    args = ["offer", "status", "5123", "Elfogadva", "--field", "Felmeresid=77", "--base-url", minicrm.url]
+    result = runner.invoke(cli, args)
+    assert (result.exit_code, result.stderr) == (0, "Offer 5123: accepted by MiniCRM (StatusId 'Elfogadva')\n")
+    [request] = minicrm.received
+    assert (request["method"], request["path"], request["type"]) == (
+        "POST",
+        "/Api/Offer/5123/Project",
+        "application/json",
+    )
+    assert json.loads(request["body"]) == {"StatusId": "Elfogadva", "Felmeresid": "77"}
+
+
+def test_an_offer_minicrm_refuses_is_one_line_in_its_words(runner: CliRunner, minicrm: MiniCRM, env: None) -> None:
+    minicrm.rest["/Api/Offer/5123/Project"] = {"Id": 5123}
+    minicrm.answers.append((500, "Unknown enum value: Elfogadott", {}, 0.0))
+    result = runner.invoke(cli, ["offer", "status", "5123", "Elfogadott", "--base-url", minicrm.url])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"{minicrm.url}/Api/Offer/5123/Project: MiniCRM answered 500: Unknown enum value: Elfogadott"
+        " [minicrm-request]\nError: 1 problem found; the offer was not changed\n",
+    )
+    bad = runner.invoke(cli, ["offer", "status", "5123", "X", "--field", "nothing", "--base-url", minicrm.url])
+    assert bad.exit_code == 2 and "'nothing' is not NAME=VALUE" in bad.stderr

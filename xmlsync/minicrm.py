@@ -9,7 +9,8 @@ is :mod:`xmlsync.system`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xmlsync.config import SystemSchema
@@ -17,9 +18,18 @@ from xmlsync.errors import Issue
 from xmlsync.push import Credentials, PushError, check_base_url, exchange, open_client
 
 
-def _get(http: Any, url: str, credentials: Credentials, timeout: float, own: bool) -> dict[str, Any]:
+def _get(
+    http: Any, url: str, credentials: Credentials, timeout: float, own: bool, body: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Send a GET (or, with ``body``, a POST of that JSON object) and return MiniCRM's JSON object answer."""
     auth = (credentials.system_id, credentials.api_key)
-    answer = exchange(http, "GET", url, auth=auth, timeout=timeout, own=own)
+    if body is None:
+        answer = exchange(http, "GET", url, auth=auth, timeout=timeout, own=own)
+    else:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}  # not chunked
+        content = iter([data])
+        answer = exchange(http, "POST", url, auth=auth, timeout=timeout, own=own, content=content, headers=headers)
     if answer.data is not None:
         return answer.data
     if answer.status in (401, 403):
@@ -88,3 +98,48 @@ def fetch_schema(
 def _kind(kind: Any) -> Any:
     """Return a field's type as text, or its allowed values as texts by id."""
     return {str(k): str(v) for k, v in kind.items()} if isinstance(kind, dict) else str(kind)
+
+
+def _offer_call(
+    credentials: Credentials, base_url: str, path: str, body: dict[str, str] | None, timeout: float, client: Any
+) -> dict[str, Any]:
+    base = check_base_url(base_url)
+    http = client or open_client(timeout)
+    try:
+        return _get(http, f"{base}{path}", credentials, timeout, client is None, body)
+    finally:
+        if client is None:
+            http.close()
+
+
+def get_offer(
+    credentials: Credentials, base_url: str, offer_id: int, *, timeout: float = 30.0, client: Any = None
+) -> dict[str, Any]:
+    """Return an offer as MiniCRM holds it, from ``GET /Api/Offer/{id}`` (its items, customer, document).
+
+    Raises:
+        OptionsError: ``base-url``, as for push.
+        PushError: ``minicrm-request``: refused, no answer, or not MiniCRM's answer.
+    """
+    return _offer_call(credentials, base_url, f"/Api/Offer/{offer_id}", None, timeout, client)
+
+
+def set_offer_status(
+    credentials: Credentials,
+    base_url: str,
+    offer_id: int,
+    status: str,
+    fields: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 30.0,
+    client: Any = None,
+) -> dict[str, Any]:
+    """Move an offer to ``status`` (a status id or name of its card) and set fields of its card, with
+    ``POST /Api/Offer/{id}/Project`` ``{"StatusId": ..., "Field": "value"}``; return MiniCRM's answer.
+
+    Raises:
+        OptionsError: ``base-url``, as for push.
+        PushError: ``minicrm-request``: refused (MiniCRM says why), no answer, or not MiniCRM's answer.
+    """
+    body = {"StatusId": status, **(fields or {})}
+    return _offer_call(credentials, base_url, f"/Api/Offer/{offer_id}/Project", body, timeout, client)

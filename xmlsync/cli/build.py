@@ -23,6 +23,7 @@ from xmlsync.cli.common import (
     cli,
     input_argument,
     input_options,
+    offer,
     painted,
     rule_options,
     schema_option,
@@ -289,16 +290,6 @@ def infer(sample: str) -> None:
         click.echo(infer_schema(sample), nl=False)
     except XmlSyncError as exc:
         raise _fail(exc, "no skeleton was printed") from None
-
-
-@cli.group()
-def offer() -> None:
-    """Offers through MiniCRM's Offer JSON API (the offer document, numbered, with its PDF).
-
-    \b
-    Example:
-        xmlsync offer build fixtures/offers.json -o requests.jsonl
-    """
 
 
 @offer.command("build")

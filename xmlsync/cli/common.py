@@ -302,6 +302,18 @@ def cli(ctx: click.Context, color: str, verbose: bool) -> None:
     ctx.obj = {"verbose": verbose}
 
 
+@cli.group()
+def offer() -> None:
+    """Offers through MiniCRM's Offer JSON API (the offer document, numbered, with its PDF).
+
+    \b
+    Example:
+        xmlsync offer build fixtures/offers.json -o requests.jsonl
+        xmlsync offer get 5123
+        xmlsync offer status 5123 "Elfogadva"
+    """
+
+
 def _verbose() -> bool:
     context = click.get_current_context(silent=True)
     return bool(context is not None and (context.find_root().obj or {}).get("verbose"))

@@ -21,6 +21,7 @@ from xmlsync.cli.common import (
     cli,
     input_argument,
     input_options,
+    offer,
     painted,
     rule_options,
     schema_option,
@@ -332,3 +333,59 @@ def minicrm_schema(
     if output != "-":
         shown = ", ".join(found.fields)
         click.echo(f"{output}: written, the fields of categories {shown}", err=True)
+
+
+@offer.command("get")
+@click.argument("offer_id", metavar="ID", type=click.IntRange(min=0))
+@send_options
+def offer_get(offer_id: int, base_url: str, credentials_path: str | None, timeout: float) -> None:
+    """Print an offer as MiniCRM holds it (GET /Api/Offer/ID), as JSON.
+
+    \b
+    Example:
+        xmlsync offer get 5123   # with MINICRM_SYSTEM_ID and MINICRM_API_KEY set
+    """
+    import json
+
+    from xmlsync.minicrm import get_offer
+
+    credentials = _credentials(credentials_path)
+    try:
+        found = get_offer(credentials, base_url, offer_id, timeout=timeout)
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was fetched") from None
+    click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+
+
+@offer.command("status")
+@click.argument("offer_id", metavar="ID", type=click.IntRange(min=0))
+@click.argument("status")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="Also set a field of the offer's card.")
+@send_options
+def offer_status(
+    offer_id: int, status: str, fields: Sequence[str], base_url: str, credentials_path: str | None, timeout: float
+) -> None:
+    """Move an offer to STATUS (a status id or name of the offer card) with POST /Api/Offer/ID/Project.
+
+    \b
+    Example:
+        xmlsync offer status 5123 "Elfogadva" --field Felmeresid=77
+    """
+    from xmlsync.minicrm import set_offer_status
+
+    given: dict[str, str] = {}
+    for field in fields:
+        name, sep, value = field.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{field!r} is not NAME=VALUE", param_hint="--field")
+        given[name.strip()] = value
+    credentials = _credentials(credentials_path)
+    try:
+        set_offer_status(credentials, base_url, offer_id, status, given, timeout=timeout)
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, "the offer was not changed") from None
+    click.echo(f"Offer {offer_id}: accepted by MiniCRM (StatusId {status!r})", err=True)
