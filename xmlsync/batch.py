@@ -72,7 +72,9 @@ def build_batch(batch: Batch, config: BuildConfig, output: str = "xml") -> list[
             if read is None:
                 outcomes.append(issues)
                 continue
-        text = project_text(read, pretty=config.pretty)
+        # the XML text: what the feed writes, and what a record checked as a tree is checked in
+        xml = render is render_xml or not clean or config.schema is not None
+        text = project_text(read, pretty=config.pretty) if xml else ""
         documents = (field_value(read, PROJECT, node.tag) for node in (OFFER, ORDER))
         ids = ProjectIds(read[0], None, *(tuple((document[0], None) for document in found) for found in documents))
         try:
