@@ -24,6 +24,7 @@ from xmlsync.cli.common import (
     input_argument,
     input_options,
     offer,
+    output_option,
     painted,
     rule_options,
     schema_option,
@@ -39,13 +40,7 @@ if TYPE_CHECKING:
 
 @cli.command()
 @input_argument
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="The XML file to write (replaced atomically), or - for stdout.",
-)
+@output_option("The XML file to write (replaced atomically), or - for stdout.")
 @input_options
 @sql_options
 @click.option("--pretty/--compact", default=True, show_default=True, help="Indent the XML or write it compactly.")
@@ -210,13 +205,7 @@ def _not_written(output: str, split: bool) -> str:
 
 @cli.command()
 @click.argument("feed", type=click.Path(dir_okay=False, exists=True, allow_dash=True))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="Where the records go: a .json file gets one list, any other path (or - for stdout) JSON Lines.",
-)
+@output_option("Where the records go: a .json file gets one list, any other path (or - for stdout) JSON Lines.")
 def export(feed: str, output: str) -> None:
     """Turn a feed back into the records build reads (JSON Lines or a JSON list).
 
@@ -294,13 +283,7 @@ def infer(sample: str) -> None:
 
 @offer.command("build")
 @input_argument
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="The JSON Lines file of request bodies to write (replaced atomically), or - for stdout.",
-)
+@output_option("The JSON Lines file of request bodies to write (replaced atomically), or - for stdout.")
 @input_options
 @sql_options
 @rule_options

@@ -326,6 +326,13 @@ def input_argument(func: F) -> F:
     )(func)
 
 
+def output_option(help: str) -> Callable[[F], F]:
+    """``-o``/``--output``: the file a command writes (``-`` for stdout); ``help`` says what goes in it."""
+    return click.option(
+        "-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True, allow_dash=True), help=help
+    )
+
+
 def input_options(func: F) -> F:
     """Options that say how to read the input, shared by build and mapping."""
     func = click.option(
