@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -114,6 +115,10 @@ class MiniCRM:
     before_answer: Callable[[], None] | None = None  # run once the request is read, before the answer goes
     rest: dict[str, Any] = field(default_factory=dict)  # REST answers by path (/Api/R3/Category...), as JSON
     trickle: float = 0.0  # seconds between the bytes of the answer's body
+    # answers a request itself (method, path, query, body) -> (status, text, headers, delay), or None: as above
+    respond: Callable[[str, str, dict[str, list[str]], bytes], tuple[int, str, dict[str, str], float] | None] | None = (
+        None
+    )
 
 
 @pytest.fixture
@@ -132,7 +137,12 @@ def minicrm() -> Iterator[MiniCRM]:
                  "type": self.headers.get("Content-Type")}
             )  # fmt: skip
             expected = "Basic " + base64.b64encode(f"{SYSTEM}:{KEY}".encode()).decode()
-            if self.headers.get("Authorization") != expected:
+            hooked = None
+            if self.headers.get("Authorization") == expected and state.respond is not None:
+                hooked = state.respond(self.command, parts.path, parse_qs(parts.query), body)
+            if hooked is not None:
+                status, text, headers, delay = hooked
+            elif self.headers.get("Authorization") != expected:
                 status, text, headers, delay = 401, "Unauthorized", {}, 0.0
             elif parts.path in state.rest and not state.answers:
                 status, text, headers, delay = 200, json.dumps(state.rest[parts.path]), {}, 0.0
@@ -173,6 +183,55 @@ def minicrm() -> Iterator[MiniCRM]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+class OfferAPI:
+    """A stand-in of MiniCRM's Offer JSON API: creates offers (Ids from 12, in the first status 3103) and answers
+    as the page's response does; lists them as /Api/Offer/List does, 100 a page; sets card fields by /Project.
+
+    ``lose`` makes the next creates happen but answer too late; ``fail`` answers the next requests with these
+    (status, text) and does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.offers: dict[str, dict[str, Any]] = {}
+        self.lose = 0
+        self.fail: list[tuple[int, str]] = []
+
+    def __call__(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Any:
+        if not path.startswith("/Api/Offer"):
+            return None
+        if self.fail:
+            status, text = self.fail.pop(0)
+            return status, text, {}, 0.0
+        if (method, path) == ("POST", "/Api/Offer"):
+            data = json.loads(body)
+            offer_id = str(12 + len(self.offers))
+            own = {**data.get("Project", {}), "StatusId": "3103"}
+            self.offers[offer_id] = {"Id": offer_id, **data, "Language": f"_{data.get('Language', 'HU')}",
+                                     "DocumentId": "8", "Project": own}  # fmt: skip
+            late, self.lose = self.lose > 0, max(0, self.lose - 1)
+            return 200, json.dumps(self.offers[offer_id], ensure_ascii=False), {}, 2.5 if late else 0.0
+        if (method, path) == ("GET", "/Api/Offer/List"):
+            page = int(query["Page"][0])
+            listed = list(self.offers.values())[page * 100 : page * 100 + 100]
+            results = {
+                o["Id"]: {"Id": o["Id"], "Number": o["Number"], "Status": o["Project"]["StatusId"]} for o in listed
+            }
+            return 200, json.dumps({"Count": len(self.offers), "Results": results}), {}, 0.0
+        found = re.fullmatch(r"/Api/Offer/([0-9]+)/Project", path)
+        if method == "POST" and found and found[1] in self.offers:
+            self.offers[found[1]]["Project"].update(json.loads(body))
+            return 200, json.dumps({"Id": found[1]}), {}, 0.0
+        return 404, "404 - Not found", {}, 0.0
+
+
+@pytest.fixture
+def api(minicrm: MiniCRM) -> OfferAPI:
+    """The stand-in of the Offer JSON API, answering on ``minicrm``'s address."""
+    stand_in = OfferAPI()
+    minicrm.respond = stand_in
+    return stand_in
 
 
 @pytest.fixture

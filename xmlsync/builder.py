@@ -69,9 +69,16 @@ def _offer_json(walked: Walked, config: BuildConfig) -> bytes:
     return render_offer_json(walked, config)
 
 
+def _offer_send(walked: Walked, config: BuildConfig) -> bytes:
+    from xmlsync.offers import render_offer_requests
+
+    return render_offer_requests(walked, config)
+
+
 RENDERERS: dict[str, Output] = {
     "xml": Output(render_xml, lambda out, config: FeedWriter(out, pretty=config.pretty)),
     "offer-json": Output(_offer_json, lambda out, config: LinesWriter(out)),
+    "offer-send": Output(_offer_send, lambda out, config: LinesWriter(out)),  # what offer send reads
 }
 """The outputs a build can write, by name: a new output is one renderer and one entry here. Whatever the
 output, every record is checked as its XML Sync ``<Project>`` (the rules are those of the feed)."""

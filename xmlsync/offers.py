@@ -13,7 +13,7 @@ offer's own card fields as ``Project``. A value a record lacks is left out, neve
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from xmlsync.config import BuildConfig
 from xmlsync.tree.fields import BUSINESS, CUSTOMER, OFFER, PRODUCT, PROJECT
@@ -33,8 +33,32 @@ def _given(pairs: Any) -> dict[str, str]:
     return {key: value for key, value in pairs if value is not None}
 
 
+class OfferRequest(NamedTuple):
+    """One offer of a record as ``offer send`` sends it: which it is, the status it goes to, and the create body."""
+
+    project: str  # the Project Id
+    offer: str  # the Offer Id
+    status: str | None  # the offer's Status, set by POST /Api/Offer/{Id}/Project after the create
+    body: dict[str, Any]  # the body of POST /Api/Offer
+
+    def line(self) -> bytes:
+        """Return the request as one JSON line (what the ``offer-send`` output writes)."""
+        return json.dumps(self._asdict(), ensure_ascii=False).encode() + b"\n"
+
+    @classmethod
+    def from_line(cls, line: bytes) -> OfferRequest:
+        """Return the request a :meth:`line` holds."""
+        data = json.loads(line)
+        return cls(data["project"], data["offer"], data["status"], data["body"])
+
+
 def offer_bodies(walked: Walked) -> list[dict[str, Any]]:
-    """Return the request body of each offer of a walked record, in record order.
+    """Return the request body of each offer of a walked record, in record order."""
+    return [request.body for request in offer_requests(walked)]
+
+
+def offer_requests(walked: Walked) -> list[OfferRequest]:
+    """Return each offer of a walked record as ``offer send`` sends it, in record order.
 
     Raises:
         Problem: ``no-offers`` (a record without offers), ``orders-not-offers`` (the Orders variant: another
@@ -48,7 +72,7 @@ def offer_bodies(walked: Walked) -> list[dict[str, Any]]:
     contact = field_value(walked, PROJECT, "ContactId")
     card = {"CustomerId": contact} if contact is not None else {"ReferenceId": walked[0]}
     business = field_value(walked, PROJECT, "Business")
-    bodies = []
+    requests = []
     for offer in offers:
         body: dict[str, Any] = {**card, **CONSTANTS}
         body |= _given((tag, field_value(offer, OFFER, tag)) for tag in ("Number", "CurrencyCode", "Subject"))
@@ -63,8 +87,8 @@ def offer_bodies(walked: Walked) -> list[dict[str, Any]]:
         own = field_value(offer, OFFER, "Project")
         if own:
             body["Project"] = dict(own)
-        bodies.append(body)
-    return bodies
+        requests.append(OfferRequest(str(walked[0]), str(offer[0]), field_value(offer, OFFER, "Status"), body))
+    return requests
 
 
 def _customer(customer: Walked, business: Walked | None) -> dict[str, str]:
@@ -93,3 +117,8 @@ def _item(product: Walked) -> dict[str, str]:
 def render_offer_json(walked: Walked, config: BuildConfig) -> bytes:
     """Return the request bodies of a walked record's offers, one JSON line each, values as JSON strings."""
     return b"".join(json.dumps(body, ensure_ascii=False).encode() + b"\n" for body in offer_bodies(walked))
+
+
+def render_offer_requests(walked: Walked, config: BuildConfig) -> bytes:
+    """Return a walked record's offers as ``offer send`` sends them, one :class:`OfferRequest` JSON line each."""
+    return b"".join(request.line() for request in offer_requests(walked))

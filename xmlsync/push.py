@@ -141,13 +141,24 @@ class Request:
 
 
 class RateLimit:
-    """The times of the requests of the last hour for one system: in the state file if there is one
-    (shared by runs; it holds a hash of the system id, not the id), else in memory."""
+    """The times of the requests of the last ``window`` seconds for one system and API (XML Sync: 180 an hour;
+    the REST API: 60 a minute): in the state file if there is one (shared by runs; it holds a hash of the
+    system id, not the id), else in memory."""
 
-    def __init__(self, state: State | None, system_id: str, limit: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        state: State | None,
+        system_id: str,
+        limit: int,
+        clock: Callable[[], float],
+        *,
+        window: float = _HOUR,
+        api: str = "minicrm",
+    ) -> None:
         self._state = state
-        self._key = hashlib.sha256(f"minicrm:{system_id}".encode()).hexdigest()[:16]
+        self._key = hashlib.sha256(f"{api}:{system_id}".encode()).hexdigest()[:16]
         self._limit = limit
+        self._window = window
         self._clock = clock
         self._times: list[float] = []
 
@@ -155,16 +166,16 @@ class RateLimit:
         """Return how long to wait before the next request may go (0 if it may go now)."""
         now = self._clock()
         times = self._state.request_times(self._key, now) if self._state is not None else self._times
-        recent = sorted(t for t in times if now - t < _HOUR)
-        return 0.0 if len(recent) < self._limit else recent[-self._limit] + _HOUR - now
+        recent = sorted(t for t in times if now - t < self._window)
+        return 0.0 if len(recent) < self._limit else recent[-self._limit] + self._window - now
 
     def record(self) -> None:
         """Count a request sent now."""
         now = self._clock()
         if self._state is not None:
-            self._state.count_request(self._key, now, now - _HOUR)
+            self._state.count_request(self._key, now, now - self._window)
         else:
-            self._times = [t for t in self._times if now - t < _HOUR] + [now]
+            self._times = [t for t in self._times if now - t < self._window] + [now]
 
 
 @dataclass(frozen=True)
@@ -343,6 +354,7 @@ class Answer:
     text: str
     retry_after: float | None = None
     data: dict[str, Any] | None = None
+    reached: bool = True  # whether the request may have reached the server (False: no connection was made)
 
     @property
     def minicrm(self) -> bool:
@@ -398,8 +410,12 @@ def exchange(
         if own:
             http.close()  # cuts the connection the request is stuck on
         return Answer(None, f"no answer within {timeout:g} s")
+    except httpx.ConnectTimeout:
+        return Answer(None, f"no connection within {timeout:g} s", reached=False)
     except httpx.TimeoutException:
         return Answer(None, f"no answer within {timeout:g} s")
+    except httpx.ConnectError as exc:  # before a byte of the request went
+        return Answer(None, f"the request failed: {_one_line(str(exc)) or type(exc).__name__}", reached=False)
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, RuntimeError) as exc:
         return Answer(None, f"the request failed: {_one_line(str(exc)) or type(exc).__name__}")
     finally:

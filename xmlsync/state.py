@@ -11,19 +11,24 @@ One SQLite file, shared by ``build --state``, ``push --state`` and ``sync``:
   test system never hides a change from production. A push that fails leaves them unconfirmed, and the next
   build writes them again.
 * ``push`` also counts its requests here, to keep to MiniCRM's hourly limit across runs.
+* ``offer send`` keeps, per system, Project Id and Offer Id, the offer MiniCRM created (its ``Id``), digests of
+  what was sent and the status MiniCRM last accepted; a create is recorded *before* it is sent, so one whose
+  answer never came is known to be *unknown* and is never created blindly again (:class:`SentOffer`).
 
 One run at a time holds a state file (an exclusive lock, waited for up to ``lock_wait`` seconds). A state
 file that is busy, damaged, read-only or on a full disk is a :class:`StateError` with one clear line; a file
 of the earlier layout (``xmlsync state 1``, whose confirmations name no system) is taken over, and its
 confirmations are dropped: the next build writes every project once, a resend rather than a lost change.
 
-The file holds Project Ids, SHA-256 digests, times and hashes of system ids and URLs: no secret.
+The file holds Project and Offer Ids, offer numbers, statuses, SHA-256 digests, times and hashes of system ids
+and URLs: no secret, and no customer's data.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -53,6 +58,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, confirmed TEXT, pending TEXT, run INTEGER, name TEXT);"
     "CREATE TABLE IF NOT EXISTS confirmed (target TEXT, id TEXT, digest TEXT, PRIMARY KEY (target, id));"
     "CREATE TABLE IF NOT EXISTS requests (system TEXT, at REAL);"
+    "CREATE TABLE IF NOT EXISTS offers (target TEXT, project TEXT, offer TEXT, minicrm TEXT, unknown INTEGER,"
+    " parts TEXT, status TEXT, fields TEXT, number TEXT, sent REAL, PRIMARY KEY (target, project, offer));"
 )
 
 
@@ -159,6 +166,7 @@ class State:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'kind'").fetchone() if "meta" in tables else None
             if row is None or row[0] not in (KIND, _EARLIER):
                 raise self._foreign()
+            self._db.executescript(_SCHEMA)  # a file written before the offers table has it from now on
             if row[0] == _EARLIER:  # its confirmations name no system: drop them, so each project goes once more
                 self._db.executescript(
                     "BEGIN IMMEDIATE;" + _SCHEMA + "ALTER TABLE projects ADD COLUMN name TEXT;"
@@ -307,5 +315,79 @@ class State:
     def count_request(self, system: str, at: float, keep_after: float) -> None:
         """Count a request sent at ``at``; forget those before ``keep_after``."""
         with self._guard():
-            self._sql.execute("DELETE FROM requests WHERE at < ?", (keep_after,))
+            self._sql.execute("DELETE FROM requests WHERE system = ? AND at < ?", (system, keep_after))
             self._sql.execute("INSERT INTO requests VALUES (?, ?)", (system, at))
+
+    # -- offer send -----------------------------------------------------------------------------------------
+
+    def offer(self, target: str, key: OfferKey) -> SentOffer | None:
+        """Return what ``target`` was sent of an offer (by its Project Id and Offer Id), or ``None``."""
+        with self._guard():
+            row = self._sql.execute(
+                "SELECT minicrm, unknown, parts, status, fields, number, sent FROM offers"
+                " WHERE target = ? AND project = ? AND offer = ?",
+                (target, *key),
+            ).fetchone()
+        if row is None:
+            return None
+        return SentOffer(row[0], bool(row[1]), json.loads(row[2]), row[3], json.loads(row[4]), row[5], float(row[6]))
+
+    def offer_sending(self, target: str, key: OfferKey, sent: SentOffer) -> None:
+        """Record, before it goes, that the create of an offer is being sent: if no answer is recorded after it
+        (no answer, a crash), the offer is *unknown* and is never created blindly again."""
+        self._put_offer(target, key, sent)
+
+    def offer_answered(self, target: str, key: OfferKey, sent: SentOffer | None) -> None:
+        """Record what MiniCRM accepted of an offer (its Id, and what it holds of the offer now), or, with ``None``,
+        that MiniCRM refused its create (nothing was created: the next run creates it)."""
+        if sent is None:
+            with self._guard():
+                self._sql.execute("DELETE FROM offers WHERE target = ? AND project = ? AND offer = ?", (target, *key))
+        else:
+            self._put_offer(target, key, sent)
+
+    def unknown_offers(self, target: str) -> list[tuple[OfferKey, SentOffer]]:
+        """Return the offers whose create was sent to ``target`` with no answer recorded, by Project and Offer Id."""
+        with self._guard():
+            rows = self._sql.execute(
+                "SELECT project, offer FROM offers WHERE target = ? AND unknown = 1 ORDER BY project, offer", (target,)
+            ).fetchall()
+        found = [((str(p), str(o)), self.offer(target, (str(p), str(o)))) for p, o in rows]
+        return [(key, sent) for key, sent in found if sent is not None]
+
+    def _put_offer(self, target: str, key: OfferKey, sent: SentOffer) -> None:
+        with self._guard():
+            self._sql.execute(
+                "INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (target, *key, sent.minicrm_id, int(sent.unknown), json.dumps(sent.parts, sort_keys=True),
+                 sent.status, json.dumps(sent.fields, sort_keys=True), sent.number, sent.sent_at),
+            )  # fmt: skip
+
+
+OfferKey = tuple[str, str]  # (Project Id, Offer Id)
+
+
+@dataclass(frozen=True)
+class SentOffer:
+    """What MiniCRM was sent of one offer through the Offer JSON API, as the state file keeps it.
+
+    ``parts`` and ``fields`` hold digests, not values (no customer data in the state file): per key of the create
+    body, and per field of the offer's card, as MiniCRM accepted them.
+
+    Attributes:
+        minicrm_id: MiniCRM's offer ``Id`` (``None`` while the create's answer is unknown).
+        unknown: The create was sent and no answer is recorded (no answer in time, a crash after sending).
+        parts: Digest per key of the create body (``Items``, ``Customer``, ``CurrencyCode``...).
+        status: The status MiniCRM last accepted by ``/Project`` (``None``: the first status).
+        fields: Digest per field of the offer's card MiniCRM accepted.
+        number: The ``Number`` sent, to find the offer in MiniCRM's list when the answer was lost.
+        sent_at: When the create went (this machine's clock, seconds since the epoch).
+    """
+
+    minicrm_id: str | None
+    unknown: bool
+    parts: dict[str, str]
+    status: str | None
+    fields: dict[str, str]
+    number: str | None
+    sent_at: float
