@@ -224,3 +224,46 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 
     assert len(graph) > 30
     assert [cycle for name in sorted(graph) if (cycle := cycle_from(name))] == []
+
+
+def test_the_readme_offer_send_session_runs_as_shown(tmp_path, minicrm, api) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import KEY, SYSTEM
+
+    [block] = [b for b in re.findall(r"```console\n(.*?)\n```", README, flags=re.S) if "$ xmlsync offer send" in b]
+    (tmp_path / "fixtures").mkdir()
+    shutil.copy(ROOT / "fixtures" / "offers.json", tmp_path / "fixtures" / "offers.json")
+    env = dict(os.environ, MINICRM_SYSTEM_ID=SYSTEM, MINICRM_API_KEY=KEY, MINICRM_BASE_URL=minicrm.url)
+    xmlsync = str(Path(sys.executable).parent / "xmlsync")
+    for step in block.split("$ ")[1:]:
+        command, *shown = step.splitlines()
+        argv = shlex.split(command)
+        run = subprocess.run([xmlsync, *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert (run.returncode, run.stdout + run.stderr) == (0, "\n".join(shown) + "\n")
+    assert sorted(api.offers) == ["12", "13", "14"]
+
+
+def test_the_readme_offer_script_runs(tmp_path, minicrm, api) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import KEY, SYSTEM
+
+    [script] = [b for b in re.findall(r"```python\n(.*?)\n```", README, flags=re.S) if "send_offer_file(" in b]
+    code = script.replace('"fixtures/', f'"{ROOT}/fixtures/')
+    env = dict(os.environ, MINICRM_SYSTEM_ID=SYSTEM, MINICRM_API_KEY=KEY, MINICRM_BASE_URL=minicrm.url)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.splitlines() == [
+        "Project 10001 > Offer 2024017 created 12",
+        "Project 10002 > Offer 2024018 created 13",
+        "Project 10002 > Offer 2024019 created 14",
+        script.splitlines()[-1].removeprefix("# "),
+    ]

@@ -7,6 +7,7 @@ Both directions assert the same two things: no exception but xmlsync's own, and 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 from decimal import Decimal
@@ -260,3 +261,54 @@ def test_schema_files_and_rest_answers_of_any_shape(tmp_path_factory: Any, field
         return
     for issue in schema_issues(SAMPLE_XML.read_bytes(), schema, name="sample.xml"):
         assert issue.code in {"unknown-value", "unknown-field", "text-too-long", "wrong-field-type", "file-field"}
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+ANSWER = JSON | st.dictionaries(st.sampled_from(["Id", "Number", "Results", "Count"]), JSON, max_size=3)
+
+
+@functools.cache
+def _first_offer() -> list[Any]:
+    from xmlsync.offerapi import read_offer_requests
+
+    return read_offer_requests(ROOT / "fixtures" / "offers.json")[:1]
+
+
+@settings(FUZZ, max_examples=max(30, EXAMPLES // 3))  # each example writes a state file twice, with its syncs
+@given(ANSWER, ANSWER | st.fixed_dictionaries({"Results": st.dictionaries(st.text(max_size=3), ANSWER, max_size=3)}))
+def test_offer_api_answers_of_any_shape_never_create_an_offer_twice(created: Any, listed: Any) -> None:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from tests.conftest import KEY, SYSTEM
+    from xmlsync.offerapi import OfferConfig, send_offers
+    from xmlsync.push import Credentials
+    from xmlsync.state import State
+
+    creates = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/Api/Offer":
+            creates.append(request)
+            return httpx.Response(200, content=json.dumps(created).encode())
+        if request.url.path == "/Api/Offer/List":
+            return httpx.Response(200, content=json.dumps(listed).encode())
+        return httpx.Response(200, content=b"{}")
+
+    requests = _first_offer()
+    with tempfile.TemporaryDirectory() as folder, httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        results = []
+        for _ in range(2):
+            with State(Path(folder) / "state.db") as state:
+                results.append(send_offers(requests, Credentials(SYSTEM, KEY), state, OfferConfig(), client=client))
+    assert len(creates) == 1
+    first, second = ([outcome.result for outcome in result.outcomes] for result in results)
+    assert first in (["created"], ["unknown"]), first
+    assert second in (["unchanged"], ["unknown"], ["resolved"], ["created"]), second

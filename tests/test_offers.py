@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FIXTURES, GOLDEN, KEY, MiniCRM
+from tests.conftest import FIXTURES, GOLDEN, KEY, MiniCRM, OfferAPI
 from xmlsync.cli import cli
+from xmlsync.config import BuildConfig
 
 RECORDS = json.loads((FIXTURES / "offers.json").read_text(encoding="utf-8"))
 
@@ -85,8 +88,6 @@ def test_what_the_offer_api_cannot_take_is_refused_and_nothing_written(runner: C
 
 
 def test_a_split_or_a_delta_is_xml_syncs(tmp_path: Path) -> None:
-    import pytest
-
     from xmlsync import OptionsError, Split, build_file
 
     with pytest.raises(OptionsError) as caught:
@@ -136,3 +137,314 @@ def test_an_offer_minicrm_refuses_is_one_line_in_its_words(runner: CliRunner, mi
     )
     bad = runner.invoke(cli, ["offer", "status", "5123", "X", "--field", "nothing", "--base-url", minicrm.url])
     assert bad.exit_code == 2 and "'nothing' is not NAME=VALUE" in bad.stderr
+
+
+# -- offer send: once each, against a loopback stand-in of the Offer JSON API ----------------------------------------
+
+SEND = Path(__file__).resolve().parent / "fixtures" / "offers" / "offer-api.json"
+
+
+def send(runner: CliRunner, minicrm: MiniCRM, state: Path, *extra: str, source: Path = SEND) -> Any:
+    args = ["offer", "send", str(source), "--vat-code", "KBAUK", "--state", str(state), "--base-url", minicrm.url]
+    return runner.invoke(cli, [*args, *extra])
+
+
+def sent(minicrm: MiniCRM) -> list[str]:
+    """The requests the stand-in received, one line each: method, path, query and body as they came."""
+    lines = []
+    for request in minicrm.received:
+        query = "&".join(f"{k}={v[0]}" for k, v in sorted(request["query"].items()))
+        lines.append(f"{request['method']} {request['path']}{'?' + query if query else ''} {request['body'].decode()}")
+    minicrm.received.clear()
+    return lines
+
+
+def test_offer_send_creates_each_offer_once_then_sets_its_status(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path, golden
+) -> None:
+    state = tmp_path / "offers-state.db"
+    result = send(runner, minicrm, state)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Project 10001 > Offer 2024017: created as MiniCRM offer 12; set StatusId 'Accepted'\n"
+        "Project 10002 > Offer 2024018: created as MiniCRM offer 13; set StatusId 'In Preparation'\n"
+        "Project 10002 > Offer 2024019: created as MiniCRM offer 14; set StatusId 'Draft'\n",
+        "3 offers: 3 created\n",
+    )
+    requests = sent(minicrm)
+    golden("\n".join(requests).encode() + b"\n", GOLDEN / "offers" / "send-requests.txt")
+    assert [line.split(" ", 2)[:2] for line in requests] == [
+        ["POST", "/Api/Offer"], ["POST", "/Api/Offer/12/Project"], ["POST", "/Api/Offer"],
+        ["POST", "/Api/Offer/13/Project"], ["POST", "/Api/Offer"], ["POST", "/Api/Offer/14/Project"],
+    ]  # fmt: skip
+    first = json.loads(requests[0].split(" ", 2)[2])
+    assert (first["CustomerId"], "ReferenceId" in first, first["Language"]) == ("4711", False, "HU")
+    item = first["Items"][1]  # a newline, Ø and a dash as written; KBAUK as it is; decimals as the feed writes
+    assert item == {"Name": "Fúrószár-készlet (HSS, 1\u201310 mm)", "Description": "Ø 1\u201310 mm\nHSS-G, 10 darab",
+                    "PriceNet": "7490.5", "Quantity": "2.5", "Unit": "csomag", "VAT": "KBAUK"}  # fmt: skip
+    assert first["Items"][2]["PriceNet"] == "-5000"
+    romanian = json.loads(requests[2].split(" ", 2)[2])
+    assert (romanian["ReferenceId"], "CustomerId" in romanian, romanian["Customer"]["CountryId"]) == (
+        "10002",
+        False,
+        "40",
+    )
+    assert api.offers["12"]["Project"] == {
+        "String1616": "Webshop rendelés",
+        "Felmeresid": "F-77",
+        "StatusId": "Accepted",
+    }
+    again = send(runner, minicrm, state)
+    assert (again.exit_code, again.stdout, again.stderr) == (0, "", "3 offers: 3 unchanged\n")
+    assert sent(minicrm) == []  # nothing sent twice
+    assert KEY.encode() not in state.read_bytes() and b"Tukorfurogep" not in state.read_bytes()
+
+
+def test_a_changed_status_sends_one_call_and_a_changed_item_nothing(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    state = tmp_path / "offers-state.db"
+    assert send(runner, minicrm, state).exit_code == 0
+    sent(minicrm)
+    records = json.loads(SEND.read_text(encoding="utf-8"))
+    records[0]["Offers"][0]["Status"] = "Elfogadott ajánlat"
+    records[0]["Offers"][0]["Project"]["Felmeresid"] = "F-78"
+    records[1]["Offers"][1]["Products"][0]["Quantity"] = 5
+    records[1]["Offers"][1]["CurrencyCode"] = "RON"
+    changed = tmp_path / "erp.json"
+    changed.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    result = send(runner, minicrm, state, source=changed)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Project 10001 > Offer 2024017: set StatusId 'Elfogadott ajánlat', Felmeresid 'F-78'\n",
+        "Project 10002 > Offer 2024019: warning: changed in CurrencyCode, Items since MiniCRM created it as offer 14;"
+        " MiniCRM cannot change an offer's items, customer, currency, number or dates by API, so nothing was sent"
+        " for it: revert it in the ERP, or make it a new offer (a new Offer Id) [offer-changed]\n"
+        "3 offers: 1 updated, 1 unchanged, 1 changed\n",
+    )
+    assert sent(minicrm) == ['POST /Api/Offer/12/Project {"StatusId": "Elfogadott ajánlat", "Felmeresid": "F-78"}']
+    assert len(api.offers) == 3
+
+
+def test_a_lost_create_answer_is_found_in_the_offer_list_not_created_twice(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    state = tmp_path / "offers-state.db"
+    api.lose = 1  # MiniCRM creates offer 12, but its answer comes after the deadline
+    result = send(runner, minicrm, state, "--timeout", "1")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        "Project 10001 > Offer 2024017: the create of offer OF-2024/0017 was sent and no answer within 1 s: whether"
+        " MiniCRM created it is unknown, so it is not sent again; the next run looks for it in MiniCRM's offer list."
+        " The offers after it were not sent [offer-unknown]",
+        "1 offer: 1 unknown; stopped early",
+        "Error: 1 offer not as the records say",
+    ]
+    assert [line.split(" ", 2)[:2] for line in sent(minicrm)] == [["POST", "/Api/Offer"]]
+    again = send(runner, minicrm, state)
+    assert (again.exit_code, again.stderr) == (0, "3 offers: 1 resolved, 2 created\n")
+    assert again.stdout.splitlines()[0] == (
+        "Project 10001 > Offer 2024017: found in MiniCRM's offer list as offer 12; set StatusId 'Accepted'"
+    )
+    lines = sent(minicrm)
+    assert lines[0].startswith("GET /Api/Offer/List?Page=0&UpdatedSince=")
+    assert [line.split(" ", 2)[:2] for line in lines[1:]] == [
+        ["POST", "/Api/Offer/12/Project"], ["POST", "/Api/Offer"], ["POST", "/Api/Offer/13/Project"],
+        ["POST", "/Api/Offer"], ["POST", "/Api/Offer/14/Project"],
+    ]  # fmt: skip
+    assert sorted(api.offers) == ["12", "13", "14"]  # one offer each: none created twice
+
+
+def test_a_crash_between_the_create_and_the_state_write_is_settled_the_same_way(
+    minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xmlsync.offerapi import OfferConfig, send_offer_file
+    from xmlsync.push import Credentials
+    from xmlsync.state import State
+
+    state = tmp_path / "offers-state.db"
+    credentials = Credentials("12345", KEY)
+    config = OfferConfig(base_url=minicrm.url)
+    build = BuildConfig(vat_codes=frozenset({"KBAUK"}))
+
+    def crash(*args: Any) -> None:
+        raise KeyboardInterrupt  # the process dies after MiniCRM's 200, before the state holds its Id
+
+    with monkeypatch.context() as patch:
+        patch.setattr(State, "offer_answered", crash)
+        with pytest.raises(KeyboardInterrupt):
+            send_offer_file(SEND, credentials, state, config, build)
+    assert sorted(api.offers) == ["12"]
+    result = send_offer_file(SEND, credentials, state, config, build)
+    assert [(o.result, o.minicrm_id) for o in result.outcomes] == [
+        ("resolved", "12"),
+        ("created", "13"),
+        ("created", "14"),
+    ]
+    assert (result.ok, sorted(api.offers)) == (True, ["12", "13", "14"])
+
+
+def test_a_lost_create_the_list_cannot_settle_is_left_to_the_user(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    state = tmp_path / "offers-state.db"
+    api.fail = [(504, "Gateway Time-out")]  # a gateway's answer: MiniCRM may or may not have created it
+    first = send(runner, minicrm, state)
+    assert (first.exit_code, first.stderr.splitlines()[0]) == (
+        1,
+        "Project 10001 > Offer 2024017: the create of offer OF-2024/0017 was sent and MiniCRM answered 504: Gateway"
+        " Time-out: whether MiniCRM created it is unknown, so it is not sent again; the next run looks for it in"
+        " MiniCRM's offer list. The offers after it were not sent [offer-unknown]",
+    )
+    assert [line.split(" ")[:2] for line in sent(minicrm)] == [["POST", "/Api/Offer"]]
+    second = send(runner, minicrm, state)  # the list holds no OF-2024/0017: still unknown, nothing created
+    assert second.exit_code == 1
+    assert re.fullmatch(
+        r"Project 10001 > Offer 2024017: whether MiniCRM created the offer sent at 20[0-9-]{8} [0-9:]{8} UTC is"
+        r" unknown, and MiniCRM lists no offer numbered OF-2024/0017 updated since 20[0-9-]{8} [0-9:]{8} UTC; look"
+        r" in MiniCRM for offer OF-2024/0017 of Project 10001: if it is there, run `xmlsync offer resolve 10001"
+        r" 2024017 --created-as ID`; if not, `xmlsync offer resolve 10001 2024017 --not-created` \(both with this"
+        r" --state\), and run again \[offer-unknown\]",
+        second.stderr.splitlines()[0],
+    )
+    assert [line.split(" ")[:2] for line in sent(minicrm)][1:] == [
+        ["POST", "/Api/Offer"], ["POST", "/Api/Offer/12/Project"], ["POST", "/Api/Offer"],
+        ["POST", "/Api/Offer/13/Project"],
+    ]  # fmt: skip  # the list, then the others (the first run stopped before them)
+    resolve = runner.invoke(cli, ["offer", "resolve", "10001", "2024017", "--state", str(state), "--not-created",
+                                  "--base-url", minicrm.url])  # fmt: skip
+    assert (resolve.exit_code, resolve.stderr) == (
+        0,
+        "Project 10001 > Offer 2024017: unknown -> not created (the next offer send creates it)\n",
+    )
+    third = send(runner, minicrm, state)
+    assert (third.exit_code, third.stderr) == (0, "3 offers: 1 created, 2 unchanged\n")
+    assert sorted(api.offers) == ["12", "13", "14"]
+    bad = runner.invoke(
+        cli, ["offer", "resolve", "1", "2", "--state", str(state), "--created-as", "5", "--not-created"]
+    )
+    assert (bad.exit_code, bad.stderr.splitlines()[-1]) == (2, "Error: give one of --created-as ID and --not-created")
+    missing = runner.invoke(cli, ["offer", "resolve", "1", "2", "--state", str(state), "--created-as", "5",
+                                  "--base-url", minicrm.url])  # fmt: skip
+    assert (missing.exit_code, missing.stderr.splitlines()[0]) == (
+        1,
+        f"{state}: the state file holds no offer 2 of Project 1 for this system and --base-url [offer-not-in-state]",
+    )
+
+
+def test_minicrm_s_refusals_name_the_offer_and_nothing_is_created_twice(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    state = tmp_path / "offers-state.db"
+    api.fail = [(500, "Unknown enum value: Cash"), (429, "Too Many Requests")]
+    result = send(runner, minicrm, state)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "POST /Api/Offer: Too Many Requests (429); trying again in 1 s",
+        "Project 10001 > Offer 2024017: MiniCRM answered 500: Unknown enum value: Cash; the offer was not created"
+        " [offer-refused]",
+        "3 offers: 1 refused, 2 created",
+        "Error: 1 offer not as the records say",
+    ]
+    again = send(runner, minicrm, state)  # MiniCRM refused it: created now, once
+    assert (again.exit_code, again.stderr) == (0, "3 offers: 1 created, 2 unchanged\n")
+    assert sorted(api.offers) == ["12", "13", "14"]
+    api.fail = [(404, "404 - Unauthorized")]
+    other = tmp_path / "other.db"
+    stopped = send(runner, minicrm, other)
+    assert stopped.exit_code == 1
+    assert stopped.stderr.splitlines()[:2] == [
+        "Project 10001 > Offer 2024017: MiniCRM refused the request (404: 404 - Unauthorized); check MINICRM_SYSTEM_ID"
+        " and MINICRM_API_KEY (or the credentials file), and that the plan has the REST API; the offer was not"
+        " created [offer-refused]",
+        "1 offer: 1 refused; stopped early",
+    ]
+
+
+def test_a_200_that_is_not_minicrm_s_answer_leaves_the_create_unknown(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    state = tmp_path / "offers-state.db"
+    api.fail = [(200, "<html>Sign in</html>")]
+    result = send(runner, minicrm, state)
+    assert result.exit_code == 1
+    assert "the create of offer OF-2024/0017 was sent and the answer is not MiniCRM's (HTTP 200, " in result.stderr
+    assert api.offers == {}  # the next run looks it up; it is not there, so it stays for the user
+    dry = send(runner, minicrm, state, "--dry-run")
+    assert (dry.exit_code, dry.stdout.splitlines()[0]) == (
+        0, "Project 10001 > Offer 2024017: would look for offer OF-2024/0017 in MiniCRM's offer list"
+    )  # fmt: skip
+    assert sent(minicrm) == [f"POST /Api/Offer {json.dumps(_first_body(), ensure_ascii=False)}"]
+
+
+def _first_body() -> dict[str, Any]:
+    from xmlsync.offerapi import read_offer_requests
+
+    return read_offer_requests(SEND, BuildConfig(vat_codes=frozenset({"KBAUK"})))[0].body
+
+
+def test_a_dry_run_sends_nothing_and_writes_no_state(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    state = tmp_path / "offers-state.db"
+    result = send(runner, minicrm, state, "--dry-run")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "Project 10001 > Offer 2024017: would create offer OF-2024/0017 (POST /Api/Offer), then its status 'Accepted'\n"
+        "Project 10002 > Offer 2024018: would create offer OF-2024/0018 (POST /Api/Offer), then its status"
+        " 'In Preparation'\n"
+        "Project 10002 > Offer 2024019: would create offer OF-2024/0019 (POST /Api/Offer), then its status 'Draft'\n",
+        "3 offers: 3 to create (dry run: nothing was sent)\n",
+    )
+    assert (minicrm.received, state.exists()) == ([], False)
+
+
+def test_offer_send_refuses_bad_records_before_sending_anything(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    records = json.loads(SEND.read_text(encoding="utf-8"))
+    records[1]["Offers"][1]["Customer"]["CountryId"] = "Slovakia"
+    source = tmp_path / "erp.json"
+    source.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    result = send(runner, minicrm, tmp_path / "s.db", source=source)
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (1, "Error: 1 problem found; nothing was sent")
+    assert "'Slovakia' has no MiniCRM id" in result.stderr and minicrm.received == []
+    usage = runner.invoke(cli, ["offer", "send", str(SEND)])
+    assert usage.exit_code == 2 and "Missing option '--state'" in usage.stderr
+    plain = send(runner, minicrm, tmp_path / "s.db", "--base-url", "http://crm.example.hu")
+    assert plain.exit_code == 2 and "is plain HTTP" in plain.stderr
+
+
+def test_requests_are_paced_per_minute_across_runs(tmp_path: Path) -> None:
+    import httpx
+
+    from xmlsync.offerapi import OfferConfig, read_offer_requests, send_offers
+    from xmlsync.push import Credentials
+    from xmlsync.state import State
+
+    stand_in = OfferAPI()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = {key: [value] for key, value in request.url.params.items()}
+        status, text, _, _ = stand_in(request.method, request.url.path, query, request.content)
+        return httpx.Response(status, content=text.encode())
+
+    now = [1000.0]
+    waits: list[float] = []
+    events: list[str] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    requests = read_offer_requests(FIXTURES / "offers.json")
+    config = OfferConfig(per_minute=4)
+    with State(tmp_path / "s.db") as state, httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        result = send_offers(requests[:2], Credentials("12345", KEY), state, config, client=client,
+                             clock=lambda: now[0], sleep=sleep, on_event=events.append)  # fmt: skip
+        assert [outcome.result for outcome in result.outcomes] == ["created", "created"]
+        now[0] += 30  # a second run, half a minute later: the four requests of the first still count
+        send_offers(requests[2:], Credentials("12345", KEY), state, config, client=client,
+                    clock=lambda: now[0], sleep=sleep, on_event=events.append)  # fmt: skip
+    assert (waits, events) == ([30.0], ["waiting 30 s for MiniCRM's limit of 4 requests a minute"])
+    assert sorted(stand_in.offers) == ["12", "13", "14"]

@@ -51,6 +51,14 @@ if TYPE_CHECKING:
     from xmlsync.builder import build_project, build_tree
     from xmlsync.diff import FeedDiff, diff_feeds
     from xmlsync.export import export_feed, iter_records
+    from xmlsync.offerapi import (
+        OfferConfig,
+        OfferOutcome,
+        OfferResult,
+        read_offer_requests,
+        send_offer_file,
+        send_offers,
+    )
     from xmlsync.pipeline import BuildResult, Change, Progress, Split, build_file, build_records, write_feed
     from xmlsync.profiles import Profile, load_profile
     from xmlsync.push import Credentials, PushConfig, PushError
@@ -79,6 +87,12 @@ _LAZY = {
     "write_feed": "pipeline",
     "Change": "pipeline",
     "InputSpec": "readers.inputs",
+    "OfferConfig": "offerapi",
+    "OfferOutcome": "offerapi",
+    "OfferResult": "offerapi",
+    "read_offer_requests": "offerapi",
+    "send_offer_file": "offerapi",
+    "send_offers": "offerapi",
     "Profile": "profiles",
     "load_profile": "profiles",
     "Credentials": "push",
@@ -128,6 +142,9 @@ __all__ = [
     "InputSpec",
     "Issue",
     "Offer",
+    "OfferConfig",
+    "OfferOutcome",
+    "OfferResult",
     "OptionsError",
     "Order",
     "OrderCustomer",
@@ -165,8 +182,11 @@ __all__ = [
     "parse",
     "project_from_dict",
     "push",
+    "read_offer_requests",
     "schema_path",
     "schema_text",
+    "send_offer_file",
+    "send_offers",
     "sync",
     "validate",
     "validate_file",

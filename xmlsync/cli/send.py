@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +17,7 @@ from xmlsync.cli.common import (
     _profile,
     _rules,
     _usage,
+    base_url_option,
     cli,
     input_argument,
     input_options,
@@ -30,9 +30,6 @@ from xmlsync.cli.common import (
 )
 from xmlsync.config import BuildConfig
 from xmlsync.errors import InputError, OptionsError, XmlSyncError
-
-if TYPE_CHECKING:
-    pass
 
 
 @cli.command()
@@ -389,3 +386,132 @@ def offer_status(
     except XmlSyncError as exc:
         raise _fail(exc, "the offer was not changed") from None
     click.echo(f"Offer {offer_id}: accepted by MiniCRM (StatusId {status!r})", err=True)
+
+
+@offer.command("send")
+@input_argument
+@click.option(
+    "--state",
+    "state_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="State file: the offers MiniCRM created (their Ids, digests of what was sent, their status), so that no"
+    " offer is created twice; shared with push and build --state.",
+)
+@input_options
+@sql_options
+@rule_options
+@schema_option
+@send_options
+@click.option(
+    "--per-minute",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Requests a minute (MiniCRM documents 60 for its REST API), counted across runs in the state file.",
+)
+@click.option("--dry-run", is_flag=True, help="Check, and print what would be sent; send nothing, change no state.")
+def offer_send(
+    input_path: str | None,
+    state_path: str,
+    profile_path: str | None,
+    input_format: str | None,
+    sql_url: str | None,
+    query: str | None,
+    table: str | None,
+    strict: bool | None,
+    vat_codes: Sequence[str],
+    schema_path: str | None,
+    base_url: str,
+    credentials_path: str | None,
+    timeout: float,
+    per_minute: int,
+    dry_run: bool,
+) -> None:
+    """Create each offer of the records in MiniCRM (POST /Api/Offer), once, and set its status.
+
+    The offers are read and checked as offer build reads them; any problem stops the run before anything
+    is sent. Each offer MiniCRM does not have yet is created, then moved to its Status with
+    POST /Api/Offer/ID/Project. An offer created before sends only a changed Status or card field; a change
+    MiniCRM cannot make by API (items, customer, currency) is a warning. A create whose answer was lost is
+    looked up in MiniCRM's offer list by the next run, never sent blindly again. Exits 0 when every offer
+    is in MiniCRM as the records say.
+
+    \b
+    Example:
+        xmlsync offer send fixtures/offers.json --state offers-state.db --dry-run
+        xmlsync offer send erp.csv --profile erp.toml --state offers-state.db --credentials minicrm.toml
+    """
+    from xmlsync.offerapi import OfferConfig, OfferOutcome, send_offer_file
+
+    spec = _input(input_path, input_format, sql_url, table, query)
+    profile = _profile(profile_path)
+    config = _rules(profile, BuildConfig(), schema_path, "nothing was sent", vat_codes=vat_codes, strict=strict)
+    credentials = _credentials(credentials_path)
+
+    def told(outcome: OfferOutcome) -> None:
+        if outcome.result in ("created", "updated", "resolved") or (dry_run and outcome.detail):
+            click.echo(f"{outcome.record}: {outcome.detail}")
+
+    offers = OfferConfig(base_url=base_url, timeout=timeout, per_minute=per_minute)
+    try:
+        result = send_offer_file(
+            spec, credentials, state_path, offers, config, profile, dry_run=dry_run,
+            on_event=lambda line: click.echo(line, err=True), on_outcome=told,
+        )  # fmt: skip
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    except XmlSyncError as exc:
+        raise _fail(exc, "nothing was sent") from None
+    for issue in result.issues:
+        click.echo(painted(str(issue)), err=True)
+    click.echo(result.summary() + (" (dry run: nothing was sent)" if dry_run else ""), err=True)
+    if not result.ok:
+        errors = sum(issue.severity == "error" for issue in result.issues)
+        raise click.ClickException(f"{errors} offer{'' if errors == 1 else 's'} not as the records say")
+
+
+@offer.command("resolve")
+@click.argument("project_id", metavar="PROJECT_ID")
+@click.argument("offer_id", metavar="OFFER_ID")
+@click.option("--state", "state_path", required=True, type=click.Path(dir_okay=False, exists=True), help="State file.")
+@click.option(
+    "--created-as", "minicrm_id", type=click.IntRange(min=1), metavar="ID", help="MiniCRM created it as offer ID."
+)
+@click.option("--not-created", is_flag=True, help="MiniCRM has no such offer: the next offer send creates it.")
+@click.option(
+    "--system-id", envvar="MINICRM_SYSTEM_ID", required=True, help="The MiniCRM system (default: MINICRM_SYSTEM_ID)."
+)
+@base_url_option
+def offer_resolve(
+    project_id: str, offer_id: str, state_path: str, minicrm_id: int | None, not_created: bool, system_id: str,
+    base_url: str,
+) -> None:  # fmt: skip
+    """Settle by hand an offer whose create got no answer: MiniCRM created it as offer ID, or not at all.
+
+    offer send says when it is needed: after a lost answer that MiniCRM's offer list could not settle.
+    Look the offer up in MiniCRM first; --not-created makes the next offer send create it (again).
+
+    \b
+    Example:
+        xmlsync offer resolve 10001 5001 --state offers-state.db --created-as 5123
+    """
+    from xmlsync.offerapi import resolve_offer
+    from xmlsync.push import check_base_url
+    from xmlsync.state import State, Target
+
+    if (minicrm_id is None) == (not not_created):
+        raise click.UsageError("give one of --created-as ID and --not-created")
+    try:
+        target = Target(system_id.strip(), check_base_url(base_url))
+    except OptionsError as exc:
+        raise _usage(exc) from None
+    try:
+        with State(state_path) as state:
+            created = str(minicrm_id) if minicrm_id is not None else None
+            before = resolve_offer(state, target, project_id, offer_id, created)
+    except XmlSyncError as exc:
+        raise _fail(exc, "the state was not changed") from None
+    was = f"MiniCRM offer {before.minicrm_id}" if before and before.minicrm_id else "unknown"
+    now = f"MiniCRM offer {minicrm_id}" if minicrm_id is not None else "not created (the next offer send creates it)"
+    click.echo(f"Project {project_id} > Offer {offer_id}: {was} -> {now}", err=True)
