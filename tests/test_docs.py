@@ -267,3 +267,12 @@ def test_the_readme_offer_script_runs(tmp_path, minicrm, api) -> None:  # type: 
         "Project 10002 > Offer 2024019 created 14",
         script.splitlines()[-1].removeprefix("# "),
     ]
+
+
+def test_the_readme_profile_example_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from xmlsync.profiles import load_profile
+
+    [example, *_] = re.findall(r"```toml\n(.*?)\n```", README, flags=re.S)
+    (tmp_path / "erp.toml").write_text(example, encoding="utf-8")
+    profile = load_profile(tmp_path / "erp.toml")
+    assert profile.policy.offer_api == (("Media", "PKI"), ("VATMode", "NormalVAT"))

@@ -448,3 +448,27 @@ def test_requests_are_paced_per_minute_across_runs(tmp_path: Path) -> None:
                     clock=lambda: now[0], sleep=sleep, on_event=events.append)  # fmt: skip
     assert (waits, events) == ([30.0], ["waiting 30 s for MiniCRM's limit of 4 requests a minute"])
     assert sorted(stand_in.offers) == ["12", "13", "14"]
+
+
+def test_a_profile_changes_the_constants_of_the_body(runner: CliRunner, tmp_path: Path) -> None:
+    profile = tmp_path / "erp.toml"
+    profile.write_text('[offer_api]\nMedia = "Paper"\nVATMode = "VATExempt"\n', encoding="utf-8")
+    result = runner.invoke(cli, ["offer", "build", str(FIXTURES / "offers.json"), "--profile", str(profile), "-o", "-"])
+    assert result.exit_code == 0, result.stderr
+    first = json.loads(result.stdout.splitlines()[0])
+    assert [first[key] for key in ("Type", "Media", "VATMode", "Accounting")] == [
+        "Offer",
+        "Paper",
+        "VATExempt",
+        "Normal",
+    ]
+    profile.write_text('[offer_api]\nMedia = ""\nmedia = "Paper"\n', encoding="utf-8")
+    bad = runner.invoke(cli, ["offer", "build", str(FIXTURES / "offers.json"), "--profile", str(profile), "-o", "-"])
+    assert (bad.exit_code, bad.stderr.splitlines()[:2]) == (
+        1,
+        [
+            f'{profile}: offer_api.media: unknown key; did you mean "Media"? [invalid-profile]',
+            f'{profile}: offer_api.Media: must not be empty; e.g. Media = "Paper", VATMode = "VATExempt"'
+            " [invalid-profile]",
+        ],
+    )

@@ -114,6 +114,8 @@ class BuildConfig:
         schema: What one MiniCRM system holds (``xmlsync minicrm schema``): with it every record, and every
             feed validated, is also checked against that system's statuses, users and card fields. Not part of
             the config's identity (two configs that differ only here compare equal).
+        offer_api: The constants of the Offer JSON API's body that differ from its defaults (``Type``,
+            ``Media``, ``VATMode``, ``Accounting``; a profile's ``[offer_api]``), as (name, value) pairs.
     """
 
     pretty: bool = True
@@ -125,3 +127,4 @@ class BuildConfig:
     vat_fractions: bool = False
     timezone: str = "Europe/Budapest"
     schema: SystemSchema | None = field(default=None, compare=False)
+    offer_api: tuple[tuple[str, str], ...] = ()

@@ -20,6 +20,8 @@ from xmlsync.tree.fields import BUSINESS, CUSTOMER, OFFER, PRODUCT, PROJECT
 from xmlsync.tree.kinds import Problem
 from xmlsync.walk import Walked, field_value
 
+# The body's constants; a profile's [offer_api] may change them (BuildConfig.offer_api). Values MiniCRM documents:
+# Type Offer; Media PKI (electronic) or Paper; VATMode NormalVAT or VATExempt; Accounting Normal.
 CONSTANTS = {"Type": "Offer", "Media": "PKI", "VATMode": "NormalVAT", "Accounting": "Normal"}
 # MiniCRM's country ids that are publicly known (its page's examples), by the names its plugin writes.
 COUNTRY_IDS = {"Hungary": "36", "Magyarország": "36", "Ungaria": "36", "Romania": "40", "România": "40",
@@ -52,12 +54,12 @@ class OfferRequest(NamedTuple):
         return cls(data["project"], data["offer"], data["status"], data["body"])
 
 
-def offer_bodies(walked: Walked) -> list[dict[str, Any]]:
+def offer_bodies(walked: Walked, config: BuildConfig | None = None) -> list[dict[str, Any]]:
     """Return the request body of each offer of a walked record, in record order."""
-    return [request.body for request in offer_requests(walked)]
+    return [request.body for request in offer_requests(walked, config)]
 
 
-def offer_requests(walked: Walked) -> list[OfferRequest]:
+def offer_requests(walked: Walked, config: BuildConfig | None = None) -> list[OfferRequest]:
     """Return each offer of a walked record as ``offer send`` sends it, in record order.
 
     Raises:
@@ -72,9 +74,10 @@ def offer_requests(walked: Walked) -> list[OfferRequest]:
     contact = field_value(walked, PROJECT, "ContactId")
     card = {"CustomerId": contact} if contact is not None else {"ReferenceId": walked[0]}
     business = field_value(walked, PROJECT, "Business")
+    constants = CONSTANTS | dict(config.offer_api) if config is not None else CONSTANTS
     requests = []
     for offer in offers:
-        body: dict[str, Any] = {**card, **CONSTANTS}
+        body: dict[str, Any] = {**card, **constants}
         body |= _given((tag, field_value(offer, OFFER, tag)) for tag in ("Number", "CurrencyCode", "Subject"))
         body |= _given([("PaymentMethod", field_value(offer, OFFER, "PaymentMethod"))])
         language = field_value(offer, OFFER, "Language")
@@ -116,9 +119,9 @@ def _item(product: Walked) -> dict[str, str]:
 
 def render_offer_json(walked: Walked, config: BuildConfig) -> bytes:
     """Return the request bodies of a walked record's offers, one JSON line each, values as JSON strings."""
-    return b"".join(json.dumps(body, ensure_ascii=False).encode() + b"\n" for body in offer_bodies(walked))
+    return b"".join(json.dumps(body, ensure_ascii=False).encode() + b"\n" for body in offer_bodies(walked, config))
 
 
 def render_offer_requests(walked: Walked, config: BuildConfig) -> bytes:
     """Return a walked record's offers as ``offer send`` sends them, one :class:`OfferRequest` JSON line each."""
-    return b"".join(request.line() for request in offer_requests(walked))
+    return b"".join(request.line() for request in offer_requests(walked, config))

@@ -29,6 +29,9 @@ A profile is a TOML file, one per ERP, kept under version control::
     [countries]                      # ISO codes -> MiniCRM country names
     fields = ["Customer.CountryId"]
     language = "hu"                  # en, hu or ro
+
+    [offer_api]                      # the Offer JSON API's constants (offer build, offer send)
+    Media = "Paper"                  # PKI (default) or Paper; also Type, VATMode (NormalVAT, VATExempt), Accounting
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ _SECTIONS = {
     "values": (),
     "countries": ("fields", "language"),
     "names": (),
+    "offer_api": ("Type", "Media", "VATMode", "Accounting"),
 }
 
 
@@ -102,6 +106,7 @@ class Policy:
     strict: bool | None = None
     on_invalid: str | None = None
     minicrm_schema: Path | None = None  # a file of ``xmlsync minicrm schema``, relative to the profile
+    offer_api: tuple[tuple[str, str], ...] = ()  # ``[offer_api]``: constants of the Offer JSON API's body
 
 
 def spec_of(name: str) -> FlatField | None:
@@ -185,6 +190,7 @@ class Profile:
             base = replace(base, schema=SystemSchema.load(schema_file))
         return replace(
             base,
+            offer_api=policy.offer_api or base.offer_api,
             vat_codes=frozenset(vat_codes) if vat_codes else (policy.vat_codes or base.vat_codes),
             statuses=frozenset(statuses) if statuses else (policy.statuses or base.statuses),
             strict=strict if strict is not None else (policy.strict if policy.strict is not None else base.strict),
@@ -391,12 +397,21 @@ def load_profile(path: str | Path) -> Profile:
         problem("policy.on_invalid", f'must be "fail" or "skip", not {on_invalid!r}')
         on_invalid = None
     schema_file = text(policy_table, "policy", "minicrm_schema", None)
+    offer_table = data.get("offer_api", {}) if isinstance(data.get("offer_api"), dict) else {}
+    offer_api = []
+    for key in _SECTIONS["offer_api"]:
+        given = text(offer_table, "offer_api", key, None)
+        if given is not None and not given.strip():
+            problem(f"offer_api.{key}", 'must not be empty; e.g. Media = "Paper", VATMode = "VATExempt"')
+        elif given is not None:
+            offer_api.append((key, given.strip()))
     policy = Policy(
         vat_codes=texts(policy_table, "vat_codes"),
         statuses=texts(policy_table, "statuses"),
         strict=flag(policy_table, "policy", "strict"),
         on_invalid=on_invalid,
         minicrm_schema=Path(path).parent / schema_file if schema_file else None,
+        offer_api=tuple(offer_api),
     )
     vat_fractions = bool(flag(locale, "locale", "vat_fractions"))
     timezone = text(locale, "locale", "timezone", None)
