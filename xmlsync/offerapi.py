@@ -38,7 +38,7 @@ from typing import Any, Literal
 from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import Issue, OptionsError
 from xmlsync.offers import OfferRequest
-from xmlsync.push import Answer, Credentials, RateLimit, check_base_url, exchange, open_client
+from xmlsync.push import Answer, Connection, Credentials, RateLimit, check_base_url
 from xmlsync.state import OfferKey, SentOffer, State, Target
 
 PER_MINUTE = 60  # MiniCRM's documented limit for its REST API (Integrations Manual); none is stated for /Api/Offer
@@ -151,7 +151,8 @@ def read_offer_requests(source: Any, config: BuildConfig | None = None, profile:
 
 
 class _Sender:
-    """One run's connection, pacing and retries; each call returns MiniCRM's :class:`Answer`."""
+    """One run's connection to the Offer API (:class:`~xmlsync.push.Connection`: pacing and retries as push's),
+    with the Offer API's rule of what may be sent again."""
 
     def __init__(
         self,
@@ -164,56 +165,33 @@ class _Sender:
         say: Callable[[str], None],
     ) -> None:
         self.base = check_base_url(config.base_url)
-        self.config = config
-        self._auth = (credentials.system_id, credentials.api_key)
-        self._limit = RateLimit(state, credentials.system_id, config.per_minute, clock, window=60.0, api="minicrm-rest")
-        self._client = client
-        self._http = client
-        self._sleep = sleep
-        self._say = say
+        self._limit = config.per_minute
+        limit = RateLimit(state, credentials.system_id, config.per_minute, clock, window=60.0, api="minicrm-rest")
+        self._connection = Connection(credentials, limit, config.timeout, config.retries, config.max_wait, client,
+                                      sleep, say)  # fmt: skip
 
     def close(self) -> None:
-        if self._client is None and self._http is not None:
-            self._http.close()
-            self._http = None
+        self._connection.close()
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, safe: bool = False,
              params: dict[str, str] | None = None) -> Answer:  # fmt: skip
-        """Send one request, retrying what cannot have been processed (and, with ``safe``, any 5xx or lost
-        answer: a request that may be sent twice)."""
+        """Send one request, retrying what cannot have been processed (429, 503, no connection made) and, with
+        ``safe`` (a request that may go twice: a status, a look-up), any 5xx and no answer."""
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         headers = {"Content-Type": "application/json", "Content-Length": str(len(data))} if data is not None else None
-        tries = 0
-        while True:
-            pause = self._limit.wait()
-            if pause > 0:
-                self._say(f"waiting {pause:,.0f} s for MiniCRM's limit of {self.config.per_minute} requests a minute")
-                self._sleep(pause)
-            tries += 1
-            self._limit.record()
-            if self._http is None:
-                self._http = open_client(self.config.timeout)
-            answer = exchange(
-                self._http, method, f"{self.base}{path}", auth=self._auth, timeout=self.config.timeout,
-                own=self._client is None, params=params, content=iter([data]) if data is not None else None,
-                headers=headers,
-            )  # fmt: skip
-            if answer.status is None and self._client is None:
-                self._http.close()
-                self._http = None  # a connection cut at the deadline is not used again
+
+        def retry(answer: Answer) -> bool:
             status = answer.status
-            again = (
-                (status in _RETRIED)
-                or (status is None and (safe or not answer.reached))
-                or (safe and status is not None and status >= 500)
-            )
-            if not again or tries > self.config.retries:
-                return answer
-            wait = min(
-                self.config.max_wait, answer.retry_after if answer.retry_after is not None else 2.0 ** (tries - 1)
-            )
-            self._say(f"{method} {path}: {answer.text} ({status or 'no status'}); trying again in {wait:g} s")
-            self._sleep(wait)
+            if status is None:
+                return safe or not answer.reached
+            return status in _RETRIED or (safe and status >= 500)
+
+        answer, _ = self._connection.send(
+            method, f"{self.base}{path}", label=f"{method} {path}", retry=retry, params=params, headers=headers,
+            waiting=lambda pause: f"waiting {pause:,.0f} s for MiniCRM's limit of {self._limit} requests a minute",
+            content=(lambda: iter([data])) if data is not None else None,
+        )  # fmt: skip
+        return answer
 
 
 def _refusal_text(answer: Answer) -> str:

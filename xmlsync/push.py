@@ -12,6 +12,7 @@ counted in a small state file shared by consecutive runs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -422,6 +423,82 @@ def exchange(
         pool.shutdown(wait=False)
 
 
+def _retried(answer: Answer) -> bool:
+    """Whether a feed is sent again: no answer, 429, or 5xx (a feed sent twice is imported twice, harmlessly)."""
+    return answer.status is None or answer.status == 429 or answer.status >= 500
+
+
+class Connection:
+    """One run's way to MiniCRM: its client (made on first use, unless the caller gives one), the pacing of
+    ``limit``, and the retries, with bounded exponential backoff (``Retry-After`` honoured), of what ``retry``
+    says may go again. Shared by ``push`` and ``offer send``."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        limit: RateLimit,
+        timeout: float,
+        retries: int,
+        max_wait: float,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        say: Event | None = None,
+    ) -> None:
+        self._auth = (credentials.system_id, credentials.api_key)
+        self._limit = limit
+        self._timeout = timeout
+        self._retries = retries
+        self._max_wait = max_wait
+        self._client = client
+        self._http = client
+        self._sleep = sleep
+        self._say = say or (lambda line: None)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        label: str,
+        waiting: Callable[[float], str],
+        retry: Callable[[Answer], bool],
+        content: Callable[[], Iterator[bytes]] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> tuple[Answer, int]:
+        """Send one request until MiniCRM accepts it, ``retry`` says no, or the tries are spent; return the last
+        answer and the tries. ``content`` makes the body afresh for each try; ``waiting`` words a pause for the
+        limit, ``label`` names the request in the line of a retry."""
+        tries = 0
+        while True:
+            pause = self._limit.wait()
+            if pause > 0:
+                self._say(waiting(pause))
+                self._sleep(pause)
+            tries += 1
+            self._limit.record()
+            if self._http is None:
+                self._http = open_client(self._timeout)
+            answer = exchange(
+                self._http, method, url, auth=self._auth, timeout=self._timeout, own=self._client is None,
+                params=params, content=content() if content is not None else None, headers=headers,
+            )  # fmt: skip
+            if answer.status is None and self._client is None:
+                self._http.close()
+                self._http = None  # a connection cut at the deadline is not used again
+            if answer.minicrm or not retry(answer) or tries > self._retries:
+                return answer, tries
+            wait = min(self._max_wait, answer.retry_after if answer.retry_after is not None else 2.0 ** (tries - 1))
+            self._say(f"{label}: {answer.text} ({answer.status or 'no status'}); trying again in {wait:g} s")
+            self._sleep(wait)
+
+    def close(self) -> None:
+        """Close the client this connection made (one the caller gave stays open)."""
+        if self._client is None and self._http is not None:
+            self._http.close()
+        self._http = None
+
+
 def push(
     requests: Sequence[Request],
     credentials: Credentials,
@@ -463,9 +540,8 @@ def push(
     target = Target(credentials.system_id, base_url)
     limit = RateLimit(state, credentials.system_id, config.limit, clock)
     base = f"{base_url}/Api/SyncFeed/{credentials.system_id}"
-    auth = (credentials.system_id, credentials.api_key)
+    connection = Connection(credentials, limit, config.timeout, config.retries, config.max_wait, client, sleep, say)
     delivered: list[Delivered] = []
-    http = client
     try:
         for position, request in enumerate(requests, start=1):
             sent = _Sent(request.target) if request.mode == "upload" else None
@@ -473,56 +549,37 @@ def push(
                 if sent is not None and request.sha256 is not None and sent.sha256 != request.sha256:
                     message = "changed since the build listed it in its part list; build again, then push"
                     raise PushError([Issue("part-changed", message, source=request.target)])
-                tries = 0
-                while True:
-                    pause = limit.wait()
-                    if pause > 0:
-                        left = len(requests) - position
-                        finish = pause + (left // config.limit) * _HOUR  # then at most `limit` go each hour
-                        after = f"{left:,} more after this one; the last goes out in about {_duration(finish)}"
-                        say(f"waiting {pause:,.0f} s for MiniCRM's limit of {config.limit} requests an hour ({after})")
-                        sleep(pause)
-                    tries += 1
-                    limit.record()
-                    if http is None:
-                        http = open_client(config.timeout)
-                    if sent is not None:
-                        length = {"Content-Type": "application/xml", "Content-Length": str(sent.size)}
-                        answer = exchange(
-                            http, "POST", f"{base}/Upload", auth=auth, timeout=config.timeout, own=client is None,
-                            content=sent.chunks(on_progress), headers=length,
-                        )  # fmt: skip
-                    else:
-                        answer = exchange(
-                            http, "GET", base, auth=auth, timeout=config.timeout, own=client is None,
-                            params={"Source": request.target},
-                        )  # fmt: skip
-                    if answer.status is None and client is None:
-                        http.close()
-                        http = None  # a connection cut at the deadline is not used again
-                    if answer.minicrm:
-                        if state is not None and sent is not None:
-                            sent.confirm(state, target)
-                        delivered.append(Delivered(request, tries, answer.text))
-                        if on_delivered is not None:
-                            on_delivered(delivered[-1])
-                        break
-                    if answer.status == 200:
-                        raise PushError([_not_minicrm(request, answer.text)])
-                    status = answer.status
-                    retryable = status is None or status == 429 or status >= 500
-                    if not retryable or tries > config.retries:
-                        raise PushError([_refusal(request, status, answer.text, tries)])
-                    retry = answer.retry_after
-                    wait = min(config.max_wait, retry if retry is not None else 2.0 ** (tries - 1))
-                    say(f"{request.target}: {answer.text} ({status or 'no status'}); trying again in {wait:g} s")
-                    sleep(wait)
+
+                def waiting(pause: float, position: int = position) -> str:
+                    left = len(requests) - position
+                    finish = pause + (left // config.limit) * _HOUR  # then at most `limit` go each hour
+                    after = f"{left:,} more after this one; the last goes out in about {_duration(finish)}"
+                    return f"waiting {pause:,.0f} s for MiniCRM's limit of {config.limit} requests an hour ({after})"
+
+                if sent is not None:
+                    answer, tries = connection.send(
+                        "POST", f"{base}/Upload", label=request.target, waiting=waiting, retry=_retried,
+                        content=functools.partial(sent.chunks, on_progress),
+                        headers={"Content-Type": "application/xml", "Content-Length": str(sent.size)},
+                    )  # fmt: skip
+                else:
+                    answer, tries = connection.send(
+                        "GET", base, label=request.target, waiting=waiting, retry=_retried,
+                        params={"Source": request.target},
+                    )  # fmt: skip
+                if not answer.minicrm:
+                    issue = _not_minicrm(request, answer.text) if answer.status == 200 else None
+                    raise PushError([issue or _refusal(request, answer.status, answer.text, tries)])
+                if state is not None and sent is not None:
+                    sent.confirm(state, target)
+                delivered.append(Delivered(request, tries, answer.text))
+                if on_delivered is not None:
+                    on_delivered(delivered[-1])
             finally:
                 if sent is not None:
                     sent.close()
     finally:
-        if client is None and http is not None:
-            http.close()
+        connection.close()
         if state is not None and own_state:
             state.close()
     return delivered
