@@ -404,11 +404,27 @@ def test_offer_send_refuses_bad_records_before_sending_anything(
 ) -> None:
     records = json.loads(SEND.read_text(encoding="utf-8"))
     records[1]["Offers"][1]["Customer"]["CountryId"] = "Slovakia"
+    card = {key: value for key, value in records[0].items() if key != "Offers"} | {"Id": 10003}
+    orders = json.loads(json.dumps(records[1])) | {"Id": 10004}
+    orders["Orders"] = [{**orders.pop("Offers")[0], "Performance": "2024-05-02"}]
+    for key in ("Prompt", "Issued", "Subject", "Language"):
+        orders["Orders"][0].pop(key, None)
     source = tmp_path / "erp.json"
-    source.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    source.write_text(json.dumps([*records, card, orders], ensure_ascii=False), encoding="utf-8")
     result = send(runner, minicrm, tmp_path / "s.db", source=source)
-    assert (result.exit_code, result.stderr.splitlines()[-1]) == (1, "Error: 1 problem found; nothing was sent")
-    assert "'Slovakia' has no MiniCRM id" in result.stderr and minicrm.received == []
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        1,
+        [
+            f"{source}:[1] (Project 10002): the customer's country 'Slovakia' has no MiniCRM id xmlsync knows (Hungary"
+            ' is 36, Romania 40); map it to its id under [values."Customer.CountryId"] in the profile, or send it'
+            " through XML Sync [unknown-country-id]",
+            f"{source}:[2] (Project 10003): holds no offer; the Offer JSON API creates offers [no-offers]",
+            f"{source}:[3] (Project 10004): holds Orders; the Offer JSON API creates offers: build an XML Sync feed"
+            " [orders-not-offers]",
+            "Error: 3 problems found; nothing was sent",
+        ],
+    )
+    assert (minicrm.received, (tmp_path / "s.db").exists()) == ([], False)  # nothing sent, nothing written
     usage = runner.invoke(cli, ["offer", "send", str(SEND)])
     assert usage.exit_code == 2 and "Missing option '--state'" in usage.stderr
     plain = send(runner, minicrm, tmp_path / "s.db", "--base-url", "http://crm.example.hu")
@@ -472,3 +488,36 @@ def test_a_profile_changes_the_constants_of_the_body(runner: CliRunner, tmp_path
             " [invalid-profile]",
         ],
     )
+
+
+def test_a_run_killed_while_minicrm_answers_a_create_is_settled_by_the_next(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import SYSTEM
+
+    state = tmp_path / "offers-state.db"
+    env = dict(os.environ, MINICRM_SYSTEM_ID=SYSTEM, MINICRM_API_KEY=KEY, MINICRM_BASE_URL=minicrm.url)
+    xmlsync = str(Path(sys.executable).parent / "xmlsync")
+    args = [xmlsync, "offer", "send", str(SEND), "--vat-code", "KBAUK", "--state", str(state)]
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    create = api.__call__
+
+    def kill_then_answer(method: str, path: str, query: dict[str, list[str]], body: bytes) -> Any:
+        answer = create(method, path, query, body)
+        if (method, path) == ("POST", "/Api/Offer"):
+            os.kill(process.pid, signal.SIGKILL)  # MiniCRM created the offer; its answer finds no one
+            process.wait(timeout=30)
+        return answer
+
+    minicrm.respond = kill_then_answer
+    process.communicate(timeout=60)
+    assert (process.returncode, sorted(api.offers)) == (-signal.SIGKILL, ["12"])
+    minicrm.respond = api
+    again = runner.invoke(cli, ["offer", "send", str(SEND), "--vat-code", "KBAUK", "--state", str(state)], env=env)
+    assert (again.exit_code, again.stderr) == (0, "3 offers: 1 resolved, 2 created\n")
+    assert sorted(api.offers) == ["12", "13", "14"]

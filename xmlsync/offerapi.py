@@ -455,6 +455,7 @@ def send_offer_file(
     """
     config = config or OfferConfig()
     check_base_url(config.base_url)
+    requests = read_offer_requests(source, build, profile)  # a refused input leaves no state file behind
     with contextlib.ExitStack() as stack:
         if isinstance(state, State):
             held = state
@@ -462,5 +463,4 @@ def send_offer_file(
             held = stack.enter_context(State(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "state"))
         else:
             held = stack.enter_context(State(state))
-        requests = read_offer_requests(source, build, profile)
         return send_offers(requests, credentials, held, config, **options)
