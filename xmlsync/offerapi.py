@@ -44,7 +44,11 @@ from xmlsync.state import OfferKey, SentOffer, State, Target
 PER_MINUTE = 60  # MiniCRM's documented limit for its REST API (Integrations Manual); none is stated for /Api/Offer
 _PAGE = 100  # offers per page of /Api/Offer/List
 _STOPS = (401, 403, 404)  # the credentials or the plan: every other request would be refused as well
-_RETRIED = (429, 503)  # not processed: sending again cannot make a second offer
+_RETRIED = (429, 503)
+_CARD = (
+    "CustomerId",
+    "ReferenceId",
+)  # how the create named the card: a ContactId given later changes no offer  # not processed: sending again cannot make a second offer
 
 
 @dataclass(frozen=True)
@@ -301,7 +305,11 @@ class _Run:
         if sent.unknown:
             return self.settle(key, sent, request)
         parts, _ = part_digests(request.body)
-        changed = sorted(name for name in parts.keys() | sent.parts.keys() if parts.get(name) != sent.parts.get(name))
+        changed = sorted(
+            name
+            for name in parts.keys() | sent.parts.keys()
+            if parts.get(name) != sent.parts.get(name) and name not in _CARD  # the offer stays on its card
+        )
         if changed:
             message = (
                 f"changed in {', '.join(changed)} since MiniCRM created it as offer {sent.minicrm_id}; MiniCRM cannot"
