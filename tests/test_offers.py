@@ -522,3 +522,43 @@ def test_a_run_killed_while_minicrm_answers_a_create_is_settled_by_the_next(
     again = runner.invoke(cli, ["offer", "send", str(SEND), "--vat-code", "KBAUK", "--state", str(state)], env=env)
     assert (again.exit_code, again.stderr) == (0, "3 offers: 1 resolved, 2 created\n")
     assert sorted(api.offers) == ["12", "13", "14"]
+
+
+def test_a_status_call_is_retried_on_a_gateway_error_and_not_on_minicrm_s_500(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    records = json.loads(SEND.read_text(encoding="utf-8"))[:1]
+    source = tmp_path / "erp.json"
+    source.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    state = tmp_path / "offers-state.db"
+    create = api.__call__
+    fails = [(502, "Bad Gateway"), (500, "Unknown enum value: Accepted")]
+
+    def status_fails(method: str, path: str, query: dict[str, list[str]], body: bytes) -> Any:
+        if path.endswith("/Project") and fails:
+            status, text = fails.pop(0)
+            return status, text, {}, 0.0
+        return create(method, path, query, body)
+
+    minicrm.respond = status_fails
+    result = send(runner, minicrm, state, source=source)
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (
+        1,
+        "",
+        [
+            "POST /Api/Offer/12/Project: Bad Gateway (502); trying again in 1 s",
+            "Project 10001 > Offer 2024017: created as MiniCRM offer 12; setting StatusId 'Accepted' failed: MiniCRM"
+            " answered 500: Unknown enum value: Accepted; the next run sends it again [offer-refused]",
+            "1 offer: 1 refused",
+            "Error: 1 offer not as the records say",
+        ],
+    )
+    assert [line.split(" ")[:2] for line in sent(minicrm)] == [
+        ["POST", "/Api/Offer"], ["POST", "/Api/Offer/12/Project"], ["POST", "/Api/Offer/12/Project"],
+    ]  # fmt: skip
+    again = send(runner, minicrm, state, source=source)  # created once; only the status goes again
+    assert (again.exit_code, again.stdout) == (0, "Project 10001 > Offer 2024017: set StatusId 'Accepted'\n")
+    assert sent(minicrm) == ['POST /Api/Offer/12/Project {"StatusId": "Accepted"}']

@@ -44,11 +44,8 @@ from xmlsync.state import OfferKey, SentOffer, State, Target
 PER_MINUTE = 60  # MiniCRM's documented limit for its REST API (Integrations Manual); none is stated for /Api/Offer
 _PAGE = 100  # offers per page of /Api/Offer/List
 _STOPS = (401, 403, 404)  # the credentials or the plan: every other request would be refused as well
-_RETRIED = (429, 503)
-_CARD = (
-    "CustomerId",
-    "ReferenceId",
-)  # how the create named the card: a ContactId given later changes no offer  # not processed: sending again cannot make a second offer
+_RETRIED = (429, 503)  # not processed: sending again cannot make a second offer
+_CARD = ("CustomerId", "ReferenceId")  # how a create named the card: a ContactId given later changes no offer
 
 
 @dataclass(frozen=True)
@@ -180,7 +177,7 @@ class _Sender:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, safe: bool = False,
              params: dict[str, str] | None = None) -> Answer:  # fmt: skip
         """Send one request, retrying what cannot have been processed (429, 503, no connection made) and, with
-        ``safe`` (a request that may go twice: a status, a look-up), any 5xx and no answer."""
+        ``safe`` (a request that may go twice: a status, a look-up), a gateway's 502 or 504 and no answer."""
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         headers = {"Content-Type": "application/json", "Content-Length": str(len(data))} if data is not None else None
 
@@ -188,7 +185,7 @@ class _Sender:
             status = answer.status
             if status is None:
                 return safe or not answer.reached
-            return status in _RETRIED or (safe and status >= 500)
+            return status in _RETRIED or (safe and status > 500)  # a 500 is MiniCRM's refusal of a value
 
         answer, _ = self._connection.send(
             method, f"{self.base}{path}", label=f"{method} {path}", retry=retry, params=params, headers=headers,
