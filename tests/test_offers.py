@@ -376,6 +376,14 @@ def test_a_200_that_is_not_minicrm_s_answer_leaves_the_create_unknown(
         0, "Project 10001 > Offer 2024017: would look for offer OF-2024/0017 in MiniCRM's offer list"
     )  # fmt: skip
     assert sent(minicrm) == [f"POST /Api/Offer {json.dumps(_first_body(), ensure_ascii=False)}"]
+    lying = {"Count": 1, "Results": {"x": {"Number": "OF-2024/0017", "Id": "twelve"}}}
+    api.fail = [(200, json.dumps(lying))]  # a list that names the offer without an Id settles nothing
+    again = send(runner, minicrm, state)
+    assert again.exit_code == 1 and (
+        " is unknown, and MiniCRM's offer list could not be read (an offer numbered OF-2024/0017 has no numeric"
+        " Id); look in MiniCRM for offer OF-2024/0017" in again.stderr.splitlines()[0]
+    )
+    assert sorted(api.offers) == ["12", "13"]  # the two others; the first is still unknown
 
 
 def _first_body() -> dict[str, Any]:

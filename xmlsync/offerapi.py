@@ -213,11 +213,15 @@ def _why(answer: Answer) -> str:
     return _refusal_text(answer)
 
 
-def _minicrm_id(answer: Answer) -> str | None:
-    """Return the offer ``Id`` of MiniCRM's answer to a create, or ``None`` if the answer is not that."""
-    value = (answer.data or {}).get("Id") if answer.minicrm else None
+def _numeric_id(value: Any) -> str | None:
+    """Return an offer Id MiniCRM gave (``"12"`` or ``12``) as text, or ``None`` if ``value`` is not one."""
     text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
     return text if text.isascii() and text.isdigit() else None
+
+
+def _minicrm_id(answer: Answer) -> str | None:
+    """Return the offer ``Id`` of MiniCRM's answer to a create, or ``None`` if the answer is not that."""
+    return _numeric_id((answer.data or {}).get("Id")) if answer.minicrm else None
 
 
 def send_offers(
@@ -417,7 +421,10 @@ class _Run:
                 if answer.minicrm or answer.status == 200:
                     return f"MiniCRM's offer list could not be read (not its answer: {answer.text[:120]})"
                 return f"MiniCRM's offer list could not be read ({_why(answer)})"
-            found += [str(entry.get("Id")) for entry in results.values() if str(entry.get("Number")) == sent.number]
+            ids = [_numeric_id(entry.get("Id")) for entry in results.values() if entry.get("Number") == sent.number]
+            if None in ids:
+                return f"MiniCRM's offer list could not be read (an offer numbered {sent.number} has no numeric Id)"
+            found += [i for i in ids if i is not None]
             if len(results) < _PAGE:
                 return found
         return f"MiniCRM lists more than {self.config.max_pages * _PAGE:,} offers updated since {since} UTC"
