@@ -30,16 +30,23 @@ import io
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from xmlsync.config import DEFAULT_BASE_URL, BuildConfig
 from xmlsync.errors import Issue, OptionsError
 from xmlsync.offers import OfferRequest
-from xmlsync.push import Answer, Connection, Credentials, RateLimit, check_base_url
+from xmlsync.push import Answer, Connection, Credentials, RateLimit, check_base_url, refused_credentials
 from xmlsync.state import OfferKey, SentOffer, State, Target
+
+if TYPE_CHECKING:
+    from xmlsync.profiles import Profile
+    from xmlsync.readers.inputs import InputSpec
+    from xmlsync.tree.records import Project
+
+    Source = str | Path | InputSpec | Iterable[Mapping[str, Any] | Project]  # what build_file reads
 
 PER_MINUTE = 60  # MiniCRM's documented limit for its REST API (Integrations Manual); none is stated for /Api/Offer
 _PAGE = 100  # offers per page of /Api/Offer/List
@@ -137,7 +144,9 @@ def part_digests(body: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     return parts, {name: one(value) for name, value in (body.get("Project") or {}).items()}
 
 
-def read_offer_requests(source: Any, config: BuildConfig | None = None, profile: Any = None) -> list[OfferRequest]:
+def read_offer_requests(
+    source: Source, config: BuildConfig | None = None, profile: Profile | None = None
+) -> list[OfferRequest]:
     """Return the offers of an input (a path, an :class:`~xmlsync.readers.inputs.InputSpec` or records), read and
     checked as ``offer build`` does, as ``offer send`` sends them.
 
@@ -197,10 +206,7 @@ class _Sender:
 
 def _refusal_text(answer: Answer) -> str:
     if answer.status in _STOPS:
-        return (
-            f"MiniCRM refused the request ({answer.status}: {answer.text or 'no text'}); check MINICRM_SYSTEM_ID and"
-            " MINICRM_API_KEY (or the credentials file), and that the plan has the REST API"
-        )
+        return refused_credentials(answer.status, answer.text, "the REST API")
     return f"MiniCRM answered {answer.status}: {answer.text or 'no text'}"
 
 
@@ -449,16 +455,23 @@ def resolve_offer(state: State, target: Target, project: str, offer: str, minicr
 
 
 def send_offer_file(
-    source: str | Path | Any,
+    source: Source,
     credentials: Credentials,
     state: str | Path | State,
     config: OfferConfig | None = None,
     build: BuildConfig | None = None,
-    profile: Any = None,
-    **options: Any,
+    profile: Profile | None = None,
+    *,
+    client: Any = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    on_event: Callable[[str], None] | None = None,
+    on_outcome: Callable[[OfferOutcome], None] | None = None,
+    dry_run: bool = False,
 ) -> OfferResult:
-    """Read the offers of an input as ``offer build`` does and send them (:func:`send_offers`), holding the state
-    file for the whole run; ``options`` go to :func:`send_offers`.
+    """Read the offers of an input as ``offer build`` does (``build`` and ``profile`` as there) and send them
+    (:func:`send_offers`, whose options the rest are), holding the state file for the whole run. A dry run
+    against a state file that does not exist yet plans against an empty one and writes none.
 
     Raises:
         InputError: An invalid record: every problem found; nothing was sent.
@@ -471,8 +484,9 @@ def send_offer_file(
     with contextlib.ExitStack() as stack:
         if isinstance(state, State):
             held = state
-        elif options.get("dry_run") and not Path(state).exists():  # a dry run writes no state file
+        elif dry_run and not Path(state).exists():
             held = stack.enter_context(State(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "state"))
         else:
             held = stack.enter_context(State(state))
-        return send_offers(requests, credentials, held, config, **options)
+        return send_offers(requests, credentials, held, config, client=client, clock=clock, sleep=sleep,
+                           on_event=on_event, on_outcome=on_outcome, dry_run=dry_run)  # fmt: skip

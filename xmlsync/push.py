@@ -593,13 +593,17 @@ def _not_minicrm(request: Request, answer: str) -> Issue:
     return Issue("not-minicrm", message, source=request.target)
 
 
+def refused_credentials(status: int, answer: str, plan: str) -> str:
+    """Return the line for a 401, 403 or 404 (MiniCRM's "Unauthorized"): what to check, the ``plan`` named."""
+    return (
+        f"MiniCRM refused the request ({status}: {answer or 'no text'}); check MINICRM_SYSTEM_ID and MINICRM_API_KEY"
+        f" (or the credentials file), and that the plan has {plan}"
+    )
+
+
 def _refusal(request: Request, status: int | None, answer: str, tries: int) -> Issue:
     if status in (401, 403, 404):
-        hint = (
-            "check MINICRM_SYSTEM_ID and MINICRM_API_KEY (or the credentials file), and that the plan has the"
-            " REST API + XML sync add-on"
-        )
-        message = f"MiniCRM refused the request ({status}: {answer or 'no text'}); {hint}"
+        message = refused_credentials(status, answer, "the REST API + XML sync add-on")
     elif status is None:
         message = f"{answer}; gave up after {tries} tries"
     elif status == 429 or status >= 500:
