@@ -304,11 +304,12 @@ def cli(ctx: click.Context, color: str, verbose: bool) -> None:
 
 @cli.group()
 def offer() -> None:
-    """Offers through MiniCRM's Offer JSON API (the offer document, numbered, with its PDF).
+    """Offers through MiniCRM's Offer JSON API (the offer document, numbered, with its PDF), each created once.
 
     \b
     Example:
         xmlsync offer build fixtures/offers.json -o requests.jsonl
+        xmlsync offer send fixtures/offers.json --state offers-state.db --dry-run
         xmlsync offer get 5123
         xmlsync offer status 5123 "Elfogadva"
     """
