@@ -197,7 +197,8 @@ def test_offer_send_creates_each_offer_once_then_sets_its_status(
     again = send(runner, minicrm, state)
     assert (again.exit_code, again.stdout, again.stderr) == (0, "", "3 offers: 3 unchanged\n")
     assert sent(minicrm) == []  # nothing sent twice
-    assert KEY.encode() not in state.read_bytes() and b"Tukorfurogep" not in state.read_bytes()
+    assert KEY.encode() not in state.read_bytes() and "Tükörfúrógép".encode() not in state.read_bytes()
+    assert KEY not in result.output + again.output
 
 
 def test_a_changed_status_sends_one_call_and_a_changed_item_nothing(
@@ -570,3 +571,63 @@ def test_a_status_call_is_retried_on_a_gateway_error_and_not_on_minicrm_s_500(
     again = send(runner, minicrm, state, source=source)  # created once; only the status goes again
     assert (again.exit_code, again.stdout) == (0, "Project 10001 > Offer 2024017: set StatusId 'Accepted'\n")
     assert sent(minicrm) == ['POST /Api/Offer/12/Project {"StatusId": "Accepted"}']
+
+
+def test_a_full_disk_or_a_sigterm_mid_run_says_what_it_leaves(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from xmlsync.errors import Issue
+    from xmlsync.state import State, StateError
+
+    state = tmp_path / "offers-state.db"
+    answered = State.offer_answered
+
+    def disk_full_at_the_second(self: State, *args: Any) -> None:
+        if len(api.offers) == 2:
+            raise StateError([Issue("state-unwritable", "cannot be written: the disk is full", str(self.path))])
+        answered(self, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(State, "offer_answered", disk_full_at_the_second)
+        full = send(runner, minicrm, state)
+    left = (
+        "what MiniCRM accepted before is recorded in the state file, and an offer whose create was under way is"
+        " looked up by the next run"
+    )
+    assert (full.exit_code, full.stderr.splitlines()) == (
+        1,
+        [
+            f"{state}: cannot be written: the disk is full [state-unwritable]",
+            f"Error: 1 problem found; the run stopped; {left}",
+        ],
+    )
+    again = send(runner, minicrm, state)
+    assert (again.exit_code, again.stderr) == (0, "3 offers: 1 unchanged, 1 resolved, 1 created\n")
+    assert sorted(api.offers) == ["12", "13", "14"]
+
+    other = tmp_path / "other.db"
+    env = dict(os.environ, MINICRM_BASE_URL=minicrm.url)
+    args = [str(Path(sys.executable).parent / "xmlsync"), "offer", "send", str(SEND), "--vat-code", "KBAUK"]
+    fresh = OfferAPI()  # another MiniCRM system, by its own state file
+
+    def terminate_at_the_second(method: str, path: str, query: dict[str, list[str]], body: bytes) -> Any:
+        if (method, path) == ("POST", "/Api/Offer") and len(fresh.offers) == 1:
+            os.kill(process.pid, signal.SIGTERM)  # while the second create is under way
+        return fresh(method, path, query, body)
+
+    minicrm.respond = terminate_at_the_second
+    process = subprocess.Popen([*args, "--state", str(other)], env=env, stderr=subprocess.PIPE, text=True)
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr.splitlines()[-1]) == (128 + signal.SIGTERM, f"Error: stopped by SIGTERM; {left}")
+    minicrm.respond = fresh
+    last = send(runner, minicrm, other)
+    assert (last.exit_code, last.stderr, sorted(fresh.offers)) == (
+        0,
+        "3 offers: 1 unchanged, 1 resolved, 1 created\n",
+        ["12", "13", "14"],
+    )  # the first as it was, the second found in the list, the third created: none twice

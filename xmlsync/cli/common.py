@@ -262,6 +262,14 @@ def _stop(signum: int, frame: object) -> None:
     raise Stopped(signum)
 
 
+_ON_STOP: list[str] = []  # what a stop by a signal leaves behind, as the running command says it
+
+
+def on_stop(what: str) -> None:
+    """Say what a stop by SIGTERM or SIGHUP leaves behind from here on (by default: nothing written or changed)."""
+    _ON_STOP[:] = [what]
+
+
 class Cli(click.Group):
     """The command group; SIGTERM and SIGHUP stop a command as Ctrl-C does, then exit with 128 + the signal."""
 
@@ -269,11 +277,12 @@ class Cli(click.Group):
         if threading.current_thread() is not threading.main_thread():
             return super().main(*args, **kwargs)
         previous = {signum: signal.signal(signum, _stop) for signum in _STOP_SIGNALS}
+        _ON_STOP[:] = ["no output was written or changed"]
         try:
             return super().main(*args, **kwargs)
         except Stopped as stopped:
             name = signal.Signals(stopped.signum).name
-            click.echo(f"Error: stopped by {name}; no output was written or changed", err=True)
+            click.echo(f"Error: stopped by {name}; {_ON_STOP[0]}", err=True)
             sys.exit(128 + stopped.signum)
         finally:
             for signum, handler in previous.items():

@@ -22,6 +22,7 @@ from xmlsync.cli.common import (
     input_argument,
     input_options,
     offer,
+    on_stop,
     painted,
     rule_options,
     schema_option,
@@ -443,6 +444,7 @@ def offer_send(
         xmlsync offer send erp.csv --profile erp.toml --state offers-state.db --credentials minicrm.toml
     """
     from xmlsync.offerapi import OfferConfig, OfferOutcome, send_offer_file
+    from xmlsync.state import StateError
 
     spec = _input(input_path, input_format, sql_url, table, query)
     profile = _profile(profile_path)
@@ -454,6 +456,12 @@ def offer_send(
             click.echo(f"{outcome.record}: {outcome.detail}")
 
     offers = OfferConfig(base_url=base_url, timeout=timeout, per_minute=per_minute)
+    stopped = (
+        "what MiniCRM accepted before is recorded in the state file, and an offer whose create was under way is"
+        " looked up by the next run"
+    )
+    if not dry_run:
+        on_stop(stopped)
     try:
         result = send_offer_file(
             spec, credentials, state_path, offers, config, profile, dry_run=dry_run,
@@ -461,6 +469,8 @@ def offer_send(
         )  # fmt: skip
     except OptionsError as exc:
         raise _usage(exc) from None
+    except StateError as exc:  # it may fail after some offers went
+        raise _fail(exc, f"the run stopped; {stopped}") from None
     except XmlSyncError as exc:
         raise _fail(exc, "nothing was sent") from None
     for issue in result.issues:
