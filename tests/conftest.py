@@ -196,14 +196,14 @@ class OfferAPI:
     def __init__(self) -> None:
         self.offers: dict[str, dict[str, Any]] = {}
         self.lose = 0
-        self.fail: list[tuple[int, str]] = []
+        self.fail: list[Any] = []  # (status, text) or (status, text, headers)
 
     def __call__(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Any:
         if not path.startswith("/Api/Offer"):
             return None
         if self.fail:
-            status, text = self.fail.pop(0)
-            return status, text, {}, 0.0
+            status, text, *headers = self.fail.pop(0)
+            return status, text, (headers or [{}])[0], 0.0
         if (method, path) == ("POST", "/Api/Offer"):
             data = json.loads(body)
             offer_id = str(12 + len(self.offers))

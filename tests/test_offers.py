@@ -631,3 +631,41 @@ def test_a_full_disk_or_a_sigterm_mid_run_says_what_it_leaves(
         "3 offers: 1 unchanged, 1 resolved, 1 created\n",
         ["12", "13", "14"],
     )  # the first as it was, the second found in the list, the third created: none twice
+
+
+def test_what_minicrm_cannot_have_acted_on_is_sent_again_and_a_bare_503_is_not(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from xmlsync.state import State, Target
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    state = tmp_path / "offers-state.db"
+    api.fail = [(503, "Service Unavailable", {"Retry-After": "7"}), (503, "Service Unavailable")]
+    result = send(runner, minicrm, state)
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (
+        1,
+        "",
+        [
+            "POST /Api/Offer: Service Unavailable (503); trying again in 7 s",
+            "Project 10001 > Offer 2024017: the create of offer OF-2024/0017 was sent and MiniCRM answered 503: Service"
+            " Unavailable: whether MiniCRM created it is unknown, so it is not sent again; the next run looks for it"
+            " in MiniCRM's offer list. The offers after it were not sent [offer-unknown]",
+            "1 offer: 1 unknown; stopped early",
+            "Error: 1 offer not as the records say",
+        ],
+    )
+    closed = tmp_path / "closed.db"
+    nobody = send(runner, minicrm, closed, "--base-url", "http://127.0.0.1:9")  # no server: nothing can have left
+    lines = nobody.stderr.splitlines()
+    assert nobody.exit_code == 1 and len(lines) == 6, lines
+    assert lines[0].startswith("POST /Api/Offer: the request failed: ") and lines[0].endswith(" trying again in 1 s")
+    assert lines[3].startswith("Project 10001 > Offer 2024017: the request failed: ")
+    assert lines[3].endswith("; the offer was not created [offer-refused]") and lines[4:] == [
+        "1 offer: 1 refused; stopped early",
+        "Error: 1 offer not as the records say",
+    ]
+    with State(closed) as held:  # nothing is left unknown: the next run creates it
+        assert held.unknown_offers(Target("12345", "http://127.0.0.1:9").key) == []
+        assert held.offer(Target("12345", "http://127.0.0.1:9").key, ("10001", "2024017")) is None

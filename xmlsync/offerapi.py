@@ -10,16 +10,17 @@ digests of what was sent, so that
   and a change MiniCRM cannot make by API (items, customer, currency, dates, number...) is reported, with
   nothing sent for that offer;
 * a create is recorded as *unknown* before it goes, and only an answer of MiniCRM settles it. One whose answer
-  never came (no answer in time, a connection cut after sending, a gateway's 502 or 504, a 200 that is not
+  never came (no answer in time, a connection cut after sending, a gateway's 502, 503 or 504, a 200 that is not
   MiniCRM's, a crash) is never sent blindly again: the next run looks for it in ``GET /Api/Offer/List``
   (offers updated since a day before it went) by its ``Number``; one match settles it, else the run says how to
   settle it by hand (:func:`resolve_offer`).
 
 An answer in MiniCRM's words that refuses the create (400 unknown or missing parameter, 405, 500 an enum value
 it does not know; its manual lists these) means nothing was created: it is shown with the offer it belongs to
-and the offer is created by the next run. 401, 403 and 404 (MiniCRM's "Unauthorized") stop the run. 429 and 503
-are retried (``Retry-After`` honoured), as is a request that never reached MiniCRM (no connection). Requests
-are paced to 60 a minute (the REST API's documented limit), counted in the state file across runs.
+and the offer is created by the next run. 401, 403 and 404 (MiniCRM's "Unauthorized") stop the run. 429, a 503
+with a ``Retry-After`` and a request that never left (no connection) are retried, as MiniCRM cannot have acted on
+them; a bare 503 may be a gateway's that gave up waiting, and counts as a lost answer. Requests are paced to 60 a
+minute (the REST API's documented limit), counted in the state file across runs.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 PER_MINUTE = 60  # MiniCRM's documented limit for its REST API (Integrations Manual); none is stated for /Api/Offer
 _PAGE = 100  # offers per page of /Api/Offer/List
 _STOPS = (401, 403, 404)  # the credentials or the plan: every other request would be refused as well
-_RETRIED = (429, 503)  # not processed: sending again cannot make a second offer
 _CARD = ("CustomerId", "ReferenceId")  # how a create named the card: a ContactId given later changes no offer
 
 
@@ -185,16 +185,15 @@ class _Sender:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, safe: bool = False,
              params: dict[str, str] | None = None) -> Answer:  # fmt: skip
-        """Send one request, retrying what cannot have been processed (429, 503, no connection made) and, with
-        ``safe`` (a request that may go twice: a status, a look-up), a gateway's 502 or 504 and no answer."""
+        """Send one request, retrying what MiniCRM cannot have acted on (:func:`_not_processed`) and, with ``safe``
+        (a request that may go twice: a status, a look-up), a gateway's 502, 503 or 504 and no answer."""
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         headers = {"Content-Type": "application/json", "Content-Length": str(len(data))} if data is not None else None
 
         def retry(answer: Answer) -> bool:
             status = answer.status
-            if status is None:
-                return safe or not answer.reached
-            return status in _RETRIED or (safe and status > 500)  # a 500 is MiniCRM's refusal of a value
+            gateway = status is None or status > 500  # a 500 is MiniCRM's refusal of a value
+            return _not_processed(answer) or (safe and gateway)
 
         answer, _ = self._connection.send(
             method, f"{self.base}{path}", label=f"{method} {path}", retry=retry, params=params, headers=headers,
@@ -208,6 +207,14 @@ def _refusal_text(answer: Answer) -> str:
     if answer.status in _STOPS:
         return refused_credentials(answer.status, answer.text, "the REST API")
     return f"MiniCRM answered {answer.status}: {answer.text or 'no text'}"
+
+
+def _not_processed(answer: Answer) -> bool:
+    """Whether MiniCRM cannot have acted on a request: it never left (no connection was made), or MiniCRM said
+    to come back later (429, or 503 with a ``Retry-After``: a bare 503 may be a gateway's that gave up waiting)."""
+    if answer.status is None:
+        return not answer.reached
+    return answer.status == 429 or (answer.status == 503 and answer.retry_after is not None)
 
 
 def _why(answer: Answer) -> str:
@@ -343,11 +350,11 @@ class _Run:
             self.state.offer_answered(self.target, key, created)
             return self.update(request, created, "created")
         status = answer.status
-        if status is not None and status != 200 and status <= 500 and status not in _RETRIED:
+        if (status is not None and status != 200 and status <= 500) or _not_processed(answer):
             self.state.offer_answered(self.target, key, None)  # MiniCRM's refusal: nothing was created
-            message = f"{_refusal_text(answer)}; the offer was not created"
+            message = f"{_why(answer)}; the offer was not created"
             self._issue(key, "offer-refused", message)
-            self.stopped = status in _STOPS
+            self.stopped = status in _STOPS or _not_processed(answer)  # the rest would fare no better now
             return OfferOutcome(*key, "refused", None, message)
         self.stopped = True
         message = (
