@@ -276,3 +276,29 @@ def test_the_readme_profile_example_loads(tmp_path) -> None:  # type: ignore[no-
     (tmp_path / "erp.toml").write_text(example, encoding="utf-8")
     profile = load_profile(tmp_path / "erp.toml")
     assert profile.policy.offer_api == (("Media", "PKI"), ("VATMode", "NormalVAT"))
+
+
+def test_the_readme_offer_resolve_command_runs_as_written(tmp_path, minicrm, api) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import KEY, SYSTEM
+
+    [command] = [line for line in README.splitlines() if line.startswith("xmlsync offer resolve ")]
+    (tmp_path / "fixtures").mkdir()
+    shutil.copy(ROOT / "fixtures" / "offers.json", tmp_path / "fixtures" / "offers.json")
+    env = dict(os.environ, MINICRM_SYSTEM_ID=SYSTEM, MINICRM_API_KEY=KEY, MINICRM_BASE_URL=minicrm.url)
+    xmlsync = str(Path(sys.executable).parent / "xmlsync")
+    api.fail = [(504, "Gateway Time-out")]  # the first create's answer is lost: the README's case
+    lost = [xmlsync, "offer", "send", "fixtures/offers.json", "--state", "offers-state.db"]
+    assert subprocess.run(lost, cwd=tmp_path, env=env, capture_output=True, timeout=60).returncode == 1
+    run = subprocess.run([xmlsync, *shlex.split(command)[1:]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (run.returncode, run.stdout, run.stderr) == (
+        0,
+        "",
+        "Project 10001 > Offer 2024017: unknown -> MiniCRM offer 5123\n",
+    )
