@@ -197,6 +197,14 @@ def test_offer_send_creates_each_offer_once_then_sets_its_status(
     again = send(runner, minicrm, state)
     assert (again.exit_code, again.stdout, again.stderr) == (0, "", "3 offers: 3 unchanged\n")
     assert sent(minicrm) == []  # nothing sent twice
+    args = ["offer", "send", str(SEND), "--vat-code", "KBAUK", "--state", str(state), "--base-url", minicrm.url]
+    listed = runner.invoke(cli, ["-v", *args])
+    assert (listed.exit_code, listed.stdout) == (
+        0,
+        "Project 10001 > Offer 2024017: unchanged, MiniCRM offer 12\n"
+        "Project 10002 > Offer 2024018: unchanged, MiniCRM offer 13\n"
+        "Project 10002 > Offer 2024019: unchanged, MiniCRM offer 14\n",
+    )
     assert KEY.encode() not in state.read_bytes() and "Tükörfúrógép".encode() not in state.read_bytes()
     assert KEY not in result.output + again.output
 

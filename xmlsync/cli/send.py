@@ -17,6 +17,7 @@ from xmlsync.cli.common import (
     _profile,
     _rules,
     _usage,
+    _verbose,
     base_url_option,
     cli,
     input_argument,
@@ -451,9 +452,13 @@ def offer_send(
     config = _rules(profile, BuildConfig(), schema_path, "nothing was sent", vat_codes=vat_codes, strict=strict)
     credentials = _credentials(credentials_path)
 
+    every = _verbose()
+
     def told(outcome: OfferOutcome) -> None:
         if outcome.result in ("created", "updated", "resolved") or (dry_run and outcome.detail):
             click.echo(f"{outcome.record}: {outcome.detail}")
+        elif every and outcome.result == "unchanged":
+            click.echo(f"{outcome.record}: unchanged, MiniCRM offer {outcome.minicrm_id}")
 
     offers = OfferConfig(base_url=base_url, timeout=timeout, per_minute=per_minute)
     stopped = (
