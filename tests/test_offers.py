@@ -177,6 +177,8 @@ def test_offer_send_creates_each_offer_once_then_sets_its_status(
         ["POST", "/Api/Offer"], ["POST", "/Api/Offer/12/Project"], ["POST", "/Api/Offer"],
         ["POST", "/Api/Offer/13/Project"], ["POST", "/Api/Offer"], ["POST", "/Api/Offer/14/Project"],
     ]  # fmt: skip
+    reviewed = runner.invoke(cli, ["offer", "build", str(SEND), "--vat-code", "KBAUK", "-o", "-"]).stdout
+    assert [line.split(" ", 2)[2] for line in requests[::2]] == reviewed.splitlines()  # sent as reviewed, byte for byte
     first = json.loads(requests[0].split(" ", 2)[2])
     assert (first["CustomerId"], "ReferenceId" in first, first["Language"]) == ("4711", False, "HU")
     item = first["Items"][1]  # a newline, Ø and a dash as written; KBAUK as it is; decimals as the feed writes
