@@ -225,7 +225,8 @@ def test_a_damaged_state_file_is_one_line_and_left_as_it_was(
     assert (result.exit_code, result.stderr) == (
         1,
         f"{state}: is damaged (database disk image is malformed); move it away and run again: the next build then"
-        " writes every project once (a resend; no change is lost) [state-damaged]\n"
+        " writes every project once (a resend; no change is lost); if offer send used it, restore it from a backup"
+        " instead, as the offers it recorded would be created again [state-damaged]\n"
         f"Error: 1 problem found; {out} was not written\n",
     )
     assert state.read_bytes() == bytes(data)

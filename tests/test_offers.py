@@ -679,3 +679,22 @@ def test_what_minicrm_cannot_have_acted_on_is_sent_again_and_a_bare_503_is_not(
     with State(closed) as held:  # nothing is left unknown: the next run creates it
         assert held.unknown_offers(Target("12345", "http://127.0.0.1:9").key) == []
         assert held.offer(Target("12345", "http://127.0.0.1:9").key, ("10001", "2024017")) is None
+
+
+def test_a_damaged_offer_row_in_the_state_file_is_one_line(
+    runner: CliRunner, minicrm: MiniCRM, api: OfferAPI, env: None, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    state = tmp_path / "offers-state.db"
+    assert send(runner, minicrm, state).exit_code == 0
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE offers SET parts = '[1, 2' WHERE offer = '2024017'")
+    result = send(runner, minicrm, state)
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        1,
+        f"{state}: holds a damaged record of offer 2024017 of Project 10001 (Expecting ',' delimiter: line 1 column 6"
+        " (char 5)); restore the file from a backup: moved away, the offers it recorded would be created again"
+        " [state-damaged]",
+    )
+    assert "Traceback" not in result.output and sorted(api.offers) == ["12", "13", "14"]

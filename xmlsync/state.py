@@ -109,7 +109,8 @@ def _reason(exc: BaseException) -> tuple[str, str]:
     return (
         "state-damaged",
         f"is damaged ({detail}); move it away and run again: the next build then writes every project once"
-        " (a resend; no change is lost)",
+        " (a resend; no change is lost); if offer send used it, restore it from a backup instead, as the offers"
+        " it recorded would be created again",
     )
 
 
@@ -322,15 +323,25 @@ class State:
 
     def offer(self, target: str, key: OfferKey) -> SentOffer | None:
         """Return what ``target`` was sent of an offer (by its Project Id and Offer Id), or ``None``."""
-        with self._guard():
+        with self._guard():  # a row that is not what this module wrote is a damaged state file, one line
             row = self._sql.execute(
                 "SELECT minicrm, unknown, parts, status, fields, number, sent FROM offers"
                 " WHERE target = ? AND project = ? AND offer = ?",
                 (target, *key),
             ).fetchone()
-        if row is None:
-            return None
-        return SentOffer(row[0], bool(row[1]), json.loads(row[2]), row[3], json.loads(row[4]), row[5], float(row[6]))
+            if row is None:
+                return None
+            try:
+                parts, fields = json.loads(row[2]), json.loads(row[4])
+                if not isinstance(parts, dict) or not isinstance(fields, dict):
+                    raise ValueError("not a JSON object")
+                return SentOffer(row[0], bool(row[1]), parts, row[3], fields, row[5], float(row[6]))
+            except (ValueError, TypeError) as exc:
+                message = (
+                    f"holds a damaged record of offer {key[1]} of Project {key[0]} ({exc}); restore the file from a"
+                    " backup: moved away, the offers it recorded would be created again"
+                )
+                raise self._fail("state-damaged", message) from None
 
     def offer_sending(self, target: str, key: OfferKey, sent: SentOffer) -> None:
         """Record, before it goes, that the create of an offer is being sent: if no answer is recorded after it
