@@ -168,13 +168,14 @@ class _Sender:
         self,
         credentials: Credentials,
         config: OfferConfig,
+        base: str,
         state: State,
         client: Any,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         say: Callable[[str], None],
     ) -> None:
-        self.base = check_base_url(config.base_url)
+        self.base = base  # checked by send_offers
         self._limit = config.per_minute
         limit = RateLimit(state, credentials.system_id, config.per_minute, clock, window=60.0, api="minicrm-rest")
         self._connection = Connection(credentials, limit, config.timeout, config.retries, config.max_wait, client,
@@ -262,8 +263,8 @@ def send_offers(
         StateError: The state file cannot be written (nothing more is sent).
     """
     config = config or OfferConfig()
-    target = Target(credentials.system_id, check_base_url(config.base_url)).key
-    run = _Run(credentials, state, config, target, client, clock, sleep, on_event or (lambda line: None), dry_run)
+    base = check_base_url(config.base_url)
+    run = _Run(credentials, state, config, base, client, clock, sleep, on_event or (lambda line: None), dry_run)
     try:
         for request in requests:
             if run.stopped:
@@ -274,7 +275,7 @@ def send_offers(
                 on_outcome(outcome)
         if not run.stopped:
             wanted = {(request.project, request.offer) for request in requests}
-            for key, sent in state.unknown_offers(target):
+            for key, sent in state.unknown_offers(run.target):
                 if key not in wanted and not run.stopped:  # a lost create whose record is not in this input
                     outcome = run.settle(key, sent, None)
                     run.outcomes.append(outcome)
@@ -291,17 +292,17 @@ class _Run:
         credentials: Credentials,
         state: State,
         config: OfferConfig,
-        target: str,
+        base: str,
         client: Any,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         say: Callable[[str], None],
         dry_run: bool,
     ) -> None:
-        self.sender = _Sender(credentials, config, state, client, clock, sleep, say)
+        self.sender = _Sender(credentials, config, base, state, client, clock, sleep, say)
         self.state = state
         self.config = config
-        self.target = target
+        self.target = Target(credentials.system_id, base).key
         self.clock = clock
         self.dry_run = dry_run
         self.outcomes: list[OfferOutcome] = []
@@ -314,11 +315,11 @@ class _Run:
     def one(self, request: OfferRequest) -> OfferOutcome:
         key = (request.project, request.offer)
         sent = self.state.offer(self.target, key)
-        if sent is None:
-            return self.create(request)
-        if sent.unknown:
+        if sent is not None and sent.unknown:
             return self.settle(key, sent, request)
-        parts, _ = part_digests(request.body)
+        parts, fields = part_digests(request.body)  # once per offer, for the create, the comparison and /Project
+        if sent is None:
+            return self.create(request, parts, fields)
         changed = sorted(
             name
             for name in parts.keys() | sent.parts.keys()
@@ -332,15 +333,14 @@ class _Run:
             )
             self._issue(key, "offer-changed", message, "warning")
             return OfferOutcome(*key, "changed", sent.minicrm_id, message)
-        return self.update(request, sent, "unchanged")
+        return self.update(request, sent, "unchanged", fields)
 
-    def create(self, request: OfferRequest) -> OfferOutcome:
+    def create(self, request: OfferRequest, parts: dict[str, str], fields: dict[str, str]) -> OfferOutcome:
         key = (request.project, request.offer)
         number = request.body.get("Number")
         if self.dry_run:
             then = f", then its status {request.status!r}" if request.status is not None else ""
             return OfferOutcome(*key, "created", None, f"would create offer {number or ''} (POST /Api/Offer){then}")
-        parts, fields = part_digests(request.body)
         sending = SentOffer(None, True, parts, None, fields, number, self.clock())
         self.state.offer_sending(self.target, key, sending)  # before it goes: a crash leaves it unknown, not lost
         answer = self.sender.call("POST", "/Api/Offer", request.body)
@@ -348,7 +348,7 @@ class _Run:
         if minicrm_id is not None:
             created = replace(sending, minicrm_id=minicrm_id, unknown=False)
             self.state.offer_answered(self.target, key, created)
-            return self.update(request, created, "created")
+            return self.update(request, created, "created", fields)
         status = answer.status
         if (status is not None and status != 200 and status <= 500) or _not_processed(answer):
             self.state.offer_answered(self.target, key, None)  # MiniCRM's refusal: nothing was created
@@ -364,11 +364,10 @@ class _Run:
         self._issue(key, "offer-unknown", message)
         return OfferOutcome(*key, "unknown", None, message)
 
-    def update(self, request: OfferRequest, sent: SentOffer, result: Result) -> OfferOutcome:
-        """Send what changed on the offer's card since MiniCRM accepted it (its status, its fields); ``result`` is
-        ``created`` (just now) or ``unchanged``."""
+    def update(self, request: OfferRequest, sent: SentOffer, result: Result, fields: dict[str, str]) -> OfferOutcome:
+        """Send what changed on the offer's card since MiniCRM accepted it (its status, its fields, whose digests
+        are ``fields``); ``result`` is ``created`` (just now) or ``unchanged``."""
         key = (request.project, request.offer)
-        _, fields = part_digests(request.body)
         own = request.body.get("Project") or {}
         body: dict[str, Any] = {name: own[name] for name in own if fields[name] != sent.fields.get(name)}
         if request.status is not None and request.status != sent.status:
